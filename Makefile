@@ -1,0 +1,87 @@
+# realmchat - build, run and test
+#
+#   make          build bin/realmchatd
+#   make run      install missing Debian packages, build, run the demo realm
+#   make test     unit and integration tests; ends with "N passed, N failed"
+#   make test-asan  the same suite against an ASan+UBSan build
+#
+# BUILD names the object directory, so that a sanitizer build can sit
+# beside the normal one without mixing objects.
+
+BUILD   ?= build
+BIN     ?= bin
+CC      ?= cc
+CFLAGS  ?= -O2 -g
+WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter -Werror=implicit-function-declaration
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson
+LDLIBS   = -lcjson -lbsd -lcrypt -lcrypto
+
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+            -fno-sanitize-recover=undefined
+
+DEB_PACKAGES = build-essential pkg-config libcjson-dev libbsd-dev \
+               libcmocka-dev libcrypt-dev libssl-dev \
+               netcat-openbsd
+
+LIB_SRC    = $(wildcard lib/*.c)
+SHM_SRC    = $(wildcard shm/*.c)
+WORKER_SRC = $(wildcard worker/*.c)
+MASTER_SRC = $(wildcard master/*.c)
+DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(SHM_SRC) $(LIB_SRC)
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+UNIT_SRC = $(wildcard tests/unit/*.c)
+IT_SRC   = $(filter-out tests/it/harness.c,$(wildcard tests/it/*.c))
+UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit_%,$(UNIT_SRC))
+IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
+
+.PHONY: all run test test-asan unit it deps clean
+
+all: $(BIN)/realmchatd
+
+$(BIN)/realmchatd: $(call obj,$(DAEMON_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -MMD -MP -c -o $@ $<
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Unit tests link the library and state code, never the process mains.
+$(BUILD)/tests/unit_%: tests/unit/%.c $(call obj,$(LIB_SRC) $(SHM_SRC) $(filter-out worker/worker.c,$(WORKER_SRC)))
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka
+
+$(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
+
+deps:
+	@missing=; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq && $$sudo apt-get install -y -qq $$missing; \
+	fi
+
+run: deps
+	$(MAKE) all
+	@mkdir -p var/demo
+	$(BIN)/realmchatd -d -f etc/realmchat.conf
+
+test: deps
+	$(MAKE) all $(UNIT_BIN) $(IT_BIN)
+	REALMCHATD=$(BIN)/realmchatd tests/run $(UNIT_BIN) $(IT_BIN)
+
+test-asan: deps
+	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(SAN_FLAGS)" \
+	        LDFLAGS="-fsanitize=address,undefined" test
+
+clean:
+	rm -rf build bin

@@ -1,0 +1,273 @@
+/*
+ * NAME
+ *	config - realmchat.conf: key = value lines
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bsd/string.h>
+
+#include "lib/config.h"
+#include "lib/log.h"
+
+enum key_type { K_STRING, K_NAME, K_LISTEN, K_UINT, K_SIZE, K_DURATION, K_LEVEL };
+
+static const struct config_key {
+	const char	*name;
+	enum key_type	 type;
+	size_t		 field;		/* offset in struct config */
+	size_t		 size;		/* K_STRING: buffer size */
+	uint64_t	 min, max;	/* numeric bounds */
+} keys[] = {
+#define S(k, f)		{ k, K_STRING, offsetof(struct config, f), \
+			    sizeof(((struct config *)0)->f), 0, 0 }
+#define N(k, t, f, lo, hi) { k, t, offsetof(struct config, f), 0, lo, hi }
+	{ "listen", K_LISTEN, 0, 0, 0, 0 },
+	N("workers", K_UINT, workers, 0, 256),
+	S("state_dir", state_dir),
+	{ "realm_name", K_NAME, offsetof(struct config, realm_name), 0, 0, 0 },
+	S("realm_secret", realm_secret),
+	S("control", control),
+	S("seed_users", seed_users),
+	S("pidfile", pidfile),
+	S("user", user),
+	{ "log_level", K_LEVEL, 0, 0, 0, 0 },
+	N("max_line", K_SIZE, max_line, 64, 1ULL << 30),
+	N("max_message", K_SIZE, max_message, 1, 1 << 24),
+	N("inbox_quota", K_UINT, inbox_quota, 1, 1 << 24),
+	N("inbox_batch", K_UINT, inbox_batch, 1, 100000),
+	N("session_timeout", K_DURATION, session_timeout, 1, 1ULL << 32),
+	N("sessions_per_user", K_UINT, sessions_per_user, 1, 1 << 16),
+	N("idle_timeout", K_DURATION, idle_timeout, 1, 1ULL << 32),
+	N("max_connections", K_UINT, max_connections, 1, 1 << 20),
+	N("password_cost", K_UINT, password_cost, 1, 11),
+	N("max_users", K_UINT, max_users, 16, 1 << 26),
+	N("max_sessions", K_UINT, max_sessions, 16, 1 << 26),
+	N("max_messages", K_UINT, max_messages, 16, 1 << 27),
+	N("message_store", K_SIZE, message_store, 1 << 20, 1ULL << 40),
+#undef S
+#undef N
+};
+
+/* config_defaults - the values in force when a key is absent */
+void
+config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	strlcpy(c->listen_host, "0.0.0.0", sizeof(c->listen_host));
+	c->listen_port = 8889;
+	strlcpy(c->state_dir, "/var/lib/realmchat", sizeof(c->state_dir));
+	strlcpy(c->realm_name, "realm", sizeof(c->realm_name));
+	strlcpy(c->user, "realmchat", sizeof(c->user));
+	c->log_level = LOG_INFO;
+	c->max_line = 16 << 20;
+	c->max_message = 64 << 10;
+	c->inbox_quota = 10000;
+	c->inbox_batch = 1000;
+	c->session_timeout = 86400;
+	c->sessions_per_user = 64;
+	c->idle_timeout = 600;
+	c->max_connections = 16384;
+	c->password_cost = 5;
+	c->max_users = 65536;
+	c->max_sessions = 65536;
+	c->max_messages = 262144;
+	c->message_store = 64 << 20;
+}
+
+/* set_listen - HOST:PORT, or [v6]:PORT */
+static int
+set_listen(struct config *c, const char *v, char *err, size_t errlen)
+{
+	const char *colon = strrchr(v, ':');
+	uint64_t port;
+	size_t hl;
+	const char *host = v;
+
+	if (colon == NULL || parse_uint(colon + 1, 65535, &port) == -1) {
+		snprintf(err, errlen, "listen must be HOST:PORT");
+		return -1;
+	}
+	hl = (size_t)(colon - v);
+	if (hl >= 2 && v[0] == '[' && v[hl - 1] == ']') {
+		host++;
+		hl -= 2;
+	}
+	if (hl == 0 || hl >= sizeof(c->listen_host)) {
+		snprintf(err, errlen, "listen must be HOST:PORT");
+		return -1;
+	}
+	memcpy(c->listen_host, host, hl);
+	c->listen_host[hl] = '\0';
+	c->listen_port = (uint16_t)port;
+	return 0;
+}
+
+/* set_value - store v into the field of key k */
+static int
+set_value(struct config *c, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	uint64_t n = 0;
+	int rc = 0, lvl;
+
+	switch (k->type) {
+	case K_LISTEN:
+		return set_listen(c, v, err, errlen);
+	case K_LEVEL:
+		if ((lvl = log_level_parse(v)) == -1) {
+			snprintf(err, errlen,
+			    "log_level must be debug, info, notice, warning or error");
+			return -1;
+		}
+		c->log_level = lvl;
+		return 0;
+	case K_NAME:
+		if (!name_valid(v, strlen(v))) {
+			snprintf(err, errlen,
+			    "%s must be 1-%d characters of A-Za-z0-9_.-",
+			    k->name, NAME_LEN);
+			return -1;
+		}
+		strlcpy((char *)c + k->field, v, NAME_LEN + 1);
+		return 0;
+	case K_STRING:
+		if (strlcpy((char *)c + k->field, v, k->size) >= k->size) {
+			snprintf(err, errlen, "%s is too long", k->name);
+			return -1;
+		}
+		return 0;
+	case K_UINT:
+		rc = parse_uint(v, UINT64_MAX, &n);
+		break;
+	case K_SIZE:
+		rc = parse_size(v, &n);
+		break;
+	case K_DURATION:
+		rc = parse_duration(v, &n);
+		break;
+	}
+	if (rc == -1 || n < k->min || n > k->max) {
+		snprintf(err, errlen, "%s must be %s from %llu to %llu", k->name,
+		    k->type == K_SIZE ? "a size (K, M, G)" :
+		    k->type == K_DURATION ? "a duration (s, m, h, d)" :
+		    "a number", (unsigned long long)k->min,
+		    (unsigned long long)k->max);
+		return -1;
+	}
+	*(uint64_t *)(void *)((char *)c + k->field) = n;
+	return 0;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/*
+ * config_parse_line - apply one line of a config file.
+ * Blank lines and # comments are fine; anything else must be key = value.
+ */
+int
+config_parse_line(struct config *c, char *line, char *err, size_t errlen)
+{
+	char *eq, *key, *val, *hash;
+
+	if ((hash = strchr(line, '#')) != NULL)
+		*hash = '\0';
+	line = trim(line);
+	if (*line == '\0')
+		return 0;
+	if ((eq = strchr(line, '=')) == NULL) {
+		snprintf(err, errlen, "expected key = value");
+		return -1;
+	}
+	*eq = '\0';
+	key = trim(line);
+	val = trim(eq + 1);
+	for (size_t i = 0; i < ARRAY_LEN(keys); i++)
+		if (strcmp(keys[i].name, key) == 0) {
+			if (*val == '\0') {
+				snprintf(err, errlen, "%s has no value", key);
+				return -1;
+			}
+			return set_value(c, &keys[i], val, err, errlen);
+		}
+	snprintf(err, errlen, "unknown key '%.64s'", key);
+	return -1;
+}
+
+/* absolute - make a relative path absolute against the working directory */
+static int
+absolute(char *path, size_t size)
+{
+	char cwd[PATH_MAX], joined[2 * PATH_MAX + 2];
+
+	if (path[0] == '\0' || path[0] == '/')
+		return 0;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -1;
+	snprintf(joined, sizeof(joined), "%s/%s", cwd, path);
+	return strlcpy(path, joined, size) < size ? 0 : -1;
+}
+
+/*
+ * config_load - defaults, then every line of path.  Relative paths are
+ * taken from the directory the daemon was started in.
+ * On error err holds "path:line: reason" and -1 is returned.
+ */
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char line[4096], why[512];
+	unsigned lineno = 0;
+	FILE *fp;
+
+	config_defaults(c);
+	if (strlcpy(c->path, path, sizeof(c->path)) >= sizeof(c->path)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
+			fclose(fp);
+			return -1;
+		}
+		if (config_parse_line(c, line, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
+			fclose(fp);
+			return -1;
+		}
+	}
+	fclose(fp);
+	if (absolute(c->state_dir, sizeof(c->state_dir)) == -1 ||
+	    absolute(c->control, sizeof(c->control)) == -1 ||
+	    absolute(c->seed_users, sizeof(c->seed_users)) == -1 ||
+	    absolute(c->pidfile, sizeof(c->pidfile)) == -1) {
+		snprintf(err, errlen, "%s: a path is too long", path);
+		return -1;
+	}
+	if (c->pidfile[0] == '\0' &&
+	    strlen(c->state_dir) + 16 < sizeof(c->pidfile))
+		snprintf(c->pidfile, sizeof(c->pidfile), "%s/realmchatd.pid",
+		    c->state_dir);
+	return 0;
+}

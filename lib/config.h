@@ -1,0 +1,53 @@
+/*
+ * NAME
+ *	config - realmchat.conf: key = value lines
+ * DESCRIPTION
+ *	Every key is described once in the key table in config.c, with its
+ *	type, bounds and default.  Unknown keys and bad values are errors
+ *	reported as "file:line: reason".
+ */
+#ifndef RC_CONFIG_H
+#define RC_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+#include "lib/util.h"
+
+struct config {
+	char		 path[PATH_MAX];	/* file it was read from */
+	char		 listen_host[256];	/* address to bind */
+	uint16_t	 listen_port;
+	uint64_t	 workers;		/* 0: one per CPU */
+	char		 state_dir[PATH_MAX];
+	char		 realm_name[NAME_LEN + 1];
+	char		 realm_secret[256];
+	char		 control[PATH_MAX];	/* realmctl socket */
+	char		 seed_users[PATH_MAX];
+	char		 pidfile[PATH_MAX];	/* "" = state_dir/realmchatd.pid */
+	char		 user[64];		/* account to run as when root */
+	int		 log_level;		/* syslog priority */
+
+	uint64_t	 max_line;		/* bytes in one request line */
+	uint64_t	 max_message;		/* bytes of message text */
+	uint64_t	 inbox_quota;		/* messages waiting per user */
+	uint64_t	 inbox_batch;		/* messages in one inbox reply */
+	uint64_t	 session_timeout;	/* seconds a session may idle */
+	uint64_t	 sessions_per_user;	/* oldest evicted beyond this */
+	uint64_t	 idle_timeout;		/* seconds a connection may idle */
+	uint64_t	 max_connections;	/* per worker */
+	uint64_t	 password_cost;		/* yescrypt cost, 1..11 */
+
+	/* capacities, used when a state file is created */
+	uint64_t	 max_users;
+	uint64_t	 max_sessions;
+	uint64_t	 max_messages;
+	uint64_t	 message_store;		/* bytes of message text */
+};
+
+void	config_defaults(struct config *);
+int	config_load(struct config *, const char *path, char *err, size_t errlen);
+int	config_parse_line(struct config *, char *line, char *err, size_t errlen);
+
+#endif

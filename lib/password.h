@@ -1,0 +1,17 @@
+/*
+ * NAME
+ *	password - yescrypt hashes through libcrypt
+ */
+#ifndef RC_PASSWORD_H
+#define RC_PASSWORD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define PASSWORD_MAX	256	/* bytes of a password */
+
+int	password_hash(const char *pw, unsigned cost, char *out, size_t outlen);
+bool	password_verify(const char *pw, const char *hash);
+bool	password_is_hash(const char *s);
+
+#endif

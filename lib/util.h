@@ -1,0 +1,42 @@
+/*
+ * NAME
+ *	util - small helpers shared by every realmchat process
+ * DESCRIPTION
+ *	Clock, token (UUID) formatting, UTF-8 checking, name rules, the keyed
+ *	string hash used by the state tables, and size/duration parsing.
+ */
+#ifndef RC_UTIL_H
+#define RC_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#define NAME_LEN	32	/* longest user, group or realm name */
+#define TOKEN_LEN	16	/* a session token is 128 random bits */
+#define TOKEN_STR_LEN	36	/* its 8-4-4-4-12 text form */
+
+#define ARRAY_LEN(a)	(sizeof(a) / sizeof((a)[0]))
+
+uint64_t	now_sec(void);
+uint64_t	now_msec(void);
+void		iso_time(uint64_t sec, char out[21]);
+
+void		token_new(uint8_t tok[TOKEN_LEN]);
+void		token_format(const uint8_t tok[TOKEN_LEN], char out[TOKEN_STR_LEN + 1]);
+int		token_parse(const char *s, size_t len, uint8_t tok[TOKEN_LEN]);
+bool		token_shaped(const char *s, size_t len);
+
+bool		name_valid(const char *s, size_t len);
+bool		utf8_valid(const char *s, size_t len);
+size_t		utf8_sanitize(const char *s, size_t len, char *out);
+
+uint32_t	hash_str(uint64_t key, const char *s, size_t len);
+
+int		parse_size(const char *s, uint64_t *out);
+int		parse_duration(const char *s, uint64_t *out);
+int		parse_uint(const char *s, uint64_t max, uint64_t *out);
+int		mkdir_p(const char *path, mode_t mode);
+
+#endif

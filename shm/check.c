@@ -1,0 +1,131 @@
+/*
+ * NAME
+ *	check - prove the tables consistent before serving them
+ * DESCRIPTION
+ *	Run at every start, after recovery: every index in range, every
+ *	chain finite and pointing at used slots of the right owner, every
+ *	count equal to what the chains hold, every text block inside the
+ *	heap.  A file that fails is refused with the first fault found; the
+ *	daemon never serves state it cannot vouch for.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "shm/table.h"
+
+#define FAIL(...)	do { snprintf(err, errlen, __VA_ARGS__); return -1; } while (0)
+
+static int
+check_counts(const struct shm_table *t, uint32_t cap, const char *what,
+    char *err, size_t errlen)
+{
+	if (t->hwm >= cap || t->count > t->hwm || t->free > t->hwm)
+		FAIL("%s table counters out of range", what);
+	return 0;
+}
+
+/* check_free - the free list holds exactly hwm - count free slots */
+static int
+check_free(const struct slot_table *tb, const char *what, char *err,
+    size_t errlen)
+{
+	uint32_t n = 0;
+
+	for (uint32_t i = tb->t->free; i != 0; i = slot_at(tb, i)->next) {
+		if (i > tb->t->hwm || slot_at(tb, i)->state != SLOT_FREE ||
+		    ++n > tb->t->hwm)
+			FAIL("%s free list is damaged", what);
+	}
+	if (n != tb->t->hwm - tb->t->count)
+		FAIL("%s free list holds %u slots, expected %u", what, n,
+		    tb->t->hwm - tb->t->count);
+	return 0;
+}
+
+/* check_hash - every used slot is in the right bucket, exactly once */
+static int
+check_hash(const struct slot_table *tb, uint32_t nbuckets, const char *what,
+    char *err, size_t errlen)
+{
+	uint32_t n = 0;
+
+	for (uint32_t b = 0; b < nbuckets; b++)
+		for (uint32_t i = tb->buckets[b]; i != 0; i = slot_at(tb, i)->next)
+			if (i > tb->t->hwm || slot_at(tb, i)->state != SLOT_USED ||
+			    ++n > tb->t->count)
+				FAIL("%s hash chains are damaged", what);
+	if (n != tb->t->count)
+		FAIL("%s hash holds %u entries, expected %u", what, n,
+		    tb->t->count);
+	return 0;
+}
+
+static int
+check_user(struct state *st, uint32_t ui, uint64_t *nmsgs, uint64_t *nsess,
+    char *err, size_t errlen)
+{
+	struct shm_user *u = &st->users[ui];
+	uint32_t n = 0, last = 0;
+
+	if (memchr(u->name, '\0', sizeof(u->name)) == NULL ||
+	    !name_valid(u->name, strlen(u->name)) ||
+	    memchr(u->display, '\0', sizeof(u->display)) == NULL ||
+	    memchr(u->country, '\0', sizeof(u->country)) == NULL ||
+	    memchr(u->pwhash, '\0', sizeof(u->pwhash)) == NULL)
+		FAIL("user %u has a damaged record", ui);
+	for (uint32_t i = u->inbox_head; i != 0; i = st->msgs[i].next) {
+		struct shm_msg *m = msg_at(st, i);
+		if (m == NULL || m->to != ui || ++n > u->inbox_count ||
+		    user_at(st, m->from) == NULL || m->len == 0 ||
+		    m->text == 0 || m->text + m->len > st->hdr->heap_top)
+			FAIL("inbox of user %s is damaged", u->name);
+		last = i;
+	}
+	if (n != u->inbox_count || last != u->inbox_tail)
+		FAIL("inbox of user %s is damaged", u->name);
+	n = 0;
+	for (uint32_t i = u->sessions; i != 0; i = st->sessions[i].user_next) {
+		struct shm_session *s = session_at(st, i);
+		if (s == NULL || s->user != ui || ++n > u->nsessions)
+			FAIL("sessions of user %s are damaged", u->name);
+	}
+	if (n != u->nsessions)
+		FAIL("sessions of user %s are damaged", u->name);
+	*nmsgs += u->inbox_count;
+	*nsess += u->nsessions;
+	return 0;
+}
+
+/* state_check - -1 with err set at the first inconsistency found */
+int
+state_check(struct state *st, char *err, size_t errlen)
+{
+	struct shm_header *h = st->hdr;
+	struct slot_table users = users_table(st), sessions = sessions_table(st);
+	struct slot_table msgs = msgs_table(st);
+	uint64_t nmsgs = 0, nsess = 0;
+
+	if (check_counts(&h->users, users.cap, "user", err, errlen) == -1 ||
+	    check_counts(&h->sessions, sessions.cap, "session", err, errlen) == -1 ||
+	    check_counts(&h->msgs, msgs.cap, "message", err, errlen) == -1)
+		return -1;
+	if (h->heap_top > h->region[RG_HEAP].size || h->heap_used > h->heap_top)
+		FAIL("message heap counters out of range");
+	if (check_free(&users, "user", err, errlen) == -1 ||
+	    check_free(&sessions, "session", err, errlen) == -1 ||
+	    check_free(&msgs, "message", err, errlen) == -1 ||
+	    check_hash(&users, h->users.mask + 1, "user", err, errlen) == -1 ||
+	    check_hash(&sessions, h->sessions.mask + 1, "session", err, errlen) == -1)
+		return -1;
+	for (uint32_t i = 1; i <= h->users.hwm; i++)
+		if (st->users[i].state == SLOT_USED &&
+		    check_user(st, i, &nmsgs, &nsess, err, errlen) == -1)
+			return -1;
+	if (nmsgs != h->msgs.count)
+		FAIL("%llu messages queued but %u in the table",
+		    (unsigned long long)nmsgs, h->msgs.count);
+	if (nsess != h->sessions.count)
+		FAIL("%llu sessions listed but %u in the table",
+		    (unsigned long long)nsess, h->sessions.count);
+	return 0;
+}

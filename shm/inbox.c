@@ -1,0 +1,207 @@
+/*
+ * NAME
+ *	inbox - per-user message queues
+ * DESCRIPTION
+ *	Each user's waiting messages form a singly linked FIFO through
+ *	shm_msg.next, from inbox_head to inbox_tail.
+ *
+ *	Reading an inbox is two steps, so that a message leaves the queue
+ *	only once the reply holding it has been handed to the kernel in full:
+ *	inbox_lease_locked() marks the messages with a lease naming this
+ *	process (slot and generation) and the reply; inbox_commit() removes
+ *	them after the write, inbox_release_locked() frees them if the
+ *	connection went away first.  Leases of a process that died lapse by
+ *	themselves when the master bumps its slot's generation.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "shm/table.h"
+
+#define COMMIT_CHUNK	256	/* messages removed per transaction */
+
+/* msg_at - the message in slot i, or NULL if i is not a used slot */
+struct shm_msg *
+msg_at(struct state *st, uint32_t i)
+{
+	if (i == 0 || i > st->hdr->msgs.hwm ||
+	    i >= st->hdr->region[RG_MSGS].count ||
+	    st->msgs[i].state != SLOT_USED)
+		return NULL;
+	return &st->msgs[i];
+}
+
+/*
+ * msg_enqueue - append a message to its recipient's queue.
+ * EDQUOT: the recipient has quota messages waiting; ENOSPC: the message
+ * table or the text heap is full.
+ */
+int
+msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
+    uint64_t *id)
+{
+	struct slot_table tb = msgs_table(st);
+	struct shm_user *u = user_at(st, m->to);
+	struct shm_msg *msg, *tail;
+	uint64_t text;
+	uint32_t i;
+
+	if (u == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (u->inbox_count >= quota) {
+		errno = EDQUOT;
+		return -1;
+	}
+	if (heap_alloc(st, m->len, &text) == -1 || slot_alloc(st, &tb, &i) == -1)
+		return -1;
+	memcpy(heap_ptr(st, text), m->text, m->len);
+	msg = &st->msgs[i];
+	msg->from = m->from;
+	msg->to = m->to;
+	msg->time = m->time;
+	msg->text = text;
+	msg->len = (uint32_t)m->len;
+	msg->kind = m->kind;
+	if (txn_log(st, &st->hdr->next_msg_id, sizeof(uint64_t)) == -1 ||
+	    txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1)
+		return -1;
+	msg->id = st->hdr->next_msg_id++;
+	if ((tail = msg_at(st, u->inbox_tail)) != NULL) {
+		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
+			return -1;
+		tail->next = i;
+	} else
+		u->inbox_head = i;
+	u->inbox_tail = i;
+	u->inbox_count++;
+	*id = msg->id;
+	return 0;
+}
+
+/* lease_live_locked - is the message held by a reply of a live process? */
+bool
+lease_live_locked(struct state *st, const struct shm_msg *m)
+{
+	uint32_t p = m->lease_proc;
+
+	return p != 0 && p <= SHM_PROCS &&
+	    __atomic_load_n(&st->procs[p - 1].gen, __ATOMIC_ACQUIRE) == m->lease_gen;
+}
+
+static bool
+lease_is(const struct shm_msg *m, const struct lease *l)
+{
+	return m->lease_proc == l->proc && m->lease_gen == l->gen &&
+	    m->lease_serial == l->serial;
+}
+
+/*
+ * inbox_lease_locked - lease up to max waiting messages, oldest first,
+ * into out[]; *more tells whether unleased messages remain.
+ */
+size_t
+inbox_lease_locked(struct state *st, uint32_t user, const struct lease *l,
+    uint32_t *out, size_t max, bool *more)
+{
+	struct shm_user *u = user_at(st, user);
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0;
+	size_t n = 0;
+
+	*more = false;
+	if (u == NULL)
+		return 0;
+	for (uint32_t i = u->inbox_head; i != 0 && i < cap && steps++ < cap;
+	    i = st->msgs[i].next) {
+		struct shm_msg *m = &st->msgs[i];
+		if (lease_live_locked(st, m))
+			continue;
+		if (n == max) {
+			*more = true;
+			break;
+		}
+		m->lease_proc = l->proc;
+		m->lease_gen = l->gen;
+		m->lease_serial = l->serial;
+		out[n++] = i;
+	}
+	return n;
+}
+
+/* inbox_release_locked - give back the messages of an unsent reply */
+void
+inbox_release_locked(struct state *st, uint32_t user, const struct lease *l)
+{
+	struct shm_user *u = user_at(st, user);
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0;
+
+	if (u == NULL)
+		return;
+	for (uint32_t i = u->inbox_head; i != 0 && i < cap && steps++ < cap;
+	    i = st->msgs[i].next)
+		if (lease_is(&st->msgs[i], l))
+			st->msgs[i].lease_proc = 0;
+}
+
+/* remove_leased - one transaction's worth of inbox_commit; how many removed */
+static int
+remove_leased(struct state *st, struct shm_user *u, const struct lease *l)
+{
+	struct slot_table tb = msgs_table(st);
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, prev = 0;
+	uint32_t *link = &u->inbox_head;
+	int n = 0;
+
+	if (txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1)
+		return -1;
+	while (*link != 0 && n < COMMIT_CHUNK) {
+		uint32_t i = *link;
+		struct shm_msg *m = &st->msgs[i];
+		if (i >= cap || ++steps > cap) {
+			errno = EIO;
+			return -1;
+		}
+		if (!lease_is(m, l)) {
+			prev = i;
+			link = &m->next;
+			continue;
+		}
+		if (txn_log(st, link, sizeof(*link)) == -1)
+			return -1;
+		*link = m->next;
+		if (u->inbox_tail == i)
+			u->inbox_tail = prev;
+		u->inbox_count--;
+		if (heap_release(st, m->text, m->len) == -1 ||
+		    slot_free(st, &tb, i) == -1)
+			return -1;
+		n++;
+	}
+	return n;
+}
+
+/* inbox_commit - remove the messages of a reply that was fully written */
+int
+inbox_commit(struct state *st, uint32_t user, const struct lease *l)
+{
+	for (;;) {
+		struct shm_user *u;
+		int n;
+
+		txn_begin(st);
+		if ((u = user_at(st, user)) == NULL) {
+			txn_commit(st);
+			return 0;
+		}
+		if ((n = remove_leased(st, u, l)) == -1) {
+			int saved = errno;
+			txn_abort(st);
+			errno = saved;
+			return -1;
+		}
+		txn_commit(st);
+		if (n < COMMIT_CHUNK)
+			return 0;
+	}
+}

@@ -1,0 +1,187 @@
+/*
+ * NAME
+ *	shm.h - the whole layout of the realmchat state segment
+ * DESCRIPTION
+ *	The state is one file in state_dir, mapped MAP_SHARED by the master
+ *	and inherited by every worker.  This header is its complete layout:
+ *	a fixed header, then regions located through the region table.
+ *
+ *	Slot tables (users, sessions, messages) use index 0 as "none", so a
+ *	zero-filled region is an empty table, and chain through 32-bit
+ *	indices.  Message text lives in the heap region.
+ *
+ *	Crash consistency: every structural write is made inside a
+ *	transaction (txn.c).  Before a byte that the old state can reach is
+ *	changed, its old value is appended to the undo region; the commit is
+ *	the single store undo_used = 0.  Whoever finds undo_used != 0 with
+ *	the writer dead (the master after reaping it, or at start-up) copies
+ *	the old bytes back, newest first.  kill -9 at any instant therefore
+ *	leaves either the old or the new state, never a mix.
+ *
+ *	A change to anything in this file bumps SHM_VERSION; an older or
+ *	newer file is refused with a clear message, never misread.
+ */
+#ifndef RC_SHM_H
+#define RC_SHM_H
+
+#include <semaphore.h>
+#include <stdint.h>
+
+#include "lib/util.h"
+
+#define SHM_MAGIC	"RLMCHAT\0"
+#define SHM_VERSION	1
+#define SHM_FILE	"realmchat.state"
+
+#define SHM_REGIONS	16	/* room for regions of later versions */
+#define SHM_PROCS	64	/* master, realmd, workers */
+#define HEAP_CLASSES	28	/* block sizes 16 << 0 .. 16 << 27 */
+#define HEAP_MIN_SHIFT	4
+
+#define DISPLAY_LEN	64	/* display name, bytes of UTF-8 */
+#define COUNTRY_LEN	32
+#define PWHASH_LEN	128	/* yescrypt hash string */
+
+enum shm_region_id {
+	RG_UNDO,		/* undo log of the transaction in flight */
+	RG_PROCS,		/* struct shm_proc[SHM_PROCS] */
+	RG_USERS,		/* struct shm_user[] */
+	RG_USER_HASH,		/* uint32_t buckets, by name */
+	RG_SESSIONS,		/* struct shm_session[] */
+	RG_SESSION_HASH,	/* uint32_t buckets, by token */
+	RG_MSGS,		/* struct shm_msg[] */
+	RG_HEAP,		/* message text blocks */
+	RG_COUNT
+};
+
+struct shm_region {
+	uint64_t	off;		/* from the start of the file */
+	uint64_t	size;		/* bytes */
+	uint32_t	count;		/* elements (slots or buckets) */
+	uint32_t	elem;		/* bytes per element */
+};
+
+/*
+ * The state lock.  owner holds the pid of the process inside, set with a
+ * compare-and-swap, so the holder is known at every instant; a process
+ * that finds it taken sleeps on the POSIX semaphore.  If a holder dies,
+ * the master rolls its transaction back and clears owner (lock.c).
+ */
+struct shm_lock {
+	uint32_t	owner;		/* pid inside, 0 when free */
+	uint32_t	waiters;	/* processes asleep on sem */
+	sem_t		sem;		/* wakes one waiter per release */
+	uint64_t	acquired;	/* times taken */
+	uint64_t	contended;	/* times a taker had to sleep */
+	uint64_t	recovered;	/* times freed after a holder died */
+};
+
+enum proc_role { PROC_NONE, PROC_MASTER, PROC_WORKER, PROC_REALMD };
+
+/* One process of the tree.  A lease names (slot, gen); bumping gen voids them. */
+struct shm_proc {
+	int32_t		pid;		/* 0: slot unused */
+	uint32_t	gen;		/* bumped when the process ends */
+	uint32_t	role;		/* enum proc_role */
+	uint32_t	pad;
+	uint64_t	started;	/* wall-clock seconds */
+	uint64_t	conns;		/* connections open now */
+	uint64_t	accepted;	/* connections accepted */
+	uint64_t	requests;	/* requests answered */
+	uint64_t	bytes_in;
+	uint64_t	bytes_out;
+};
+
+enum slot_state { SLOT_FREE = 0, SLOT_USED = 1 };
+
+struct shm_user {
+	uint32_t	state;		/* enum slot_state */
+	uint32_t	next;		/* hash chain, or free list */
+	char		name[NAME_LEN + 1];
+	char		display[DISPLAY_LEN + 1];
+	char		country[COUNTRY_LEN + 1];
+	char		pwhash[PWHASH_LEN];
+	uint8_t		pad[5];
+	uint64_t	created;	/* wall-clock seconds */
+	uint32_t	inbox_head;	/* oldest waiting message */
+	uint32_t	inbox_tail;	/* newest waiting message */
+	uint32_t	inbox_count;
+	uint32_t	sessions;	/* first of this user's sessions */
+	uint32_t	nsessions;
+	uint32_t	reserved[7];
+};
+
+struct shm_session {
+	uint32_t	state;		/* enum slot_state */
+	uint32_t	next;		/* hash chain, or free list */
+	uint32_t	user;		/* owner */
+	uint32_t	user_next;	/* next session of the same user */
+	uint8_t		token[TOKEN_LEN];
+	uint64_t	created;	/* wall-clock seconds */
+	uint64_t	last_seen;	/* written without undo: not structural */
+};
+
+enum msg_kind { MSG_TEXT = 1 };
+
+struct shm_msg {
+	uint32_t	state;		/* enum slot_state */
+	uint32_t	next;		/* recipient's queue, or free list */
+	uint64_t	id;		/* unique in this state, increasing */
+	uint32_t	from;		/* sender (user index) */
+	uint32_t	to;		/* recipient (user index) */
+	uint64_t	time;		/* wall-clock seconds */
+	uint64_t	text;		/* heap offset */
+	uint32_t	len;		/* text bytes */
+	uint32_t	kind;		/* enum msg_kind */
+	/* lease: the message is in an inbox reply not yet fully written */
+	uint32_t	lease_proc;	/* proc slot + 1, 0 when free */
+	uint32_t	lease_gen;	/* that slot's gen when leased */
+	uint32_t	lease_serial;	/* which reply of that process */
+	uint32_t	reserved;
+};
+
+struct shm_table {
+	uint32_t	count;		/* slots in use */
+	uint32_t	hwm;		/* highest index ever used */
+	uint32_t	free;		/* first free slot below hwm */
+	uint32_t	mask;		/* hash buckets - 1 (hashed tables) */
+};
+
+struct shm_header {
+	/* layout: written once when the file is created */
+	char		magic[8];
+	uint32_t	version;
+	uint32_t	header_size;	/* sizeof(struct shm_header) */
+	uint64_t	total_size;	/* the file's size */
+	uint64_t	hash_key;	/* random, keys hash_str() */
+	uint64_t	created;
+	uint64_t	layout_sum;	/* checksum of the fields above + regions */
+	struct shm_region region[SHM_REGIONS];
+
+	/* runtime */
+	struct shm_lock	lock;
+	uint32_t	undo_used;	/* bytes of undo log; 0 = none in flight */
+	uint32_t	epoch;		/* master starts */
+
+	/* tables: changed only inside a transaction */
+	uint32_t	seeded;		/* seed_users loaded */
+	uint32_t	pad;
+	struct shm_table users;
+	struct shm_table sessions;
+	struct shm_table msgs;
+	uint64_t	next_msg_id;
+	uint64_t	heap_top;	/* first never-used heap byte */
+	uint64_t	heap_used;	/* bytes in live blocks */
+	uint64_t	heap_free[HEAP_CLASSES];
+
+	uint64_t	reserved[64];	/* room to grow within a version */
+};
+
+/* An undo record: old bytes of [off, off + len), padded to 8 bytes. */
+struct undo_rec {
+	uint64_t	off;
+	uint32_t	len;
+	uint32_t	pad;
+};
+
+#endif

@@ -1,0 +1,111 @@
+/*
+ * NAME
+ *	state - the shared state: open, lock, transactions, tables
+ * DESCRIPTION
+ *	Functions named *_locked expect the caller to hold the lock;
+ *	functions that change tables expect an open transaction (txn_begin),
+ *	which also holds the lock.  Table functions never block and never
+ *	log: errors come back as -1 with errno (ENOENT, EEXIST, ENOSPC,
+ *	EDQUOT, E2BIG).
+ */
+#ifndef RC_STATE_H
+#define RC_STATE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "lib/config.h"
+#include "shm/shm.h"
+
+struct state {
+	char			*base;		/* the mapping */
+	size_t			 size;
+	int			 fd;		/* holds the flock while open */
+	struct shm_header	*hdr;
+	struct shm_proc		*procs;
+	struct shm_user		*users;
+	uint32_t		*user_hash;
+	struct shm_session	*sessions;
+	uint32_t		*session_hash;
+	struct shm_msg		*msgs;
+	char			*heap;
+	char			*undo;
+	int			 proc;		/* our slot in procs, -1 none */
+	uint32_t		 pid;		/* our pid, the lock's owner word */
+};
+
+/* state.c */
+int	state_open(struct state *, const struct config *, char *err, size_t);
+void	state_close(struct state *);
+int	state_check(struct state *, char *err, size_t);
+void	state_set_proc(struct state *, int slot);
+int	state_proc_claim(struct state *, enum proc_role);
+void	state_proc_release(struct state *, int slot);
+void	state_recover_dead(struct state *, pid_t);
+
+/* lock.c */
+void	state_lock(struct state *);
+void	state_unlock(struct state *);
+bool	state_lock_force(struct state *, pid_t);
+void	state_lock_init(struct state *);
+
+/* txn.c */
+void	txn_begin(struct state *);
+int	txn_log(struct state *, const void *, size_t);
+void	txn_commit(struct state *);
+void	txn_abort(struct state *);
+int	txn_rollback_locked(struct state *);
+
+/* users.c */
+struct user_fields {
+	const char	*name;
+	const char	*display;
+	const char	*country;
+	const char	*pwhash;
+};
+struct shm_user	*user_at(struct state *, uint32_t);
+uint32_t	 user_find_locked(struct state *, const char *, size_t);
+int		 user_insert(struct state *, const struct user_fields *, uint32_t *);
+
+/* sessions.c */
+struct shm_session *session_at(struct state *, uint32_t);
+uint32_t	 session_find_locked(struct state *, const uint8_t *, uint64_t now,
+		     uint64_t timeout);
+int		 session_create(struct state *, uint32_t user, uint64_t now,
+		     uint32_t per_user, uint8_t tok[TOKEN_LEN], uint32_t *);
+int		 session_delete(struct state *, uint32_t);
+int		 session_expire(struct state *, uint64_t now, uint64_t timeout,
+		     uint32_t max);
+
+/* heap.c */
+int		 heap_alloc(struct state *, size_t len, uint64_t *off);
+int		 heap_release(struct state *, uint64_t off, size_t len);
+static inline char *heap_ptr(struct state *st, uint64_t off)
+{ return st->heap + off; }
+
+/* inbox.c */
+struct msg_new {
+	uint32_t	 from;
+	uint32_t	 to;
+	const char	*text;
+	size_t		 len;
+	uint32_t	 kind;
+	uint64_t	 time;
+};
+struct lease {
+	uint32_t	 proc;		/* slot + 1 */
+	uint32_t	 gen;
+	uint32_t	 serial;
+};
+struct shm_msg	*msg_at(struct state *, uint32_t);
+int		 msg_enqueue(struct state *, const struct msg_new *,
+		     uint32_t quota, uint64_t *id);
+size_t		 inbox_lease_locked(struct state *, uint32_t user,
+		     const struct lease *, uint32_t *out, size_t max, bool *more);
+int		 inbox_commit(struct state *, uint32_t user, const struct lease *);
+void		 inbox_release_locked(struct state *, uint32_t user,
+		     const struct lease *);
+bool		 lease_live_locked(struct state *, const struct shm_msg *);
+
+#endif

@@ -1,0 +1,130 @@
+/*
+ * NAME
+ *	table - slot allocation and hash chains shared by every slot table
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "shm/table.h"
+
+static struct slot_table
+table_of(struct state *st, struct shm_table *t, enum shm_region_id r,
+    uint32_t *buckets)
+{
+	struct slot_table tb = {
+		.t = t,
+		.base = st->base + st->hdr->region[r].off,
+		.elem = st->hdr->region[r].elem,
+		.cap = st->hdr->region[r].count,
+		.buckets = buckets,
+	};
+	return tb;
+}
+
+struct slot_table
+users_table(struct state *st)
+{
+	return table_of(st, &st->hdr->users, RG_USERS, st->user_hash);
+}
+
+struct slot_table
+sessions_table(struct state *st)
+{
+	return table_of(st, &st->hdr->sessions, RG_SESSIONS, st->session_hash);
+}
+
+struct slot_table
+msgs_table(struct state *st)
+{
+	return table_of(st, &st->hdr->msgs, RG_MSGS, NULL);
+}
+
+/*
+ * slot_alloc - a zeroed slot marked used.  A slot from the free list is
+ * reachable in the old state and is logged whole; one above the
+ * high-water mark is not, and only the counters are logged.
+ */
+int
+slot_alloc(struct state *st, const struct slot_table *tb, uint32_t *idx)
+{
+	struct shm_table *t = tb->t;
+	struct slot_head *s;
+	uint32_t i;
+
+	if (txn_log(st, t, sizeof(*t)) == -1)
+		return -1;
+	if (t->free != 0) {
+		i = t->free;
+		s = slot_at(tb, i);
+		if (txn_log(st, s, tb->elem) == -1)
+			return -1;
+		t->free = s->next;
+	} else if (t->hwm + 1 < tb->cap) {
+		i = ++t->hwm;
+		s = slot_at(tb, i);
+	} else {
+		errno = ENOSPC;
+		return -1;
+	}
+	memset(s, 0, tb->elem);
+	s->state = SLOT_USED;
+	t->count++;
+	*idx = i;
+	return 0;
+}
+
+/* slot_free - put a used slot, already unlinked, on the free list */
+int
+slot_free(struct state *st, const struct slot_table *tb, uint32_t i)
+{
+	struct shm_table *t = tb->t;
+	struct slot_head *s = slot_at(tb, i);
+
+	if (txn_log(st, t, sizeof(*t)) == -1 ||
+	    txn_log(st, s, sizeof(*s)) == -1)
+		return -1;
+	s->state = SLOT_FREE;
+	s->next = t->free;
+	t->free = i;
+	t->count--;
+	return 0;
+}
+
+/* chain_push - link slot i at the head of a hash bucket */
+int
+chain_push(struct state *st, const struct slot_table *tb, uint32_t bucket,
+    uint32_t i)
+{
+	uint32_t *head = &tb->buckets[bucket];
+
+	if (txn_log(st, head, sizeof(*head)) == -1)
+		return -1;
+	slot_at(tb, i)->next = *head;	/* slot i is new in this transaction */
+	*head = i;
+	return 0;
+}
+
+/* chain_unlink - take slot i out of its hash bucket */
+int
+chain_unlink(struct state *st, const struct slot_table *tb, uint32_t bucket,
+    uint32_t i)
+{
+	uint32_t *link = &tb->buckets[bucket];
+	uint32_t steps = 0;
+
+	while (*link != 0 && *link != i) {
+		if (*link >= tb->cap || ++steps > tb->cap) {
+			errno = EIO;
+			return -1;
+		}
+		link = &slot_at(tb, *link)->next;
+	}
+	if (*link != i) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (txn_log(st, link, sizeof(*link)) == -1)
+		return -1;
+	*link = slot_at(tb, i)->next;
+	return 0;
+}

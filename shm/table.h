@@ -1,0 +1,44 @@
+/*
+ * NAME
+ *	table - slot allocation and hash chains shared by every slot table
+ * DESCRIPTION
+ *	Every slot struct begins with { uint32_t state; uint32_t next; }:
+ *	next chains a used slot into its hash bucket and a free slot into
+ *	the table's free list.  All functions here run inside a transaction.
+ */
+#ifndef RC_TABLE_H
+#define RC_TABLE_H
+
+#include "shm/state.h"
+
+struct slot_head {
+	uint32_t	state;
+	uint32_t	next;
+};
+
+struct slot_table {
+	struct shm_table *t;		/* counters in the header */
+	char		 *base;		/* slot 0 */
+	uint32_t	  elem;		/* bytes per slot */
+	uint32_t	  cap;		/* slots, including the unused slot 0 */
+	uint32_t	 *buckets;	/* hash buckets, or NULL */
+};
+
+struct slot_table users_table(struct state *);
+struct slot_table sessions_table(struct state *);
+struct slot_table msgs_table(struct state *);
+
+static inline struct slot_head *
+slot_at(const struct slot_table *tb, uint32_t i)
+{
+	return (struct slot_head *)(void *)(tb->base + (size_t)i * tb->elem);
+}
+
+int	slot_alloc(struct state *, const struct slot_table *, uint32_t *);
+int	slot_free(struct state *, const struct slot_table *, uint32_t);
+int	chain_push(struct state *, const struct slot_table *, uint32_t bucket,
+	    uint32_t);
+int	chain_unlink(struct state *, const struct slot_table *, uint32_t bucket,
+	    uint32_t);
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * NAME
+ *	users - the user table, hashed by name
+ */
+#include <errno.h>
+#include <string.h>
+#include <bsd/string.h>
+
+#include "shm/table.h"
+
+/* user_at - the user in slot i, or NULL if i is not a used slot */
+struct shm_user *
+user_at(struct state *st, uint32_t i)
+{
+	if (i == 0 || i > st->hdr->users.hwm ||
+	    i >= st->hdr->region[RG_USERS].count ||
+	    st->users[i].state != SLOT_USED)
+		return NULL;
+	return &st->users[i];
+}
+
+static uint32_t
+user_bucket(struct state *st, const char *name, size_t len)
+{
+	return hash_str(st->hdr->hash_key, name, len) & st->hdr->users.mask;
+}
+
+/* user_find_locked - slot of the user called name, 0 if none */
+uint32_t
+user_find_locked(struct state *st, const char *name, size_t len)
+{
+	uint32_t cap = st->hdr->region[RG_USERS].count, steps = 0;
+	uint32_t i = st->user_hash[user_bucket(st, name, len)];
+
+	if (len > NAME_LEN)
+		return 0;
+	while (i != 0 && i < cap && steps++ < cap) {
+		const struct shm_user *u = &st->users[i];
+		if (strncmp(u->name, name, len) == 0 && u->name[len] == '\0')
+			return i;
+		i = u->next;
+	}
+	return 0;
+}
+
+/* user_insert - add a user; EEXIST if the name is taken, ENOSPC if full */
+int
+user_insert(struct state *st, const struct user_fields *f, uint32_t *idx)
+{
+	struct slot_table tb = users_table(st);
+	size_t len = strlen(f->name);
+	struct shm_user *u;
+	uint32_t i;
+
+	if (user_find_locked(st, f->name, len) != 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (slot_alloc(st, &tb, &i) == -1)
+		return -1;
+	u = &st->users[i];
+	strlcpy(u->name, f->name, sizeof(u->name));
+	strlcpy(u->display, f->display, sizeof(u->display));
+	strlcpy(u->country, f->country, sizeof(u->country));
+	strlcpy(u->pwhash, f->pwhash, sizeof(u->pwhash));
+	u->created = now_sec();
+	if (chain_push(st, &tb, user_bucket(st, f->name, len), i) == -1)
+		return -1;
+	*idx = i;
+	return 0;
+}

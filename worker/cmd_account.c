@@ -1,0 +1,289 @@
+/*
+ * NAME
+ *	cmd_account - auth, register, logout, info, whoami
+ * DESCRIPTION
+ *	Password hashing and checking are slow on purpose and run outside
+ *	the state lock; the table changes around them are short
+ *	transactions.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bsd/string.h>
+
+#include "lib/log.h"
+#include "lib/password.h"
+#include "worker/worker.h"
+
+/* open_session - a new session for user, bound to the connection */
+static int
+open_session(struct request *rq, uint32_t user, uint8_t tok[TOKEN_LEN])
+{
+	struct worker *w = rq->w;
+	uint64_t now = now_sec();
+	uint32_t s;
+	int rc;
+
+	txn_begin(w->st);
+	rc = session_create(w->st, user, now, (uint32_t)w->cf->sessions_per_user,
+	    tok, &s);
+	if (rc == -1 && errno == ENOSPC &&
+	    session_expire(w->st, now, w->cf->session_timeout, 1024) > 0)
+		rc = session_create(w->st, user, now,
+		    (uint32_t)w->cf->sessions_per_user, tok, &s);
+	if (rc == -1) {
+		int saved = errno;
+		txn_abort(w->st);
+		errno = saved;
+		return -1;
+	}
+	txn_commit(w->st);
+	session_bind(rq->c, tok);
+	return 0;
+}
+
+/* reply_session - the OK reply of auth and register */
+static void
+reply_session(struct request *rq, const uint8_t tok[TOKEN_LEN],
+    const char *user, const char *message)
+{
+	char text[TOKEN_STR_LEN + 1];
+	cJSON *o = reply_ok(message);
+
+	token_format(tok, text);
+	cJSON_AddStringToObject(o, "tokenid", text);
+	cJSON_AddStringToObject(o, "username", user);
+	reply_finish(rq->out, o);
+}
+
+static void
+session_failed(struct request *rq)
+{
+	if (errno == ENOSPC)
+		reply_error(rq->out, E_QUOTA, "Session table full");
+	else
+		reply_error(rq->out, E_INTERNAL, NULL);
+}
+
+/* cmd_auth - auth <user> <password> */
+void
+cmd_auth(struct request *rq)
+{
+	struct worker *w = rq->w;
+	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], hash[PWHASH_LEN];
+	uint8_t tok[TOKEN_LEN];
+	uint32_t u = 0;
+
+	if (arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
+		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+		return;
+	}
+	if (arg_copy(&rq->args[0], name, sizeof(name)) == 0 &&
+	    name_valid(name, strlen(name))) {
+		state_lock(w->st);
+		if ((u = user_find_locked(w->st, name, strlen(name))) != 0)
+			strlcpy(hash, w->st->users[u].pwhash, sizeof(hash));
+		state_unlock(w->st);
+	}
+	if (u == 0) {
+		reply_error(rq->out, E_NO_USER, "User Tidak Ada");
+		return;
+	}
+	if (!password_verify(pw, hash)) {
+		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+		return;
+	}
+	if (open_session(rq, u, tok) == -1) {
+		session_failed(rq);
+		return;
+	}
+	reply_session(rq, tok, name, "Login berhasil");
+}
+
+/*
+ * profile_field - a display name or country from the request: '_' stands
+ * for a space, malformed UTF-8 is replaced.  -1 if too long.
+ */
+static int
+profile_field(const struct word *wd, char *dst, size_t size)
+{
+	char raw[3 * DISPLAY_LEN + 1];
+	size_t n;
+
+	if (wd->len > DISPLAY_LEN)
+		return -1;
+	n = utf8_sanitize(wd->p, wd->len, raw);
+	if (n >= size)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		dst[i] = raw[i] == '_' ? ' ' : raw[i];
+	dst[n] = '\0';
+	return 0;
+}
+
+/* cmd_register - register <user> <password> [name] [country] */
+void
+cmd_register(struct request *rq)
+{
+	struct worker *w = rq->w;
+	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1];
+	char display[DISPLAY_LEN + 1], country[COUNTRY_LEN + 1], hash[PWHASH_LEN];
+	struct user_fields f = { name, display, country, hash };
+	uint8_t tok[TOKEN_LEN];
+	uint32_t u;
+
+	if (arg_copy(&rq->args[0], name, sizeof(name)) == -1 ||
+	    !name_valid(name, strlen(name))) {
+		reply_errorf(rq->out, E_BAD_NAME, "Nama tidak valid: 1-%d "
+		    "characters of A-Za-z0-9_.-", NAME_LEN);
+		return;
+	}
+	if (arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
+		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
+		    PASSWORD_MAX);
+		return;
+	}
+	strlcpy(display, name, sizeof(display));
+	country[0] = '\0';
+	if ((rq->nargs > 2 && profile_field(&rq->args[2], display,
+	    sizeof(display)) == -1) || (rq->nargs > 3 &&
+	    profile_field(&rq->args[3], country, sizeof(country)) == -1)) {
+		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
+		return;
+	}
+	state_lock(w->st);
+	u = user_find_locked(w->st, name, strlen(name));
+	state_unlock(w->st);
+	if (u != 0) {
+		reply_error(rq->out, E_USER_EXISTS, NULL);
+		return;
+	}
+	if (password_hash(pw, (unsigned)w->cf->password_cost, hash,
+	    sizeof(hash)) == -1) {
+		log_err("password hash failed");
+		reply_error(rq->out, E_INTERNAL, NULL);
+		return;
+	}
+	txn_begin(w->st);
+	if (user_insert(w->st, &f, &u) == -1) {
+		int saved = errno;
+		txn_abort(w->st);
+		if (saved == EEXIST)
+			reply_error(rq->out, E_USER_EXISTS, NULL);
+		else
+			reply_error(rq->out, E_QUOTA, "User table full");
+		return;
+	}
+	txn_commit(w->st);
+	if (open_session(rq, u, tok) == -1) {
+		session_failed(rq);
+		return;
+	}
+	reply_session(rq, tok, name, "Register berhasil");
+}
+
+/* cmd_logout - end the session of this request (not the user's others) */
+void
+cmd_logout(struct request *rq)
+{
+	struct worker *w = rq->w;
+	int rc;
+
+	txn_begin(w->st);
+	if ((rc = session_delete(w->st, rq->session)) == -1)
+		txn_abort(w->st);
+	else
+		txn_commit(w->st);
+	if (rq->c->has_token && memcmp(rq->c->token, rq->token, TOKEN_LEN) == 0)
+		rq->c->has_token = false;
+	if (rc == -1)
+		reply_error(rq->out, E_NO_SESSION, NULL);
+	else
+		reply_finish(rq->out, reply_ok("Logout berhasil"));
+}
+
+/* add_user - the public fields of a user, added to o */
+static cJSON *
+add_user(cJSON *o, struct worker *w, const struct shm_user *u)
+{
+	cJSON_AddStringToObject(o, "username", u->name);
+	json_add_text(o, "name", u->display, strlen(u->display));
+	json_add_text(o, "country", u->country, strlen(u->country));
+	cJSON_AddStringToObject(o, "realm", w->cf->realm_name);
+	return o;
+}
+
+struct online {
+	uint32_t	user;
+	uint64_t	since;
+};
+
+static int
+online_cmp(const void *a, const void *b)
+{
+	const struct online *x = a, *y = b;
+
+	return x->user < y->user ? -1 : x->user > y->user;
+}
+
+/* cmd_info - users with a live session, with the time of their first */
+void
+cmd_info(struct request *rq)
+{
+	struct state *st = rq->w->st;
+	uint64_t now = now_sec(), timeout = rq->w->cf->session_timeout;
+	struct online *on;
+	size_t n = 0, m = 0;
+	cJSON *o, *arr;
+	char when[21];
+
+	state_lock(st);
+	if ((on = calloc(st->hdr->sessions.count + 1, sizeof(*on))) == NULL) {
+		state_unlock(st);
+		reply_error(rq->out, E_INTERNAL, NULL);
+		return;
+	}
+	for (uint32_t i = 1; i <= st->hdr->sessions.hwm; i++) {
+		struct shm_session *s = session_at(st, i);
+		if (s != NULL && s->last_seen + timeout >= now &&
+		    n <= st->hdr->sessions.count) {
+			on[n].user = s->user;
+			on[n++].since = s->created;
+		}
+	}
+	qsort(on, n, sizeof(*on), online_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (m > 0 && on[m - 1].user == on[i].user) {
+			if (on[i].since < on[m - 1].since)
+				on[m - 1].since = on[i].since;
+		} else
+			on[m++] = on[i];
+	}
+	o = reply_ok(NULL);
+	arr = cJSON_AddArrayToObject(o, "users");
+	for (size_t i = 0; i < m; i++) {
+		cJSON *u = add_user(cJSON_CreateObject(), rq->w,
+		    &st->users[on[i].user]);
+		iso_time(on[i].since, when);
+		cJSON_AddStringToObject(u, "since", when);
+		cJSON_AddItemToArray(arr, u);
+	}
+	state_unlock(st);
+	free(on);
+	cJSON_AddNumberToObject(o, "count", (double)m);
+	reply_finish(rq->out, o);
+}
+
+/* cmd_whoami - the session's user */
+void
+cmd_whoami(struct request *rq)
+{
+	struct state *st = rq->w->st;
+	cJSON *o = reply_ok(NULL);
+
+	state_lock(st);
+	add_user(o, rq->w, &st->users[rq->user]);
+	state_unlock(st);
+	reply_finish(rq->out, o);
+}

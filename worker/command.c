@@ -1,0 +1,164 @@
+/*
+ * NAME
+ *	command - the command table and the one place requests are checked
+ * DESCRIPTION
+ *	command_run() splits a line, finds the command by name or alias
+ *	(case-insensitive), takes a UUID-shaped first argument as the
+ *	session token, checks the argument count, resolves the session, and
+ *	only then calls the handler, which sees a request that is already
+ *	well-formed.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "worker/worker.h"
+
+static const struct command commands[] = {
+	{ "auth", { NULL }, 2, 2, 0, cmd_auth },
+	{ "register", { NULL }, 2, 4, 0, cmd_register },
+	{ "logout", { NULL }, 0, 0, CMD_SESSION, cmd_logout },
+	{ "send", { "sendprivate" }, 2, 2, CMD_SESSION | CMD_TEXT, cmd_send },
+	{ "inbox", { NULL }, 0, 0, CMD_SESSION, cmd_inbox },
+	{ "info", { "login_info", "logininfo" }, 0, 0, CMD_SESSION, cmd_info },
+	{ "whoami", { "sessioncheck" }, 0, 0, CMD_SESSION, cmd_whoami },
+};
+
+/* One entry per name or alias, sorted, for bsearch. */
+struct name_entry {
+	const char		*name;
+	const struct command	*cmd;
+};
+
+static struct name_entry names[ARRAY_LEN(commands) * 5];
+static size_t nnames;
+
+static int
+name_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct name_entry *)a)->name,
+	    ((const struct name_entry *)b)->name);
+}
+
+/* command_init - index every name and alias */
+void
+command_init(void)
+{
+	nnames = 0;
+	for (size_t i = 0; i < ARRAY_LEN(commands); i++) {
+		names[nnames].name = commands[i].name;
+		names[nnames++].cmd = &commands[i];
+		for (size_t j = 0; j < ARRAY_LEN(commands[i].aliases) &&
+		    commands[i].aliases[j] != NULL; j++) {
+			names[nnames].name = commands[i].aliases[j];
+			names[nnames++].cmd = &commands[i];
+		}
+	}
+	qsort(names, nnames, sizeof(names[0]), name_cmp);
+}
+
+/* lookup - the command named by w, or NULL */
+static const struct command *
+lookup(const struct word *w)
+{
+	char lower[32];
+	struct name_entry key = { lower, NULL }, *e;
+
+	if (w->len >= sizeof(lower))
+		return NULL;
+	for (size_t i = 0; i < w->len; i++)
+		lower[i] = (char)(w->p[i] >= 'A' && w->p[i] <= 'Z' ?
+		    w->p[i] + 32 : w->p[i]);
+	lower[w->len] = '\0';
+	e = bsearch(&key, names, nnames, sizeof(names[0]), name_cmp);
+	return e ? e->cmd : NULL;
+}
+
+/* arg_copy - a word as a C string; -1 if it does not fit */
+int
+arg_copy(const struct word *w, char *dst, size_t size)
+{
+	if (w->len >= size)
+		return -1;
+	memcpy(dst, w->p, w->len);
+	dst[w->len] = '\0';
+	return 0;
+}
+
+/* session_bind - later requests on this connection use this session */
+void
+session_bind(struct conn *c, const uint8_t tok[TOKEN_LEN])
+{
+	memcpy(c->token, tok, TOKEN_LEN);
+	c->has_token = true;
+}
+
+/* session_resolve - live session of a token (and its user), 0 if none */
+uint32_t
+session_resolve(struct worker *w, const uint8_t tok[TOKEN_LEN], uint32_t *user)
+{
+	uint32_t s;
+
+	state_lock(w->st);
+	s = session_find_locked(w->st, tok, now_sec(), w->cf->session_timeout);
+	if (s != 0)
+		*user = w->st->sessions[s].user;
+	state_unlock(w->st);
+	return s;
+}
+
+/* arity_ok - argument count against the table; sets the text argument */
+static bool
+arity_ok(const struct command *cmd, const struct request_line *rl, int first,
+    struct request *rq)
+{
+	int n = rl->nwords - first;
+
+	if (cmd->flags & CMD_TEXT) {
+		int fixed = cmd->max_args - 1;
+		if (n < cmd->max_args)
+			return false;
+		rq->textlen = request_rest(rl, first + fixed, &rq->text);
+		rq->nargs = fixed;
+		return true;
+	}
+	rq->nargs = n;
+	return !rl->more && n >= cmd->min_args && n <= cmd->max_args;
+}
+
+/* command_run - answer one request line into out */
+void
+command_run(struct worker *w, struct conn *c, struct buf *out,
+    const char *line, size_t len)
+{
+	struct request_line rl;
+	struct request rq = { .w = w, .c = c, .out = out };
+	const struct command *cmd;
+	int first = 1;
+
+	request_split(line, len, &rl);
+	if (rl.nwords == 0)
+		return;				/* empty lines get no reply */
+	if ((cmd = lookup(&rl.w[0])) == NULL) {
+		reply_error(out, E_BAD_COMMAND, NULL);
+		return;
+	}
+	if ((cmd->flags & CMD_SESSION) && rl.nwords > 1 &&
+	    token_parse(rl.w[1].p, rl.w[1].len, rq.token) == 0)
+		first = 2;
+	else if (c->has_token)
+		memcpy(rq.token, c->token, TOKEN_LEN);
+	if (!arity_ok(cmd, &rl, first, &rq)) {
+		reply_error(out, E_BAD_ARGS, NULL);
+		return;
+	}
+	rq.args = &rl.w[first];
+	if (cmd->flags & CMD_SESSION) {
+		if ((first == 1 && !c->has_token) ||
+		    (rq.session = session_resolve(w, rq.token, &rq.user)) == 0) {
+			reply_error(out, E_NO_SESSION, NULL);
+			return;
+		}
+	}
+	cmd->handler(&rq);
+}

@@ -1,0 +1,431 @@
+/*
+ * NAME
+ *	conn - a client connection: lines in, replies out
+ * DESCRIPTION
+ *	Bytes are read into the worker's read buffer; complete lines are
+ *	answered straight from it, and only an unfinished line is kept in
+ *	the connection (so an idle connection owns no buffer at all).
+ *	Replies of one read go to the worker's scratch buffer and out in
+ *	one write; what the socket does not take waits in conn->out.
+ *
+ *	Back-pressure: while more than OUT_HIGH bytes of replies wait, the
+ *	connection answers nothing more and is not read; a client that never
+ *	reads cannot make the worker hold more than that plus one reply, and
+ *	is dropped after idle_timeout.
+ *
+ *	An inbox reply carries a lease (struct pending): once conn->written
+ *	passes the end of that reply, its messages are removed from the
+ *	queue; if the connection closes first, they are released.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include "lib/log.h"
+#include "worker/worker.h"
+
+#define READ_CHUNK	(64 * 1024)
+#define READS_PER_EVENT	16		/* then let other connections run */
+#define OUT_HIGH	(1 << 20)
+#define ACCEPT_BURST	64
+
+static char rbuf[READ_CHUNK];
+
+static void
+idle_unlink(struct worker *w, struct conn *c)
+{
+	if (c->idle_prev != NULL)
+		c->idle_prev->idle_next = c->idle_next;
+	else
+		w->idle_head = c->idle_next;
+	if (c->idle_next != NULL)
+		c->idle_next->idle_prev = c->idle_prev;
+	else
+		w->idle_tail = c->idle_prev;
+	c->idle_prev = c->idle_next = NULL;
+}
+
+/* touch - note activity: the connection moves to the young end */
+static void
+touch(struct conn *c)
+{
+	struct worker *w = c->w;
+
+	c->last_active = now_msec();
+	if (w->idle_tail == c)
+		return;
+	if (c->idle_prev != NULL || w->idle_head == c)
+		idle_unlink(w, c);
+	c->idle_prev = w->idle_tail;
+	if (w->idle_tail != NULL)
+		w->idle_tail->idle_next = c;
+	else
+		w->idle_head = c;
+	w->idle_tail = c;
+}
+
+static bool
+backlogged(const struct conn *c)
+{
+	return buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
+}
+
+/* reply_target - where replies go: behind waiting bytes, or to scratch */
+static struct buf *
+reply_target(struct conn *c)
+{
+	return buf_used(&c->out) > 0 ? &c->out : &c->w->scratch;
+}
+
+/* conn_add_pending - hold a lease until the reply being built is written */
+int
+conn_add_pending(struct conn *c, uint32_t user, const struct lease *l)
+{
+	struct pending *p = calloc(1, sizeof(*p)), **tail = &c->pending;
+
+	if (p == NULL)
+		return -1;
+	p->user = user;
+	p->lease = *l;
+	p->until = UINT64_MAX;	/* set once the reply's length is known */
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = p;
+	return 0;
+}
+
+/* answer - run one line and account for the reply it produced */
+static void
+answer(struct conn *c, const char *line, size_t len)
+{
+	struct buf *out = reply_target(c);
+	size_t before = buf_used(out);
+
+	command_run(c->w, c, out, line, len);
+	c->queued += buf_used(out) - before;
+	for (struct pending *p = c->pending; p != NULL; p = p->next)
+		if (p->until == UINT64_MAX)
+			p->until = c->queued;
+	__atomic_fetch_add(&c->w->me->requests, 1, __ATOMIC_RELAXED);
+}
+
+static void
+too_large(struct conn *c)
+{
+	struct buf *out = reply_target(c);
+	size_t before = buf_used(out);
+
+	reply_errorf(out, E_TOO_LARGE, "Line longer than %llu bytes",
+	    (unsigned long long)c->w->cf->max_line);
+	c->queued += buf_used(out) - before;
+}
+
+/*
+ * frame - answer the complete lines of data[0, len); returns the bytes
+ * consumed.  *scan is how much of data is already known to hold no LF.
+ */
+static size_t
+frame(struct conn *c, const char *data, size_t len, size_t *scan)
+{
+	const char *p = data, *end = data + len, *nl;
+	uint64_t max = c->w->cf->max_line;
+
+	while (p < end && !backlogged(c)) {
+		nl = memchr(p + *scan, '\n', (size_t)(end - p) - *scan);
+		*scan = 0;
+		if (c->skipping) {
+			if (nl == NULL)
+				return len;
+			c->skipping = false;
+			p = nl + 1;
+			continue;
+		}
+		if (nl == NULL) {
+			if ((uint64_t)(end - p) > max + 1) {
+				too_large(c);
+				c->skipping = true;
+				return len;
+			}
+			*scan = (size_t)(end - p);
+			break;
+		}
+		size_t n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > max)
+			too_large(c);
+		else
+			answer(c, p, n);
+		p = nl + 1;
+	}
+	return (size_t)(p - data);
+}
+
+/* take_input - frame newly read bytes, keeping what is left in c->in */
+static int
+take_input(struct conn *c, const char *data, size_t len)
+{
+	size_t used, scan;
+
+	if (buf_used(&c->in) == 0) {
+		scan = 0;
+		used = frame(c, data, len, &scan);
+		c->scanned = scan;
+		return buf_append(&c->in, data + used, len - used);
+	}
+	if (buf_append(&c->in, data, len) == -1)
+		return -1;
+	used = frame(c, buf_head(&c->in), buf_used(&c->in), &c->scanned);
+	buf_consume(&c->in, used);
+	if (buf_used(&c->in) == 0)
+		buf_free(&c->in);
+	return 0;
+}
+
+/* finish_pending - commit every lease whose reply is now fully written */
+static void
+finish_pending(struct conn *c)
+{
+	struct pending *p;
+
+	while ((p = c->pending) != NULL && p->until <= c->written) {
+		if (inbox_commit(c->w->st, p->user, &p->lease) == -1)
+			log_err("inbox commit: %m");
+		c->pending = p->next;
+		free(p);
+	}
+}
+
+/* write_buf - write what the socket takes from b; -1 on a dead socket */
+static int
+write_buf(struct conn *c, struct buf *b)
+{
+	while (buf_used(b) > 0) {
+		ssize_t n = send(c->fd, buf_head(b), buf_used(b), MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		buf_consume(b, (size_t)n);
+		c->written += (uint64_t)n;
+		__atomic_fetch_add(&c->w->me->bytes_out, (uint64_t)n,
+		    __ATOMIC_RELAXED);
+	}
+	return 0;
+}
+
+/* flush - send replies: waiting bytes first, then this round's scratch */
+static int
+flush(struct conn *c)
+{
+	struct buf *scratch = &c->w->scratch;
+	uint64_t before = c->written;
+	int rc = 0;
+
+	if (buf_used(&c->out) > 0)
+		rc = write_buf(c, &c->out);
+	if (rc == 0 && buf_used(&c->out) == 0 && buf_used(scratch) > 0)
+		rc = write_buf(c, scratch);
+	if (buf_used(scratch) > 0) {
+		if (rc == 0 && buf_append(&c->out, buf_head(scratch),
+		    buf_used(scratch)) == -1)
+			rc = -1;
+		buf_reset(scratch);
+	}
+	if (buf_used(&c->out) == 0 && c->out.cap > 0)
+		buf_free(&c->out);
+	if (c->written != before)
+		touch(c);
+	finish_pending(c);
+	return rc;
+}
+
+/* want - epoll interest for the connection's state; false: close it */
+static bool
+update_interest(struct conn *c)
+{
+	uint32_t ev = 0;
+
+	if (buf_used(&c->out) > 0)
+		ev |= EPOLLOUT;
+	else if (c->eof || c->w->stopping)
+		return false;
+	if (!c->eof && !backlogged(c))
+		ev |= EPOLLIN | EPOLLRDHUP;
+	if (ev != c->events) {
+		struct epoll_event e = { .events = ev, .data.ptr = c };
+		if (epoll_ctl(c->w->epfd, EPOLL_CTL_MOD, c->fd, &e) == -1)
+			return false;
+		c->events = ev;
+	}
+	return true;
+}
+
+/* read_input - read what is there; answers the lines as they complete */
+static int
+read_input(struct conn *c)
+{
+	for (int i = 0; i < READS_PER_EVENT && !backlogged(c); i++) {
+		ssize_t n = read(c->fd, rbuf, sizeof(rbuf));
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			return errno == EAGAIN ? 0 : -1;
+		}
+		if (n == 0) {
+			c->eof = true;
+			/* a last line without its line end still gets a reply */
+			if (buf_used(&c->in) > 0 && !c->skipping &&
+			    take_input(c, "\n", 1) == -1)
+				return -1;
+			return 0;
+		}
+		touch(c);
+		__atomic_fetch_add(&c->w->me->bytes_in, (uint64_t)n,
+		    __ATOMIC_RELAXED);
+		if (take_input(c, rbuf, (size_t)n) == -1)
+			return -1;
+		if ((size_t)n < sizeof(rbuf))
+			break;
+	}
+	return 0;
+}
+
+/* conn_event - epoll says fd is ready */
+void
+conn_event(struct conn *c, uint32_t events)
+{
+	if (events & EPOLLERR) {
+		conn_close(c);
+		return;
+	}
+	if ((events & EPOLLOUT) && flush(c) == -1) {
+		conn_close(c);
+		return;
+	}
+	/* replies drained: answer lines that waited behind them */
+	if (!backlogged(c) && buf_used(&c->in) > 0 &&
+	    take_input(c, "", 0) == -1) {
+		conn_close(c);
+		return;
+	}
+	if ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) && !c->eof &&
+	    read_input(c) == -1) {
+		conn_close(c);
+		return;
+	}
+	if (flush(c) == -1 || !update_interest(c))
+		conn_close(c);
+}
+
+/* refuse - tell a client over the connection limit, then hang up */
+static void
+refuse(int fd)
+{
+	struct buf b = { 0 };
+
+	reply_error(&b, E_QUOTA, "Too many connections");
+	(void)send(fd, buf_head(&b), buf_used(&b), MSG_NOSIGNAL | MSG_DONTWAIT);
+	buf_free(&b);
+	close(fd);
+}
+
+/* conn_accept - take the connections waiting on the listening socket */
+void
+conn_accept(struct worker *w)
+{
+	for (int i = 0; i < ACCEPT_BURST && w->lfd != -1; i++) {
+		int one = 1, fd;
+		struct conn *c;
+		struct epoll_event e;
+
+		fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN)
+				log_warn("accept: %m");
+			return;
+		}
+		if (w->nconns >= w->cf->max_connections ||
+		    (c = calloc(1, sizeof(*c))) == NULL) {
+			refuse(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		c->w = w;
+		c->events = EPOLLIN | EPOLLRDHUP;
+		e.events = c->events;
+		e.data.ptr = c;
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
+			log_warn("epoll_ctl: %m");
+			close(fd);
+			free(c);
+			continue;
+		}
+		w->nconns++;
+		__atomic_fetch_add(&w->me->conns, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&w->me->accepted, 1, __ATOMIC_RELAXED);
+		touch(c);
+	}
+}
+
+/* conn_close - hang up; messages of unsent inbox replies go back */
+void
+conn_close(struct conn *c)
+{
+	struct worker *w = c->w;
+	struct pending *p;
+
+	if (c->pending != NULL) {
+		state_lock(w->st);
+		for (p = c->pending; p != NULL; p = p->next)
+			inbox_release_locked(w->st, p->user, &p->lease);
+		state_unlock(w->st);
+		while ((p = c->pending) != NULL) {
+			c->pending = p->next;
+			free(p);
+		}
+	}
+	idle_unlink(w, c);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+	w->nconns--;
+	__atomic_fetch_sub(&w->me->conns, 1, __ATOMIC_RELAXED);
+}
+
+/* conn_expire_idle - hang up on connections quiet for idle_timeout */
+void
+conn_expire_idle(struct worker *w, uint64_t now)
+{
+	uint64_t limit = w->cf->idle_timeout * 1000;
+
+	while (w->idle_head != NULL && w->idle_head->last_active + limit <= now)
+		conn_close(w->idle_head);
+}
+
+/*
+ * conn_stop - graceful stop: connections with nothing to send close now,
+ * the others once their replies are out (or the grace period ends).
+ */
+void
+conn_stop(struct worker *w)
+{
+	struct conn *c = w->idle_head, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->idle_next;
+		c->eof = true;
+		if (!update_interest(c))
+			conn_close(c);
+	}
+}

@@ -1,0 +1,120 @@
+/*
+ * NAME
+ *	worker.h - a worker process: one epoll loop, many connections
+ * DESCRIPTION
+ *	conn.c frames bytes into lines and replies back into bytes;
+ *	command.c looks each line up in the command table, checks it and
+ *	calls its handler (cmd_*.c); worker.c runs the loop.
+ */
+#ifndef RC_WORKER_H
+#define RC_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/reply.h"
+#include "lib/request.h"
+#include "shm/state.h"
+
+struct worker;
+
+/* An inbox reply whose messages leave the queue once it is fully written. */
+struct pending {
+	struct pending	*next;
+	uint64_t	 until;		/* conn->queued just after the reply */
+	uint32_t	 user;
+	struct lease	 lease;
+};
+
+struct conn {
+	int		 fd;
+	struct worker	*w;
+	struct buf	 in;		/* bytes of lines not yet answered */
+	size_t		 scanned;	/* in: bytes known to hold no LF */
+	struct buf	 out;		/* reply bytes the socket has not taken */
+	uint64_t	 queued;	/* reply bytes produced, ever */
+	uint64_t	 written;	/* reply bytes written, ever */
+	uint64_t	 last_active;	/* now_msec() of the last byte either way */
+	struct pending	*pending;	/* oldest first */
+	uint32_t	 events;	/* epoll interest now */
+	bool		 skipping;	/* discarding an overlong line */
+	bool		 eof;		/* peer finished sending */
+	bool		 has_token;	/* bound to a session */
+	uint8_t		 token[TOKEN_LEN];
+	struct conn	*idle_prev;	/* by last_active, oldest at head */
+	struct conn	*idle_next;
+};
+
+struct worker {
+	const struct config *cf;
+	struct state	*st;
+	struct shm_proc	*me;
+	int		 epfd;
+	int		 lfd;		/* listening socket, -1 once stopping */
+	int		 sigfd;
+	uint32_t	 nconns;
+	uint32_t	 serial;	/* numbers inbox replies for leases */
+	bool		 stopping;
+	struct conn	*idle_head;
+	struct conn	*idle_tail;
+	struct buf	 scratch;	/* replies of one read, before write */
+	uint32_t	*msg_idx;	/* inbox_batch slots for leasing */
+};
+
+/* A parsed request as a handler sees it. */
+struct request {
+	struct worker	*w;
+	struct conn	*c;
+	struct buf	*out;		/* append the reply here */
+	struct word	*args;		/* arguments after name and token */
+	int		 nargs;
+	const char	*text;		/* CMD_TEXT: the rest of the line */
+	size_t		 textlen;
+	uint32_t	 session;	/* CMD_SESSION: resolved session */
+	uint32_t	 user;		/* CMD_SESSION: its user */
+	uint8_t		 token[TOKEN_LEN];
+};
+
+typedef void cmd_handler(struct request *);
+
+enum cmd_flags {
+	CMD_SESSION = 1 << 0,	/* needs a session; takes a token first */
+	CMD_TEXT = 1 << 1,	/* last argument is the rest of the line */
+};
+
+struct command {
+	const char	*name;		/* canonical, lower case */
+	const char	*aliases[4];
+	uint8_t		 min_args;
+	uint8_t		 max_args;
+	uint8_t		 flags;		/* enum cmd_flags */
+	cmd_handler	*handler;
+};
+
+/* worker.c */
+int	worker_main(const struct config *, struct state *, int lfd, int slot);
+
+/* conn.c */
+void	conn_accept(struct worker *);
+void	conn_event(struct conn *, uint32_t events);
+void	conn_close(struct conn *);
+void	conn_expire_idle(struct worker *, uint64_t now);
+void	conn_stop(struct worker *);
+int	conn_add_pending(struct conn *, uint32_t user, const struct lease *);
+
+/* command.c */
+void	command_init(void);
+void	command_run(struct worker *, struct conn *, struct buf *out,
+	    const char *line, size_t len);
+void	session_bind(struct conn *, const uint8_t tok[TOKEN_LEN]);
+uint32_t session_resolve(struct worker *, const uint8_t tok[TOKEN_LEN],
+	    uint32_t *user);
+int	arg_copy(const struct word *, char *, size_t);
+
+/* cmd_account.c, cmd_message.c */
+cmd_handler cmd_auth, cmd_register, cmd_logout, cmd_info, cmd_whoami;
+cmd_handler cmd_send, cmd_inbox;
+
+#endif
