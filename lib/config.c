@@ -266,8 +266,11 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	if (c->pidfile[0] == '\0' &&
-	    strlen(c->state_dir) + 16 < sizeof(c->pidfile))
-		snprintf(c->pidfile, sizeof(c->pidfile), "%s/realmchatd.pid",
-		    c->state_dir);
+	    (strlcpy(c->pidfile, c->state_dir, sizeof(c->pidfile)) >=
+	    sizeof(c->pidfile) || strlcat(c->pidfile, "/realmchatd.pid",
+	    sizeof(c->pidfile)) >= sizeof(c->pidfile))) {
+		snprintf(err, errlen, "%s: state_dir is too long", path);
+		return -1;
+	}
 	return 0;
 }

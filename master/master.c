@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <bsd/libutil.h>
@@ -330,12 +331,25 @@ supervise(void)
 	}
 }
 
+/* raise_nofile - as many descriptors as we may have: one per connection */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* start - everything that can fail with a message to the operator */
 static int
 start(bool foreground, char *err, size_t errlen)
 {
 	pid_t other;
 
+	raise_nofile();
 	if (mkdir_p(m.cf.state_dir, 0700) == -1) {
 		snprintf(err, errlen, "%.900s: %s", m.cf.state_dir, strerror(errno));
 		return -1;
