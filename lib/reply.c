@@ -34,6 +34,15 @@ static const struct {
 	[E_INTERNAL] = { "INTERNAL", "Internal error" },
 };
 
+static uint64_t *error_counters;	/* per error code, or NULL */
+
+/* reply_count_errors - count every error reply into counters[code] */
+void
+reply_count_errors(uint64_t *counters)
+{
+	error_counters = counters;
+}
+
 /* code_name - the stable machine-readable word of an error */
 const char *
 code_name(enum rc_code c)
@@ -93,6 +102,8 @@ reply_error(struct buf *out, enum rc_code c, const char *message)
 {
 	cJSON *o = cJSON_CreateObject();
 
+	if (error_counters != NULL)
+		__atomic_fetch_add(&error_counters[c], 1, __ATOMIC_RELAXED);
 	cJSON_AddStringToObject(o, "status", "ERROR");
 	cJSON_AddStringToObject(o, "code", codes[c].name);
 	json_add_text(o, "message", message ? message : codes[c].text,

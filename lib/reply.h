@@ -11,6 +11,7 @@
 #define RC_REPLY_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <cJSON.h>
 
 #include "lib/buf.h"
@@ -24,6 +25,7 @@ enum rc_code {
 
 #define REPLY_END	"\r\n\r\n"
 
+void		 reply_count_errors(uint64_t *counters);
 const char	*code_name(enum rc_code);
 const char	*code_text(enum rc_code);
 cJSON		*reply_ok(const char *message);

@@ -181,10 +181,15 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l)
 	return n;
 }
 
-/* inbox_commit - remove the messages of a reply that was fully written */
+/*
+ * inbox_commit - remove the messages of a reply that was fully written;
+ * returns how many.
+ */
 int
 inbox_commit(struct state *st, uint32_t user, const struct lease *l)
 {
+	int total = 0;
+
 	for (;;) {
 		struct shm_user *u;
 		int n;
@@ -192,7 +197,7 @@ inbox_commit(struct state *st, uint32_t user, const struct lease *l)
 		txn_begin(st);
 		if ((u = user_at(st, user)) == NULL) {
 			txn_commit(st);
-			return 0;
+			return total;
 		}
 		if ((n = remove_leased(st, u, l)) == -1) {
 			int saved = errno;
@@ -201,7 +206,8 @@ inbox_commit(struct state *st, uint32_t user, const struct lease *l)
 			return -1;
 		}
 		txn_commit(st);
+		total += n;
 		if (n < COMMIT_CHUNK)
-			return 0;
+			return total;
 	}
 }

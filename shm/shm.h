@@ -38,6 +38,9 @@
 #define HEAP_CLASSES	28	/* block sizes 16 << 0 .. 16 << 27 */
 #define HEAP_MIN_SHIFT	4
 
+#define STAT_COMMANDS	64	/* counters by command table index */
+#define STAT_ERRORS	32	/* counters by error code (lib/reply.h) */
+
 #define DISPLAY_LEN	64	/* display name, bytes of UTF-8 */
 #define COUNTRY_LEN	32
 #define PWHASH_LEN	128	/* yescrypt hash string */
@@ -90,6 +93,10 @@ struct shm_proc {
 	uint64_t	requests;	/* requests answered */
 	uint64_t	bytes_in;
 	uint64_t	bytes_out;
+	uint64_t	stored;		/* messages stored */
+	uint64_t	delivered;	/* messages removed by a written inbox reply */
+	uint64_t	commands[STAT_COMMANDS];
+	uint64_t	errors[STAT_ERRORS];
 };
 
 enum slot_state { SLOT_FREE = 0, SLOT_USED = 1 };

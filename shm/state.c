@@ -330,10 +330,11 @@ state_proc_claim(struct state *st, enum proc_role role)
 	for (int i = 0; i < SHM_PROCS; i++) {
 		struct shm_proc *p = &st->procs[i];
 		if (p->pid == 0 && p->role == PROC_NONE) {
+			uint32_t gen = p->gen;
+			memset(p, 0, sizeof(*p));
+			p->gen = gen;
 			p->role = role;
 			p->started = now_sec();
-			p->conns = p->accepted = p->requests = 0;
-			p->bytes_in = p->bytes_out = 0;
 			return i;
 		}
 	}

@@ -81,6 +81,8 @@ cmd_send(struct request *rq)
 	free(tofree);
 	if (rc == 0) {
 		cJSON *o = reply_ok("Message Sent");
+
+		__atomic_fetch_add(&w->me->stored, 1, __ATOMIC_RELAXED);
 		cJSON_AddNumberToObject(o, "id", (double)id);
 		reply_finish(rq->out, o);
 	} else if (saved == ENOENT)

@@ -14,7 +14,7 @@
 
 #include "worker/worker.h"
 
-static const struct command commands[] = {
+static const struct command commands[] = {	/* at most STAT_COMMANDS */
 	{ "auth", { NULL }, 2, 2, 0, cmd_auth },
 	{ "register", { NULL }, 2, 4, 0, cmd_register },
 	{ "logout", { NULL }, 0, 0, CMD_SESSION, cmd_logout },
@@ -23,6 +23,9 @@ static const struct command commands[] = {
 	{ "info", { "login_info", "logininfo" }, 0, 0, CMD_SESSION, cmd_info },
 	{ "whoami", { "sessioncheck" }, 0, 0, CMD_SESSION, cmd_whoami },
 };
+
+_Static_assert(ARRAY_LEN(commands) <= STAT_COMMANDS, "too many commands to count");
+_Static_assert(E_COUNT <= STAT_ERRORS, "too many error codes to count");
 
 /* One entry per name or alias, sorted, for bsearch. */
 struct name_entry {
@@ -160,5 +163,13 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 			return;
 		}
 	}
+	__atomic_fetch_add(&w->me->commands[cmd - commands], 1, __ATOMIC_RELAXED);
 	cmd->handler(&rq);
+}
+
+/* command_name - name of the command counted at index i, or NULL */
+const char *
+command_name(size_t i)
+{
+	return i < ARRAY_LEN(commands) ? commands[i].name : NULL;
 }

@@ -194,8 +194,13 @@ finish_pending(struct conn *c)
 	struct pending *p;
 
 	while ((p = c->pending) != NULL && p->until <= c->written) {
-		if (inbox_commit(c->w->st, p->user, &p->lease) == -1)
+		int n = inbox_commit(c->w->st, p->user, &p->lease);
+
+		if (n == -1)
 			log_err("inbox commit: %m");
+		else
+			__atomic_fetch_add(&c->w->me->delivered, (uint64_t)n,
+			    __ATOMIC_RELAXED);
 		c->pending = p->next;
 		free(p);
 	}

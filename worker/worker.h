@@ -112,6 +112,7 @@ void	session_bind(struct conn *, const uint8_t tok[TOKEN_LEN]);
 uint32_t session_resolve(struct worker *, const uint8_t tok[TOKEN_LEN],
 	    uint32_t *user);
 int	arg_copy(const struct word *, char *, size_t);
+const char *command_name(size_t);
 
 /* cmd_account.c, cmd_message.c */
 cmd_handler cmd_auth, cmd_register, cmd_logout, cmd_info, cmd_whoami;
