@@ -45,10 +45,17 @@ static const struct config_key {
 	N("idle_timeout", K_DURATION, idle_timeout, 1, 1ULL << 32),
 	N("max_connections", K_UINT, max_connections, 1, 1 << 20),
 	N("password_cost", K_UINT, password_cost, 1, 11),
+	N("group_history", K_UINT, group_history, 1, 100000),
+	N("group_members", K_UINT, group_members, 2, 100000),
+	N("max_file", K_SIZE, max_file, 1, 1ULL << 30),
+	N("spool_max", K_SIZE, spool_max, 1 << 20, 1ULL << 50),
 	N("max_users", K_UINT, max_users, 16, 1 << 26),
 	N("max_sessions", K_UINT, max_sessions, 16, 1 << 26),
 	N("max_messages", K_UINT, max_messages, 16, 1 << 27),
 	N("message_store", K_SIZE, message_store, 1 << 20, 1ULL << 40),
+	N("max_groups", K_UINT, max_groups, 16, 1 << 24),
+	N("max_memberships", K_UINT, max_memberships, 16, 1 << 26),
+	N("max_files", K_UINT, max_files, 16, 1 << 24),
 #undef S
 #undef N
 };
@@ -64,7 +71,7 @@ config_defaults(struct config *c)
 	strlcpy(c->realm_name, "realm", sizeof(c->realm_name));
 	strlcpy(c->user, "realmchat", sizeof(c->user));
 	c->log_level = LOG_INFO;
-	c->max_line = 16 << 20;
+	c->max_line = 24 << 20;	/* a 16 MiB file in base64, and more */
 	c->max_message = 64 << 10;
 	c->inbox_quota = 10000;
 	c->inbox_batch = 1000;
@@ -73,10 +80,17 @@ config_defaults(struct config *c)
 	c->idle_timeout = 600;
 	c->max_connections = 16384;
 	c->password_cost = 5;
+	c->group_history = 100;
+	c->group_members = 1000;
+	c->max_file = 16 << 20;
+	c->spool_max = 1ULL << 30;
 	c->max_users = 65536;
 	c->max_sessions = 65536;
 	c->max_messages = 262144;
 	c->message_store = 64 << 20;
+	c->max_groups = 4096;
+	c->max_memberships = 65536;
+	c->max_files = 65536;
 }
 
 /* set_listen - HOST:PORT, or [v6]:PORT */

@@ -38,12 +38,19 @@ struct config {
 	uint64_t	 idle_timeout;		/* seconds a connection may idle */
 	uint64_t	 max_connections;	/* per worker */
 	uint64_t	 password_cost;		/* yescrypt cost, 1..11 */
+	uint64_t	 group_history;		/* messages kept per group */
+	uint64_t	 group_members;		/* members per group */
+	uint64_t	 max_file;		/* bytes of one file */
+	uint64_t	 spool_max;		/* bytes of all stored files */
 
 	/* capacities, used when a state file is created */
 	uint64_t	 max_users;
 	uint64_t	 max_sessions;
 	uint64_t	 max_messages;
 	uint64_t	 message_store;		/* bytes of message text */
+	uint64_t	 max_groups;
+	uint64_t	 max_memberships;	/* (group, user) pairs */
+	uint64_t	 max_files;
 };
 
 void	config_defaults(struct config *);

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <limits.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <bsd/stdlib.h>
 
 #include "lib/util.h"
@@ -304,5 +305,41 @@ mkdir_p(const char *path, mode_t mode)
 	}
 	if (mkdir(buf, mode) == -1 && errno != EEXIST)
 		return -1;
+	return 0;
+}
+
+/* read_full - exactly len bytes from fd; -1 on error or early end */
+int
+read_full(int fd, void *buf, size_t len)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = read(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* write_full - all len bytes to fd; -1 on error */
+int
+write_full(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
 	return 0;
 }

@@ -38,5 +38,7 @@ int		parse_size(const char *s, uint64_t *out);
 int		parse_duration(const char *s, uint64_t *out);
 int		parse_uint(const char *s, uint64_t max, uint64_t *out);
 int		mkdir_p(const char *path, mode_t mode);
+int		read_full(int fd, void *buf, size_t len);
+int		write_full(int fd, const void *buf, size_t len);
 
 #endif

@@ -9,6 +9,7 @@
  *	daemon never serves state it cannot vouch for.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "shm/table.h"
@@ -60,6 +61,17 @@ check_hash(const struct slot_table *tb, uint32_t nbuckets, const char *what,
 	return 0;
 }
 
+/* check_msg - a message record that can be read without harm */
+static bool
+msg_ok(struct state *st, const struct shm_msg *m)
+{
+	if (m->len > 0 && (m->text == 0 || m->text + m->len > st->hdr->heap_top))
+		return false;
+	if (m->kind == MSG_TEXT)
+		return m->len > 0 && m->file == 0;
+	return m->kind == MSG_FILE && file_at(st, m->file) != NULL;
+}
+
 static int
 check_user(struct state *st, uint32_t ui, uint64_t *nmsgs, uint64_t *nsess,
     char *err, size_t errlen)
@@ -76,8 +88,8 @@ check_user(struct state *st, uint32_t ui, uint64_t *nmsgs, uint64_t *nsess,
 	for (uint32_t i = u->inbox_head; i != 0; i = st->msgs[i].next) {
 		struct shm_msg *m = msg_at(st, i);
 		if (m == NULL || m->to != ui || ++n > u->inbox_count ||
-		    user_at(st, m->from) == NULL || m->len == 0 ||
-		    m->text == 0 || m->text + m->len > st->hdr->heap_top)
+		    user_at(st, m->from) == NULL || !msg_ok(st, m) ||
+		    (m->group != 0 && group_at(st, m->group) == NULL))
 			FAIL("inbox of user %s is damaged", u->name);
 		last = i;
 	}
@@ -96,18 +108,94 @@ check_user(struct state *st, uint32_t ui, uint64_t *nmsgs, uint64_t *nsess,
 	return 0;
 }
 
+static int
+check_group(struct state *st, uint32_t gi, uint64_t *nmsgs, uint64_t *nmemb,
+    char *err, size_t errlen)
+{
+	struct shm_group *g = &st->groups[gi];
+	uint32_t cap = st->hdr->region[RG_MEMBERS].count, n = 0, last = 0;
+
+	if (memchr(g->name, '\0', sizeof(g->name)) == NULL ||
+	    !name_valid(g->name, strlen(g->name)) ||
+	    memchr(g->pwhash, '\0', sizeof(g->pwhash)) == NULL)
+		FAIL("group %u has a damaged record", gi);
+	for (uint32_t i = g->members; i != 0; i = st->members[i].next) {
+		if (i >= cap || i > st->hdr->members.hwm ||
+		    st->members[i].state != SLOT_USED ||
+		    st->members[i].group != gi ||
+		    user_at(st, st->members[i].user) == NULL || ++n > g->nmembers)
+			FAIL("members of group %s are damaged", g->name);
+	}
+	if (n != g->nmembers)
+		FAIL("members of group %s are damaged", g->name);
+	n = 0;
+	for (uint32_t i = g->hist_head; i != 0; i = st->msgs[i].next) {
+		struct shm_msg *m = msg_at(st, i);
+		if (m == NULL || m->to != 0 || m->group != gi ||
+		    ++n > g->hist_count || user_at(st, m->from) == NULL ||
+		    !msg_ok(st, m))
+			FAIL("history of group %s is damaged", g->name);
+		last = i;
+	}
+	if (n != g->hist_count || last != g->hist_tail)
+		FAIL("history of group %s is damaged", g->name);
+	*nmsgs += g->hist_count;
+	*nmemb += g->nmembers;
+	return 0;
+}
+
+/* check_files - every file's reference count is what the messages hold */
+static int
+check_files(struct state *st, char *err, size_t errlen)
+{
+	uint32_t hwm = st->hdr->files.hwm, *counted;
+	uint64_t bytes = 0;
+	int rc = 0;
+
+	if ((counted = calloc((size_t)hwm + 1, sizeof(*counted))) == NULL)
+		FAIL("check: out of memory");
+	for (uint32_t i = 1; i <= st->hdr->msgs.hwm; i++)
+		if (st->msgs[i].state == SLOT_USED && st->msgs[i].file != 0 &&
+		    st->msgs[i].file <= hwm)
+			counted[st->msgs[i].file]++;
+	for (uint32_t i = 1; i <= hwm && rc == 0; i++) {
+		struct shm_file *f = &st->files[i];
+		if (f->state != SLOT_USED)
+			continue;
+		bytes += f->size;
+		if (memchr(f->name, '\0', sizeof(f->name)) == NULL ||
+		    f->refs == 0 || counted[i] != f->refs) {
+			snprintf(err, errlen, "file %u has %u references, %u "
+			    "counted", i, f->refs, counted[i]);
+			rc = -1;
+		}
+	}
+	free(counted);
+	if (rc == 0 && bytes != st->hdr->spool_bytes) {
+		snprintf(err, errlen, "spool holds %llu bytes, %llu counted",
+		    (unsigned long long)st->hdr->spool_bytes,
+		    (unsigned long long)bytes);
+		rc = -1;
+	}
+	return rc;
+}
+
 /* state_check - -1 with err set at the first inconsistency found */
 int
 state_check(struct state *st, char *err, size_t errlen)
 {
 	struct shm_header *h = st->hdr;
 	struct slot_table users = users_table(st), sessions = sessions_table(st);
-	struct slot_table msgs = msgs_table(st);
-	uint64_t nmsgs = 0, nsess = 0;
+	struct slot_table msgs = msgs_table(st), groups = groups_table(st);
+	struct slot_table members = members_table(st), files = files_table(st);
+	uint64_t nmsgs = 0, nsess = 0, nmemb = 0;
 
 	if (check_counts(&h->users, users.cap, "user", err, errlen) == -1 ||
 	    check_counts(&h->sessions, sessions.cap, "session", err, errlen) == -1 ||
-	    check_counts(&h->msgs, msgs.cap, "message", err, errlen) == -1)
+	    check_counts(&h->msgs, msgs.cap, "message", err, errlen) == -1 ||
+	    check_counts(&h->groups, groups.cap, "group", err, errlen) == -1 ||
+	    check_counts(&h->members, members.cap, "member", err, errlen) == -1 ||
+	    check_counts(&h->files, files.cap, "file", err, errlen) == -1)
 		return -1;
 	if (h->heap_top > h->region[RG_HEAP].size || h->heap_used > h->heap_top)
 		FAIL("message heap counters out of range");
@@ -115,12 +203,25 @@ state_check(struct state *st, char *err, size_t errlen)
 	    check_free(&sessions, "session", err, errlen) == -1 ||
 	    check_free(&msgs, "message", err, errlen) == -1 ||
 	    check_hash(&users, h->users.mask + 1, "user", err, errlen) == -1 ||
-	    check_hash(&sessions, h->sessions.mask + 1, "session", err, errlen) == -1)
+	    check_hash(&sessions, h->sessions.mask + 1, "session", err, errlen) == -1 ||
+	    check_free(&groups, "group", err, errlen) == -1 ||
+	    check_free(&members, "member", err, errlen) == -1 ||
+	    check_free(&files, "file", err, errlen) == -1 ||
+	    check_hash(&groups, h->groups.mask + 1, "group", err, errlen) == -1)
 		return -1;
 	for (uint32_t i = 1; i <= h->users.hwm; i++)
 		if (st->users[i].state == SLOT_USED &&
 		    check_user(st, i, &nmsgs, &nsess, err, errlen) == -1)
 			return -1;
+	for (uint32_t i = 1; i <= h->groups.hwm; i++)
+		if (st->groups[i].state == SLOT_USED &&
+		    check_group(st, i, &nmsgs, &nmemb, err, errlen) == -1)
+			return -1;
+	if (nmemb != h->members.count)
+		FAIL("%llu memberships listed but %u in the table",
+		    (unsigned long long)nmemb, h->members.count);
+	if (check_files(st, err, errlen) == -1)
+		return -1;
 	if (nmsgs != h->msgs.count)
 		FAIL("%llu messages queued but %u in the table",
 		    (unsigned long long)nmsgs, h->msgs.count);

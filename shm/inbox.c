@@ -32,6 +32,59 @@ msg_at(struct state *st, uint32_t i)
 }
 
 /*
+ * msg_create - a new message slot (not yet on any chain) with its text
+ * in the heap and its hold on a file.  ENOSPC: table or heap full.
+ */
+int
+msg_create(struct state *st, const struct msg_new *m, uint32_t *idx,
+    uint64_t *id)
+{
+	struct slot_table tb = msgs_table(st);
+	struct shm_msg *msg;
+	uint64_t text = 0;
+	uint32_t i;
+
+	if (m->len > 0 && heap_alloc(st, m->len, &text) == -1)
+		return -1;
+	if (slot_alloc(st, &tb, &i) == -1 ||
+	    (m->file != 0 && file_ref(st, m->file) == -1) ||
+	    txn_log(st, &st->hdr->next_msg_id, sizeof(uint64_t)) == -1)
+		return -1;
+	if (m->len > 0)
+		memcpy(heap_ptr(st, text), m->text, m->len);
+	msg = &st->msgs[i];
+	msg->from = m->from;
+	msg->to = m->to;
+	msg->time = m->time;
+	msg->text = text;
+	msg->len = (uint32_t)m->len;
+	msg->kind = m->kind;
+	msg->group = m->group;
+	msg->file = m->file;
+	msg->id = st->hdr->next_msg_id++;
+	*idx = i;
+	*id = msg->id;
+	return 0;
+}
+
+/*
+ * msg_release - free message i, already off its chain: its text, its
+ * slot and its hold on a file (*gone: a body to unlink after commit).
+ */
+int
+msg_release(struct state *st, uint32_t i, uint64_t *gone)
+{
+	struct slot_table tb = msgs_table(st);
+	struct shm_msg *m = &st->msgs[i];
+
+	*gone = 0;
+	if ((m->len > 0 && heap_release(st, m->text, m->len) == -1) ||
+	    (m->file != 0 && file_unref(st, m->file, gone) == -1))
+		return -1;
+	return slot_free(st, &tb, i);
+}
+
+/*
  * msg_enqueue - append a message to its recipient's queue.
  * EDQUOT: the recipient has quota messages waiting; ENOSPC: the message
  * table or the text heap is full.
@@ -40,10 +93,8 @@ int
 msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
     uint64_t *id)
 {
-	struct slot_table tb = msgs_table(st);
 	struct shm_user *u = user_at(st, m->to);
-	struct shm_msg *msg, *tail;
-	uint64_t text;
+	struct shm_msg *tail;
 	uint32_t i;
 
 	if (u == NULL) {
@@ -54,20 +105,9 @@ msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
 		errno = EDQUOT;
 		return -1;
 	}
-	if (heap_alloc(st, m->len, &text) == -1 || slot_alloc(st, &tb, &i) == -1)
-		return -1;
-	memcpy(heap_ptr(st, text), m->text, m->len);
-	msg = &st->msgs[i];
-	msg->from = m->from;
-	msg->to = m->to;
-	msg->time = m->time;
-	msg->text = text;
-	msg->len = (uint32_t)m->len;
-	msg->kind = m->kind;
-	if (txn_log(st, &st->hdr->next_msg_id, sizeof(uint64_t)) == -1 ||
+	if (msg_create(st, m, &i, id) == -1 ||
 	    txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1)
 		return -1;
-	msg->id = st->hdr->next_msg_id++;
 	if ((tail = msg_at(st, u->inbox_tail)) != NULL) {
 		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
 			return -1;
@@ -76,7 +116,6 @@ msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
 		u->inbox_head = i;
 	u->inbox_tail = i;
 	u->inbox_count++;
-	*id = msg->id;
 	return 0;
 }
 
@@ -99,12 +138,14 @@ lease_is(const struct shm_msg *m, const struct lease *l)
 
 /*
  * inbox_lease_locked - lease up to max waiting messages, oldest first,
- * into out[]; *more tells whether unleased messages remain.
+ * into out[], stopping before max_bytes of text and file bodies (but
+ * taking at least one); *more tells whether unleased messages remain.
  */
 size_t
 inbox_lease_locked(struct state *st, uint32_t user, const struct lease *l,
-    uint32_t *out, size_t max, bool *more)
+    uint32_t *out, size_t max, uint64_t max_bytes, bool *more)
 {
+	uint64_t bytes = 0;
 	struct shm_user *u = user_at(st, user);
 	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0;
 	size_t n = 0;
@@ -117,10 +158,14 @@ inbox_lease_locked(struct state *st, uint32_t user, const struct lease *l,
 		struct shm_msg *m = &st->msgs[i];
 		if (lease_live_locked(st, m))
 			continue;
-		if (n == max) {
+		uint64_t size = m->len;
+		if (m->kind == MSG_FILE && file_at(st, m->file) != NULL)
+			size += st->files[m->file].size;
+		if (n == max || (n > 0 && bytes + size > max_bytes)) {
 			*more = true;
 			break;
 		}
+		bytes += size;
 		m->lease_proc = l->proc;
 		m->lease_gen = l->gen;
 		m->lease_serial = l->serial;
@@ -144,11 +189,14 @@ inbox_release_locked(struct state *st, uint32_t user, const struct lease *l)
 			st->msgs[i].lease_proc = 0;
 }
 
-/* remove_leased - one transaction's worth of inbox_commit; how many removed */
+/*
+ * remove_leased - one transaction's worth of inbox_commit; how many
+ * removed.  Bodies of files that lost their last reference go to gone[].
+ */
 static int
-remove_leased(struct state *st, struct shm_user *u, const struct lease *l)
+remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
+    uint64_t *gone, size_t *ngone)
 {
-	struct slot_table tb = msgs_table(st);
 	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, prev = 0;
 	uint32_t *link = &u->inbox_head;
 	int n = 0;
@@ -173,9 +221,10 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l)
 		if (u->inbox_tail == i)
 			u->inbox_tail = prev;
 		u->inbox_count--;
-		if (heap_release(st, m->text, m->len) == -1 ||
-		    slot_free(st, &tb, i) == -1)
+		if (msg_release(st, i, &gone[*ngone]) == -1)
 			return -1;
+		if (gone[*ngone] != 0)
+			(*ngone)++;
 		n++;
 	}
 	return n;
@@ -188,10 +237,12 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l)
 int
 inbox_commit(struct state *st, uint32_t user, const struct lease *l)
 {
+	uint64_t gone[COMMIT_CHUNK];
 	int total = 0;
 
 	for (;;) {
 		struct shm_user *u;
+		size_t ngone = 0;
 		int n;
 
 		txn_begin(st);
@@ -199,13 +250,15 @@ inbox_commit(struct state *st, uint32_t user, const struct lease *l)
 			txn_commit(st);
 			return total;
 		}
-		if ((n = remove_leased(st, u, l)) == -1) {
+		if ((n = remove_leased(st, u, l, gone, &ngone)) == -1) {
 			int saved = errno;
 			txn_abort(st);
 			errno = saved;
 			return -1;
 		}
 		txn_commit(st);
+		for (size_t j = 0; j < ngone; j++)
+			spool_unlink(st, gone[j]);
 		total += n;
 		if (n < COMMIT_CHUNK)
 			return total;

@@ -30,7 +30,7 @@
 #include "lib/util.h"
 
 #define SHM_MAGIC	"RLMCHAT\0"
-#define SHM_VERSION	1
+#define SHM_VERSION	2
 #define SHM_FILE	"realmchat.state"
 
 #define SHM_REGIONS	16	/* room for regions of later versions */
@@ -44,6 +44,8 @@
 #define DISPLAY_LEN	64	/* display name, bytes of UTF-8 */
 #define COUNTRY_LEN	32
 #define PWHASH_LEN	128	/* yescrypt hash string */
+#define FILE_NAME_LEN	255	/* stored (sanitised) file name */
+#define FILE_ID_LEN	16	/* hex digits of a file id */
 
 enum shm_region_id {
 	RG_UNDO,		/* undo log of the transaction in flight */
@@ -54,6 +56,10 @@ enum shm_region_id {
 	RG_SESSION_HASH,	/* uint32_t buckets, by token */
 	RG_MSGS,		/* struct shm_msg[] */
 	RG_HEAP,		/* message text blocks */
+	RG_GROUPS,		/* struct shm_group[] (version 2) */
+	RG_GROUP_HASH,		/* uint32_t buckets, by name */
+	RG_MEMBERS,		/* struct shm_member[] */
+	RG_FILES,		/* struct shm_file[]: bodies are in the spool */
 	RG_COUNT
 };
 
@@ -118,6 +124,47 @@ struct shm_user {
 	uint32_t	reserved[7];
 };
 
+/* A group lives in its home realm; its history is a chain of messages. */
+struct shm_group {
+	uint32_t	state;		/* enum slot_state */
+	uint32_t	next;		/* hash chain, or free list */
+	char		name[NAME_LEN + 1];
+	char		pwhash[PWHASH_LEN];	/* "" for a group without password */
+	uint8_t		pad[3];
+	uint64_t	created;
+	uint32_t	creator;	/* user index */
+	uint32_t	members;	/* first membership */
+	uint32_t	nmembers;
+	uint32_t	hist_head;	/* oldest message of the history */
+	uint32_t	hist_tail;
+	uint32_t	hist_count;
+	uint32_t	reserved[6];
+};
+
+/* One user in one group; used slots chain the group's members through next. */
+struct shm_member {
+	uint32_t	state;		/* enum slot_state */
+	uint32_t	next;		/* next member of the group, or free list */
+	uint32_t	group;
+	uint32_t	user;
+	uint64_t	joined;
+};
+
+/*
+ * A file body stored once in state_dir/spool/<id as 16 hex digits>, however
+ * many messages point at it; it goes when the last of them does.
+ */
+struct shm_file {
+	uint32_t	state;		/* enum slot_state */
+	uint32_t	next;		/* free list */
+	uint64_t	id;		/* random; names the spool file */
+	uint64_t	size;		/* bytes */
+	uint64_t	created;
+	uint32_t	refs;		/* messages (queued or in a history) */
+	uint32_t	group;		/* group it was sent to, 0 if none */
+	char		name[FILE_NAME_LEN + 1];
+};
+
 struct shm_session {
 	uint32_t	state;		/* enum slot_state */
 	uint32_t	next;		/* hash chain, or free list */
@@ -128,22 +175,24 @@ struct shm_session {
 	uint64_t	last_seen;	/* written without undo: not structural */
 };
 
-enum msg_kind { MSG_TEXT = 1 };
+enum msg_kind { MSG_TEXT = 1, MSG_FILE = 2 };
 
 struct shm_msg {
 	uint32_t	state;		/* enum slot_state */
 	uint32_t	next;		/* recipient's queue, or free list */
 	uint64_t	id;		/* unique in this state, increasing */
 	uint32_t	from;		/* sender (user index) */
-	uint32_t	to;		/* recipient (user index) */
+	uint32_t	to;		/* recipient (user index); 0 in a history */
 	uint64_t	time;		/* wall-clock seconds */
-	uint64_t	text;		/* heap offset */
+	uint64_t	text;		/* heap offset; 0 when len is 0 */
 	uint32_t	len;		/* text bytes */
 	uint32_t	kind;		/* enum msg_kind */
 	/* lease: the message is in an inbox reply not yet fully written */
 	uint32_t	lease_proc;	/* proc slot + 1, 0 when free */
 	uint32_t	lease_gen;	/* that slot's gen when leased */
 	uint32_t	lease_serial;	/* which reply of that process */
+	uint32_t	group;		/* group of a group message, else 0 */
+	uint32_t	file;		/* MSG_FILE: its file */
 	uint32_t	reserved;
 };
 
@@ -176,6 +225,10 @@ struct shm_header {
 	struct shm_table users;
 	struct shm_table sessions;
 	struct shm_table msgs;
+	struct shm_table groups;
+	struct shm_table members;
+	struct shm_table files;
+	uint64_t	spool_bytes;	/* bytes of live files */
 	uint64_t	next_msg_id;
 	uint64_t	heap_top;	/* first never-used heap byte */
 	uint64_t	heap_used;	/* bytes in live blocks */

@@ -31,7 +31,8 @@
 #include "shm/state.h"
 
 #define PAGE		4096
-#define UNDO_SIZE	(1u << 20)
+#define UNDO_MIN	(1u << 20)
+#define UNDO_PER_MEMBER	512	/* undo bytes one recipient of a group send takes */
 #define FLOCK_WAIT_MS	5000
 
 static uint64_t
@@ -68,7 +69,7 @@ plan_layout(struct shm_header *h, const struct config *cf)
 	struct {
 		uint64_t count, elem;
 	} want[RG_COUNT] = {
-		[RG_UNDO] = { UNDO_SIZE, 1 },
+		[RG_UNDO] = { UNDO_MIN + cf->group_members * UNDO_PER_MEMBER, 1 },
 		[RG_PROCS] = { SHM_PROCS, sizeof(struct shm_proc) },
 		[RG_USERS] = { cf->max_users + 1, sizeof(struct shm_user) },
 		[RG_USER_HASH] = { pow2_at_least(cf->max_users), sizeof(uint32_t) },
@@ -76,6 +77,10 @@ plan_layout(struct shm_header *h, const struct config *cf)
 		[RG_SESSION_HASH] = { pow2_at_least(cf->max_sessions), sizeof(uint32_t) },
 		[RG_MSGS] = { cf->max_messages + 1, sizeof(struct shm_msg) },
 		[RG_HEAP] = { cf->message_store, 1 },
+		[RG_GROUPS] = { cf->max_groups + 1, sizeof(struct shm_group) },
+		[RG_GROUP_HASH] = { pow2_at_least(cf->max_groups), sizeof(uint32_t) },
+		[RG_MEMBERS] = { cf->max_memberships + 1, sizeof(struct shm_member) },
+		[RG_FILES] = { cf->max_files + 1, sizeof(struct shm_file) },
 	};
 	uint64_t off = round_page(sizeof(*h));
 
@@ -95,6 +100,7 @@ plan_layout(struct shm_header *h, const struct config *cf)
 	h->created = now_sec();
 	h->users.mask = h->region[RG_USER_HASH].count - 1;
 	h->sessions.mask = h->region[RG_SESSION_HASH].count - 1;
+	h->groups.mask = h->region[RG_GROUP_HASH].count - 1;
 	h->heap_top = 1 << HEAP_MIN_SHIFT;	/* offset 0 means "none" */
 	h->next_msg_id = 1;
 	h->layout_sum = layout_sum(h);
@@ -155,6 +161,10 @@ check_layout(const struct shm_header *h, uint64_t fsize, char *err, size_t errle
 		[RG_SESSIONS] = sizeof(struct shm_session),
 		[RG_SESSION_HASH] = sizeof(uint32_t),
 		[RG_MSGS] = sizeof(struct shm_msg), [RG_HEAP] = 1,
+		[RG_GROUPS] = sizeof(struct shm_group),
+		[RG_GROUP_HASH] = sizeof(uint32_t),
+		[RG_MEMBERS] = sizeof(struct shm_member),
+		[RG_FILES] = sizeof(struct shm_file),
 	};
 	uint64_t end = round_page(sizeof(*h));
 
@@ -189,7 +199,8 @@ check_layout(const struct shm_header *h, uint64_t fsize, char *err, size_t errle
 	}
 	if (h->region[RG_PROCS].count != SHM_PROCS ||
 	    h->users.mask + 1 != h->region[RG_USER_HASH].count ||
-	    h->sessions.mask + 1 != h->region[RG_SESSION_HASH].count) {
+	    h->sessions.mask + 1 != h->region[RG_SESSION_HASH].count ||
+	    h->groups.mask + 1 != h->region[RG_GROUP_HASH].count) {
 		snprintf(err, errlen, "state file tables are damaged");
 		return -1;
 	}
@@ -209,6 +220,10 @@ set_pointers(struct state *st)
 	st->session_hash = AT(RG_SESSION_HASH);
 	st->msgs = AT(RG_MSGS);
 	st->heap = AT(RG_HEAP);
+	st->groups = AT(RG_GROUPS);
+	st->group_hash = AT(RG_GROUP_HASH);
+	st->members = AT(RG_MEMBERS);
+	st->files = AT(RG_FILES);
 #undef AT
 }
 
@@ -286,6 +301,8 @@ state_open(struct state *st, const struct config *cf, char *err, size_t errlen)
 	set_pointers(st);
 	if (recover(st, err, errlen) == -1 || state_check(st, err, errlen) == -1)
 		goto prefix;
+	if (spool_open(st, cf->state_dir, err, errlen) == -1)
+		goto fail;
 	return 0;
 prefix:
 	{

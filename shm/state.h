@@ -29,8 +29,13 @@ struct state {
 	struct shm_session	*sessions;
 	uint32_t		*session_hash;
 	struct shm_msg		*msgs;
+	struct shm_group	*groups;
+	uint32_t		*group_hash;
+	struct shm_member	*members;
+	struct shm_file		*files;
 	char			*heap;
 	char			*undo;
+	char			 spool[PATH_MAX];	/* file bodies */
 	int			 proc;		/* our slot in procs, -1 none */
 	uint32_t		 pid;		/* our pid, the lock's owner word */
 };
@@ -87,11 +92,13 @@ static inline char *heap_ptr(struct state *st, uint64_t off)
 /* inbox.c */
 struct msg_new {
 	uint32_t	 from;
-	uint32_t	 to;
+	uint32_t	 to;		/* 0 for a group history */
 	const char	*text;
 	size_t		 len;
 	uint32_t	 kind;
 	uint64_t	 time;
+	uint32_t	 group;		/* group message: its group */
+	uint32_t	 file;		/* MSG_FILE: its file slot */
 };
 struct lease {
 	uint32_t	 proc;		/* slot + 1 */
@@ -99,13 +106,40 @@ struct lease {
 	uint32_t	 serial;
 };
 struct shm_msg	*msg_at(struct state *, uint32_t);
+int		 msg_create(struct state *, const struct msg_new *, uint32_t *,
+		     uint64_t *id);
+int		 msg_release(struct state *, uint32_t, uint64_t *gone);
 int		 msg_enqueue(struct state *, const struct msg_new *,
 		     uint32_t quota, uint64_t *id);
 size_t		 inbox_lease_locked(struct state *, uint32_t user,
-		     const struct lease *, uint32_t *out, size_t max, bool *more);
+		     const struct lease *, uint32_t *out, size_t max,
+		     uint64_t max_bytes, bool *more);
 int		 inbox_commit(struct state *, uint32_t user, const struct lease *);
 void		 inbox_release_locked(struct state *, uint32_t user,
 		     const struct lease *);
 bool		 lease_live_locked(struct state *, const struct shm_msg *);
+
+/* groups.c */
+struct shm_group *group_at(struct state *, uint32_t);
+uint32_t	 group_find_locked(struct state *, const char *, size_t);
+uint32_t	 member_find_locked(struct state *, uint32_t group, uint32_t user);
+int		 member_add(struct state *, uint32_t group, uint32_t user,
+		     uint32_t limit);
+int		 member_remove(struct state *, uint32_t group, uint32_t user);
+int		 group_create(struct state *, const char *name, const char *pwhash,
+		     uint32_t creator, uint32_t *);
+int		 group_post(struct state *, uint32_t group, const struct msg_new *,
+		     uint32_t keep, uint64_t *id, uint64_t *gone);
+
+/* spool.c */
+struct shm_file	*file_at(struct state *, uint32_t);
+int		 spool_open(struct state *, const char *state_dir, char *, size_t);
+void		 spool_path(const struct state *, uint64_t id, bool tmp, char *,
+		     size_t);
+void		 spool_unlink(const struct state *, uint64_t id);
+int		 file_create(struct state *, uint64_t id, uint64_t size,
+		     const char *name, uint32_t group, uint64_t max, uint32_t *);
+int		 file_ref(struct state *, uint32_t);
+int		 file_unref(struct state *, uint32_t, uint64_t *gone);
 
 #endif

@@ -39,6 +39,24 @@ msgs_table(struct state *st)
 	return table_of(st, &st->hdr->msgs, RG_MSGS, NULL);
 }
 
+struct slot_table
+groups_table(struct state *st)
+{
+	return table_of(st, &st->hdr->groups, RG_GROUPS, st->group_hash);
+}
+
+struct slot_table
+members_table(struct state *st)
+{
+	return table_of(st, &st->hdr->members, RG_MEMBERS, NULL);
+}
+
+struct slot_table
+files_table(struct state *st)
+{
+	return table_of(st, &st->hdr->files, RG_FILES, NULL);
+}
+
 /*
  * slot_alloc - a zeroed slot marked used.  A slot from the free list is
  * reachable in the old state and is logged whole; one above the

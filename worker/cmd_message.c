@@ -8,18 +8,26 @@
  *	and is refused.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/filedata.h"
 #include "lib/log.h"
 #include "worker/worker.h"
 
+#define INBOX_REPLY_BYTES	(32 << 20)	/* of text and files, beyond one */
+
 /*
- * clean_text - the request's text as it will be stored: *out points at it
- * (a malloc'd copy in *tofree when it had to be repaired).
+ * text_clean - the request's text as it will be stored: *out points at it
+ * (a malloc'd copy in *tofree when it had to be repaired).  E_COUNT when
+ * it can be stored, else the reason for text_refused().
  */
-static enum rc_code
-clean_text(struct request *rq, const char **out, size_t *len, char **tofree)
+enum rc_code
+text_clean(struct request *rq, const char **out, size_t *len, char **tofree)
 {
 	uint64_t max = rq->w->cf->max_message;
 	char *fixed;
@@ -40,7 +48,7 @@ clean_text(struct request *rq, const char **out, size_t *len, char **tofree)
 	return *len > max ? E_TOO_LARGE : E_COUNT;
 }
 
-static void
+void
 text_refused(struct request *rq, enum rc_code why)
 {
 	if (why == E_TOO_LARGE)
@@ -64,7 +72,7 @@ cmd_send(struct request *rq)
 	uint64_t id;
 	int rc = -1, saved = ENOENT;
 
-	if ((why = clean_text(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
+	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
 		text_refused(rq, why);
 		return;
 	}
@@ -98,26 +106,78 @@ cmd_send(struct request *rq)
 	}
 }
 
-/* add_message - one inbox entry under its sender's name */
-static void
-add_message(struct state *st, cJSON *messages, const struct shm_msg *m)
+/* file_body_b64 - the base64 of a spooled body, malloc'd; NULL on error */
+char *
+file_body_b64(struct state *st, const struct shm_file *f)
+{
+	char path[PATH_MAX + 32], *b64 = NULL;
+	unsigned char *body;
+	int fd;
+
+	spool_path(st, f->id, false, path, sizeof(path));
+	if ((body = malloc(f->size ? f->size : 1)) == NULL)
+		return NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) != -1 &&
+	    read_full(fd, body, f->size) == 0 &&
+	    (b64 = malloc(b64_encoded_len(f->size) + 1)) != NULL)
+		b64_encode(body, f->size, b64);
+	else if (errno != ENOENT)
+		log_err("%s: cannot read spooled file: %m", path);
+	if (fd != -1)
+		close(fd);
+	free(body);
+	return b64;
+}
+
+/*
+ * message_json - one inbox or history entry.  File entries carry their
+ * body (base64) only when content is true.
+ */
+cJSON *
+message_json(struct state *st, const struct shm_msg *m, bool content)
 {
 	const struct shm_user *from = &st->users[m->from];
-	const struct shm_user *to = &st->users[m->to];
-	cJSON *list = cJSON_GetObjectItemCaseSensitive(messages, from->name);
 	cJSON *e = cJSON_CreateObject();
 	char when[21];
 
-	if (list == NULL)
-		list = cJSON_AddArrayToObject(messages, from->name);
 	json_add_text(e, "msg_from", from->display, strlen(from->display));
-	json_add_text(e, "msg_to", to->display, strlen(to->display));
-	json_add_text(e, "msg", heap_ptr(st, m->text), m->len);
+	if (m->to != 0)
+		json_add_text(e, "msg_to", st->users[m->to].display,
+		    strlen(st->users[m->to].display));
+	if (m->kind == MSG_FILE) {
+		const struct shm_file *f = &st->files[m->file];
+		char id[FILE_ID_LEN + 1], *b64;
+
+		snprintf(id, sizeof(id), "%016llx", (unsigned long long)f->id);
+		cJSON_AddStringToObject(e, "msg", f->name);
+		cJSON_AddStringToObject(e, "file_id", id);
+		cJSON_AddStringToObject(e, "file_name", f->name);
+		cJSON_AddNumberToObject(e, "file_size", (double)f->size);
+		if (content && (b64 = file_body_b64(st, f)) != NULL) {
+			cJSON_AddStringToObject(e, "file_content", b64);
+			free(b64);
+		}
+	} else
+		json_add_text(e, "msg", heap_ptr(st, m->text), m->len);
 	cJSON_AddNumberToObject(e, "id", (double)m->id);
 	cJSON_AddStringToObject(e, "from", from->name);
 	iso_time(m->time, when);
 	cJSON_AddStringToObject(e, "time", when);
-	cJSON_AddItemToArray(list, e);
+	if (m->group != 0)
+		cJSON_AddStringToObject(e, "group", st->groups[m->group].name);
+	return e;
+}
+
+/* add_message - one inbox entry, under its sender's name */
+static void
+add_message(struct state *st, cJSON *messages, const struct shm_msg *m)
+{
+	const char *sender = st->users[m->from].name;
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(messages, sender);
+
+	if (list == NULL)
+		list = cJSON_AddArrayToObject(messages, sender);
+	cJSON_AddItemToArray(list, message_json(st, m, true));
 }
 
 /*
@@ -141,7 +201,7 @@ cmd_inbox(struct request *rq)
 
 	state_lock(st);
 	n = inbox_lease_locked(st, rq->user, &l, w->msg_idx,
-	    (size_t)w->cf->inbox_batch, &more);
+	    (size_t)w->cf->inbox_batch, INBOX_REPLY_BYTES, &more);
 	state_unlock(st);
 	/* leased messages are ours alone until released or committed */
 	messages = cJSON_AddObjectToObject(o, "messages");

@@ -14,14 +14,42 @@
 
 #include "worker/worker.h"
 
+#define S	CMD_SESSION
+#define T	CMD_TEXT
+
 static const struct command commands[] = {	/* at most STAT_COMMANDS */
 	{ "auth", { NULL }, 2, 2, 0, cmd_auth },
 	{ "register", { NULL }, 2, 4, 0, cmd_register },
-	{ "logout", { NULL }, 0, 0, CMD_SESSION, cmd_logout },
-	{ "send", { "sendprivate" }, 2, 2, CMD_SESSION | CMD_TEXT, cmd_send },
-	{ "inbox", { NULL }, 0, 0, CMD_SESSION, cmd_inbox },
-	{ "info", { "login_info", "logininfo" }, 0, 0, CMD_SESSION, cmd_info },
-	{ "whoami", { "sessioncheck" }, 0, 0, CMD_SESSION, cmd_whoami },
+	{ "logout", { NULL }, 0, 0, S, cmd_logout },
+	{ "send", { "sendprivate" }, 2, 2, S | T, cmd_send },
+	{ "inbox", { NULL }, 0, 0, S, cmd_inbox },
+	{ "info", { "login_info", "logininfo" }, 0, 0, S, cmd_info },
+	{ "whoami", { "sessioncheck" }, 0, 0, S, cmd_whoami },
+	{ "addgroup", { "creategroup" }, 1, 2, S, cmd_addgroup },
+	{ "joingroup", { NULL }, 1, 2, S, cmd_joingroup },
+	{ "leavegroup", { NULL }, 1, 1, S, cmd_leavegroup },
+	{ "sendgroup", { NULL }, 2, 2, S | T, cmd_sendgroup },
+	{ "inboxgroup", { NULL }, 1, 1, S, cmd_inboxgroup },
+	{ "listgroups", { "getgroups" }, 0, 0, S, cmd_listgroups },
+	{ "groupmembers", { "listmembers" }, 1, 1, S, cmd_groupmembers },
+	{ "sendfile", { "sendprivatefile" }, 3, 3, S | T, cmd_sendfile },
+	{ "sendgroupfile", { NULL }, 3, 3, S | T, cmd_sendgroupfile },
+	{ "downloadfile", { "getfile" }, 1, 2, S, cmd_downloadfile },
+};
+
+#undef S
+#undef T
+
+/* "group <word> ...": the word names a command of the table above. */
+static const struct {
+	const char	*word;
+	const char	*command;
+} group_words[] = {
+	{ "add", "addgroup" }, { "create", "addgroup" },
+	{ "join", "joingroup" }, { "leave", "leavegroup" },
+	{ "send", "sendgroup" }, { "inbox", "inboxgroup" },
+	{ "get", "listgroups" }, { "list", "listgroups" },
+	{ "members", "groupmembers" },
 };
 
 _Static_assert(ARRAY_LEN(commands) <= STAT_COMMANDS, "too many commands to count");
@@ -60,21 +88,41 @@ command_init(void)
 	qsort(names, nnames, sizeof(names[0]), name_cmp);
 }
 
-/* lookup - the command named by w, or NULL */
 static const struct command *
-lookup(const struct word *w)
+lookup_name(const char *lower)
 {
-	char lower[32];
 	struct name_entry key = { lower, NULL }, *e;
 
+	e = bsearch(&key, names, nnames, sizeof(names[0]), name_cmp);
+	return e ? e->cmd : NULL;
+}
+
+/*
+ * lookup - the command named by the first word(s) of rl, or NULL;
+ * *first is set to the index of its first argument.
+ */
+static const struct command *
+lookup(const struct request_line *rl, int *first)
+{
+	char lower[32];
+	const struct word *w = &rl->w[0];
+
+	*first = 1;
 	if (w->len >= sizeof(lower))
 		return NULL;
 	for (size_t i = 0; i < w->len; i++)
 		lower[i] = (char)(w->p[i] >= 'A' && w->p[i] <= 'Z' ?
 		    w->p[i] + 32 : w->p[i]);
 	lower[w->len] = '\0';
-	e = bsearch(&key, names, nnames, sizeof(names[0]), name_cmp);
-	return e ? e->cmd : NULL;
+	if (strcmp(lower, "group") != 0)
+		return lookup_name(lower);
+	if (rl->nwords < 2)
+		return NULL;
+	*first = 2;
+	for (size_t i = 0; i < ARRAY_LEN(group_words); i++)
+		if (word_is(&rl->w[1], group_words[i].word))
+			return lookup_name(group_words[i].command);
+	return NULL;
 }
 
 /* arg_copy - a word as a C string; -1 if it does not fit */
@@ -137,19 +185,21 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 	struct request_line rl;
 	struct request rq = { .w = w, .c = c, .out = out };
 	const struct command *cmd;
-	int first = 1;
+	bool token_arg = false;
+	int first;
 
 	request_split(line, len, &rl);
 	if (rl.nwords == 0)
 		return;				/* empty lines get no reply */
-	if ((cmd = lookup(&rl.w[0])) == NULL) {
+	if ((cmd = lookup(&rl, &first)) == NULL) {
 		reply_error(out, E_BAD_COMMAND, NULL);
 		return;
 	}
-	if ((cmd->flags & CMD_SESSION) && rl.nwords > 1 &&
-	    token_parse(rl.w[1].p, rl.w[1].len, rq.token) == 0)
-		first = 2;
-	else if (c->has_token)
+	if ((cmd->flags & CMD_SESSION) && rl.nwords > first &&
+	    token_parse(rl.w[first].p, rl.w[first].len, rq.token) == 0) {
+		token_arg = true;
+		first++;
+	} else if (c->has_token)
 		memcpy(rq.token, c->token, TOKEN_LEN);
 	if (!arity_ok(cmd, &rl, first, &rq)) {
 		reply_error(out, E_BAD_ARGS, NULL);
@@ -157,7 +207,7 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 	}
 	rq.args = &rl.w[first];
 	if (cmd->flags & CMD_SESSION) {
-		if ((first == 1 && !c->has_token) ||
+		if ((!token_arg && !c->has_token) ||
 		    (rq.session = session_resolve(w, rq.token, &rq.user)) == 0) {
 			reply_error(out, E_NO_SESSION, NULL);
 			return;

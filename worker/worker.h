@@ -93,6 +93,22 @@ struct command {
 	cmd_handler	*handler;
 };
 
+/* A group target: a group the sender is in, or an ad-hoc list of users. */
+struct target {
+	uint32_t	 group;		/* group slot, or 0 for a list */
+	char		 name[NAME_LEN + 1];	/* the group's name */
+	struct word	 list;		/* the comma list */
+};
+
+/* What a fan-out did. */
+struct delivery {
+	uint64_t	 id;		/* history entry, or first copy */
+	uint32_t	 delivered;	/* inbox copies */
+	cJSON		*unknown;	/* names that are no user */
+	cJSON		*full;		/* users whose inbox is full */
+	uint64_t	 gone;		/* file body to unlink after commit */
+};
+
 /* worker.c */
 int	worker_main(const struct config *, struct state *, int lfd, int slot);
 
@@ -114,8 +130,26 @@ uint32_t session_resolve(struct worker *, const uint8_t tok[TOKEN_LEN],
 int	arg_copy(const struct word *, char *, size_t);
 const char *command_name(size_t);
 
-/* cmd_account.c, cmd_message.c */
+/* deliver.c */
+enum rc_code target_resolve_locked(struct request *, const struct word *,
+	    struct target *);
+enum rc_code target_deliver(struct request *, const struct target *,
+	    struct msg_new *, struct delivery *);
+void	delivery_reply(struct request *, const struct target *,
+	    struct delivery *, const char *message);
+void	delivery_error(struct request *, enum rc_code, struct delivery *);
+
+/* cmd_message.c */
+cJSON	*message_json(struct state *, const struct shm_msg *, bool content);
+char	*file_body_b64(struct state *, const struct shm_file *);
+enum rc_code text_clean(struct request *, const char **, size_t *, char **);
+void	text_refused(struct request *, enum rc_code);
+
+/* cmd_account.c, cmd_message.c, cmd_group.c, cmd_file.c */
 cmd_handler cmd_auth, cmd_register, cmd_logout, cmd_info, cmd_whoami;
 cmd_handler cmd_send, cmd_inbox;
+cmd_handler cmd_addgroup, cmd_joingroup, cmd_leavegroup, cmd_sendgroup;
+cmd_handler cmd_inboxgroup, cmd_listgroups, cmd_groupmembers;
+cmd_handler cmd_sendfile, cmd_sendgroupfile, cmd_downloadfile;
 
 #endif

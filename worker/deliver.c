@@ -1,0 +1,205 @@
+/*
+ * NAME
+ *	deliver - resolve a group target and fan a message out to it
+ * DESCRIPTION
+ *	A target is a group the sender belongs to (by name, or group:NAME)
+ *	or an ad-hoc comma list of users (u1,u2,...).  A group message goes
+ *	into the group's history and into every other member's inbox; an
+ *	ad-hoc one into each listed user's inbox.  Both run inside the
+ *	caller's transaction, so a fan-out is stored whole or not at all;
+ *	unknown names and full inboxes are reported, not fatal, as long as
+ *	someone received the message.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "worker/worker.h"
+
+#define GROUP_PREFIX	"group:"
+
+/*
+ * target_resolve_locked - what t names, for the sender rq->user.
+ * Returns E_COUNT when it is a valid target, else the error to reply.
+ */
+enum rc_code
+target_resolve_locked(struct request *rq, const struct word *t, struct target *out)
+{
+	struct state *st = rq->w->st;
+	const char *name = t->p;
+	size_t len = t->len, plen = strlen(GROUP_PREFIX);
+	bool forced = len > plen && strncmp(name, GROUP_PREFIX, plen) == 0;
+
+	memset(out, 0, sizeof(*out));
+	if (forced) {
+		name += plen;
+		len -= plen;
+	}
+	if (!forced && memchr(name, ',', len) != NULL) {
+		out->list = *t;
+		return E_COUNT;
+	}
+	if (!name_valid(name, len))
+		return forced ? E_NO_GROUP : E_NO_USER;
+	if ((out->group = group_find_locked(st, name, len)) != 0) {
+		memcpy(out->name, name, len);
+		out->name[len] = '\0';
+		return member_find_locked(st, out->group, rq->user) != 0 ?
+		    E_COUNT : E_NOT_MEMBER;
+	}
+	if (!forced && user_find_locked(st, name, len) != 0) {
+		out->list = *t;
+		return E_COUNT;
+	}
+	return E_NO_GROUP;
+}
+
+static void
+note(cJSON **list, const char *name)
+{
+	if (*list == NULL)
+		*list = cJSON_CreateArray();
+	cJSON_AddItemToArray(*list, cJSON_CreateString(name));
+}
+
+/* enqueue_to - one recipient's copy; -1 only on a hard error */
+static int
+enqueue_to(struct request *rq, uint32_t user, struct msg_new *m,
+    struct delivery *d)
+{
+	uint64_t id;
+
+	m->to = user;
+	if (msg_enqueue(rq->w->st, m, (uint32_t)rq->w->cf->inbox_quota, &id) == -1) {
+		if (errno != EDQUOT)
+			return -1;
+		note(&d->full, rq->w->st->users[user].name);
+		return 0;
+	}
+	if (d->id == 0)
+		d->id = id;
+	d->delivered++;
+	return 0;
+}
+
+static int
+to_group(struct request *rq, const struct target *t, struct msg_new *m,
+    struct delivery *d)
+{
+	struct state *st = rq->w->st;
+	uint32_t cap = st->hdr->region[RG_MEMBERS].count, steps = 0;
+
+	m->group = t->group;
+	m->to = 0;
+	if (group_post(st, t->group, m, (uint32_t)rq->w->cf->group_history,
+	    &d->id, &d->gone) == -1)
+		return -1;
+	for (uint32_t i = st->groups[t->group].members; i != 0 && i < cap &&
+	    steps++ < cap; i = st->members[i].next)
+		if (st->members[i].user != rq->user &&
+		    enqueue_to(rq, st->members[i].user, m, d) == -1)
+			return -1;
+	return 0;
+}
+
+static int
+to_list(struct request *rq, const struct target *t, struct msg_new *m,
+    struct delivery *d)
+{
+	struct state *st = rq->w->st;
+	uint32_t seen[256];
+	size_t nseen = 0;
+	const char *p = t->list.p, *end = p + t->list.len;
+
+	while (p < end) {
+		const char *comma = memchr(p, ',', (size_t)(end - p));
+		size_t len = (size_t)((comma ? comma : end) - p);
+		uint32_t u = 0;
+		bool dup = false;
+
+		if (len > 0 && name_valid(p, len))
+			u = user_find_locked(st, p, len);
+		if (len > 0 && u == 0) {
+			char name[3 * NAME_LEN + 1];
+			size_t n = utf8_sanitize(p, len > NAME_LEN ? NAME_LEN : len,
+			    name);
+			name[n] = '\0';
+			note(&d->unknown, name);
+		}
+		for (size_t i = 0; i < nseen && !dup; i++)
+			dup = seen[i] == u;
+		if (u != 0 && !dup) {
+			if (nseen == ARRAY_LEN(seen)) {
+				errno = E2BIG;
+				return -1;
+			}
+			seen[nseen++] = u;
+			if (enqueue_to(rq, u, m, d) == -1)
+				return -1;
+		}
+		p += len + 1;
+	}
+	return 0;
+}
+
+/*
+ * target_deliver - fan m out to t inside the caller's transaction.
+ * E_COUNT on success; else the error to reply (the caller aborts).
+ */
+enum rc_code
+target_deliver(struct request *rq, const struct target *t, struct msg_new *m,
+    struct delivery *d)
+{
+	int rc = t->group ? to_group(rq, t, m, d) : to_list(rq, t, m, d);
+
+	if (rc == -1) {
+		if (errno == ENOSPC)
+			return E_QUOTA;
+		if (errno == E2BIG)
+			return E_TOO_LARGE;
+		log_err("delivery: %m");
+		return E_INTERNAL;
+	}
+	if (t->group == 0 && d->delivered == 0)
+		return d->unknown != NULL ? E_NO_USER : E_QUOTA;
+	return E_COUNT;
+}
+
+/* delivery_reply - the OK reply of a fan-out */
+void
+delivery_reply(struct request *rq, const struct target *t, struct delivery *d,
+    const char *message)
+{
+	cJSON *o = reply_ok(message);
+
+	cJSON_AddNumberToObject(o, "id", (double)d->id);
+	if (t->group)
+		cJSON_AddStringToObject(o, "group", t->name);
+	cJSON_AddNumberToObject(o, "recipients", d->delivered);
+	if (d->unknown != NULL)
+		cJSON_AddItemToObject(o, "unknown", d->unknown);
+	if (d->full != NULL)
+		cJSON_AddItemToObject(o, "full", d->full);
+	d->unknown = d->full = NULL;
+	__atomic_fetch_add(&rq->w->me->stored, d->delivered, __ATOMIC_RELAXED);
+	reply_finish(rq->out, o);
+}
+
+/* delivery_error - reply the error of a fan-out that was aborted */
+void
+delivery_error(struct request *rq, enum rc_code why, struct delivery *d)
+{
+	cJSON_Delete(d->unknown);
+	cJSON_Delete(d->full);
+	d->unknown = d->full = NULL;
+	switch (why) {
+	case E_QUOTA:
+		reply_error(rq->out, E_QUOTA, "No recipient could take the message");
+		break;
+	case E_TOO_LARGE:
+		reply_error(rq->out, E_TOO_LARGE, "Too many recipients");
+		break;
+	default:
+		reply_error(rq->out, why, NULL);
+	}
+}
