@@ -108,9 +108,12 @@ send_upload(struct request *rq, const struct word *to, bool private)
 		goto done;
 	}
 	txn_begin(st);
-	why = target_resolve_locked(rq, to, &t);
-	if (why == E_COUNT && private && t.group != 0)
-		why = E_NO_USER;	/* a group's name is not a user's */
+	if (private) {
+		memset(&t, 0, sizeof(t));
+		t.list = *to;
+		why = user_find_locked(st, to->p, to->len) ? E_COUNT : E_NO_USER;
+	} else
+		why = target_resolve_locked(rq, to, &t);
 	if (why == E_COUNT && file_create(st, up.id, up.size, up.name, t.group,
 	    rq->w->cf->spool_max, &f) == -1)
 		why = E_QUOTA;
