@@ -362,9 +362,10 @@ start(bool foreground, char *err, size_t errlen)
 			    strerror(errno));
 		return -1;
 	}
-	if ((m.lfd = listen_open(&m.cf, err, errlen)) == -1 ||
-	    state_open(&m.st, &m.cf, err, errlen) == -1 ||
-	    seed_load(&m.st, &m.cf, err, errlen) == -1)
+	/* no client may connect to a daemon that will refuse its state */
+	if (state_open(&m.st, &m.cf, err, errlen) == -1 ||
+	    seed_load(&m.st, &m.cf, err, errlen) == -1 ||
+	    (m.lfd = listen_open(&m.cf, err, errlen)) == -1)
 		return -1;
 	if (!foreground && daemon(0, 0) == -1) {
 		snprintf(err, errlen, "daemon: %s", strerror(errno));

@@ -284,11 +284,11 @@ read_input(struct conn *c)
 			return errno == EAGAIN ? 0 : -1;
 		}
 		if (n == 0) {
+			/*
+			 * A last line without its line end is not a request:
+			 * its sender may have died while writing it.
+			 */
 			c->eof = true;
-			/* a last line without its line end still gets a reply */
-			if (buf_used(&c->in) > 0 && !c->skipping &&
-			    take_input(c, "\n", 1) == -1)
-				return -1;
 			return 0;
 		}
 		touch(c);

@@ -1,0 +1,418 @@
+/*
+ * NAME
+ *	it_file - files: sendfile, sendgroupfile, downloadfile, the spool
+ * DESCRIPTION
+ *	Covers base64 with and without the b'...' wrapper, a 10 MiB file
+ *	byte-exact, a group file to several members stored once in the
+ *	spool, file-name sanitising (path traversal, control bytes, leading
+ *	dots), bad base64, the size limit, downloadfile access, removal of
+ *	the body once nobody can receive it, and persistence of spooled files
+ *	across restart and kill -9.
+ */
+#include "harness.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct client *
+logged_in(void **state, const char *user)
+{
+	struct client *c = client_connect(*state);
+
+	client_auth(c, user, SEED_PASSWORD);
+	return c;
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* b64 - standard padded base64 of len bytes, malloc'd */
+static char *
+b64(const unsigned char *p, size_t len)
+{
+	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+
+	for (size_t i = 0; i < len; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16;
+		size_t rest = len - i;
+		if (rest > 1)
+			v |= (uint32_t)p[i + 1] << 8;
+		if (rest > 2)
+			v |= p[i + 2];
+		*o++ = b64chars[(v >> 18) & 63];
+		*o++ = b64chars[(v >> 12) & 63];
+		*o++ = rest > 1 ? b64chars[(v >> 6) & 63] : '=';
+		*o++ = rest > 2 ? b64chars[v & 63] : '=';
+	}
+	*o = '\0';
+	return out;
+}
+
+static int
+b64val(char c)
+{
+	const char *p = strchr(b64chars, c);
+
+	return c != '\0' && p != NULL ? (int)(p - b64chars) : -1;
+}
+
+/* unb64 - decode padded base64; returns the length, -1 if malformed */
+static long
+unb64(const char *s, unsigned char *out)
+{
+	size_t len = strlen(s), n = 0;
+
+	if (len % 4 != 0)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		int a = b64val(s[i]), b = b64val(s[i + 1]);
+		int c = s[i + 2] == '=' ? 0 : b64val(s[i + 2]);
+		int d = s[i + 3] == '=' ? 0 : b64val(s[i + 3]);
+		if (a < 0 || b < 0 || c < 0 || d < 0)
+			return -1;
+		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
+		    (uint32_t)c << 6 | (uint32_t)d;
+		out[n++] = (unsigned char)(v >> 16);
+		if (s[i + 2] != '=')
+			out[n++] = (unsigned char)(v >> 8);
+		if (s[i + 3] != '=')
+			out[n++] = (unsigned char)v;
+	}
+	return (long)n;
+}
+
+/* send_file - send a whole request line built around base64 content */
+static cJSON *
+send_file(struct client *c, const char *cmd, const char *to, const char *name,
+    const char *content)
+{
+	size_t len = strlen(cmd) + strlen(to) + strlen(name) + strlen(content) + 8;
+	char *line = malloc(len);
+	cJSON *r;
+
+	snprintf(line, len, "%s %s %s %s\r\n", cmd, to, name, content);
+	client_write(c, line, strlen(line));
+	free(line);
+	r = client_reply(c);
+	return r;
+}
+
+/* first_entry - the first inbox entry from sender (reply kept in *r) */
+static const cJSON *
+first_entry(struct client *c, const char *sender, cJSON **r)
+{
+	*r = client_cmd(c, "inbox");
+	assert_reply_ok(*r);
+	assert_non_null(inbox_from(*r, sender));
+	return cJSON_GetArrayItem(inbox_from(*r, sender), 0);
+}
+
+/* spool_files - how many bodies are in the daemon's spool */
+static int
+spool_files(void **state)
+{
+	char path[4096];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "%s/state/spool", daemon_dir(*state));
+	if ((d = opendir(path)) == NULL)
+		fail_msg("cannot open %s", path);
+	while ((de = readdir(d)) != NULL)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+static void
+test_private_file_round_trip_and_wrapper(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	const unsigned char data[] = "hello\0file\xff\x01";
+	char *enc = b64(data, sizeof(data)), wrapped[256];
+	unsigned char back[64];
+	const cJSON *e;
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "notes.txt", enc);
+	assert_reply_ok(r);
+	assert_reply_message(r, "File Sent");
+	cJSON_Delete(r);
+	snprintf(wrapped, sizeof(wrapped), "b'%s'", enc);
+	r = send_file(m, "sendprivatefile", "henderson", "two.bin", wrapped);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	e = first_entry(h, "messi", &r);
+	assert_int_equal(inbox_count(r), 2);
+	for (int i = 0; i < 2; i++) {
+		e = cJSON_GetArrayItem(inbox_from(r, "messi"), i);
+		assert_string_equal(json_string(e, "file_name"),
+		    i == 0 ? "notes.txt" : "two.bin");
+		assert_int_equal(cJSON_GetObjectItem(e, "file_size")->valueint,
+		    (int)sizeof(data));
+		assert_string_equal(json_string(e, "msg_from"), "Lionel Messi");
+		assert_string_equal(json_string(e, "msg_to"), "Jordan Henderson");
+		assert_int_equal(unb64(json_string(e, "file_content"), back),
+		    (long)sizeof(data));
+		assert_memory_equal(back, data, sizeof(data));
+		assert_int_equal(strlen(json_string(e, "file_id")), 16);
+	}
+	cJSON_Delete(r);
+	free(enc);
+	client_close(m);
+	client_close(h);
+}
+
+static void
+test_ten_mib_file_byte_exact(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	size_t size = 10 << 20;
+	unsigned char *data = malloc(size), *back = malloc(size);
+	char *enc;
+	const cJSON *e;
+	cJSON *r;
+	uint32_t x = 12345;
+
+	for (size_t i = 0; i < size; i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = (unsigned char)(x >> 16);
+	}
+	enc = b64(data, size);
+	r = send_file(m, "sendfile", "henderson", "big.bin", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	e = first_entry(h, "messi", &r);
+	assert_int_equal(cJSON_GetObjectItem(e, "file_size")->valuedouble,
+	    (double)size);
+	assert_int_equal(unb64(json_string(e, "file_content"), back), (long)size);
+	assert_memory_equal(back, data, size);
+	cJSON_Delete(r);
+	/* drained: nobody can receive it any more, so the body is gone */
+	r = client_cmd(h, "whoami");
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 0);
+	free(enc);
+	free(data);
+	free(back);
+	client_close(m);
+	client_close(h);
+}
+
+static void
+test_group_file_stored_once(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	struct client *l = logged_in(state, "lineker");
+	char *enc = b64((const unsigned char *)"group file body", 15);
+	char id[2][32];
+	cJSON *r;
+
+	r = client_cmd(m, "addgroup g");
+	cJSON_Delete(r);
+	r = client_cmd(h, "joingroup g");
+	cJSON_Delete(r);
+	r = client_cmd(l, "joingroup g");
+	cJSON_Delete(r);
+	r = send_file(m, "sendgroupfile", "g", "shared.txt", enc);
+	assert_reply_ok(r);
+	assert_int_equal(cJSON_GetObjectItem(r, "recipients")->valueint, 2);
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 1);
+	for (int i = 0; i < 2; i++) {
+		const cJSON *e = first_entry(i ? l : h, "messi", &r);
+		assert_string_equal(json_string(e, "file_name"), "shared.txt");
+		assert_string_equal(json_string(e, "file_content"), enc);
+		assert_string_equal(json_string(e, "group"), "g");
+		snprintf(id[i], sizeof(id[i]), "%s", json_string(e, "file_id"));
+		cJSON_Delete(r);
+	}
+	assert_string_equal(id[0], id[1]);
+	/* both drained, but the group history still holds it */
+	assert_int_equal(spool_files(state), 1);
+	r = client_cmd(h, "inboxgroup g");
+	{
+		const cJSON *e = cJSON_GetArrayItem(cJSON_GetObjectItem(r,
+		    "messages"), 0);
+		assert_string_equal(json_string(e, "file_id"), id[0]);
+		assert_null(cJSON_GetObjectItem(e, "file_content"));
+	}
+	cJSON_Delete(r);
+	r = client_cmd(l, "downloadfile %s", id[0]);
+	assert_reply_ok(r);
+	assert_string_equal(json_string(r, "message"), enc);
+	assert_string_equal(json_string(r, "file_name"), "shared.txt");
+	cJSON_Delete(r);
+	/* ad-hoc file to two users */
+	r = send_file(m, "sendgroupfile", "henderson,lineker,ghost", "adhoc.txt", enc);
+	assert_reply_ok(r);
+	assert_int_equal(cJSON_GetObjectItem(r, "recipients")->valueint, 2);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "unknown")), 1);
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 2);
+	free(enc);
+	client_close(m);
+	client_close(h);
+	client_close(l);
+}
+
+static void
+test_file_names_sanitised(void **state)
+{
+	static const struct {
+		const char *sent, *stored;
+	} names[] = {
+		{ "../../etc/passwd", "passwd" },
+		{ "..\\..\\boot.ini", "boot.ini" },
+		{ "/absolute/path/x.txt", "x.txt" },
+		{ "...hidden", "hidden" },
+		{ "..", "file" },
+		{ "dir/", "file" },
+		{ "tab\x01name", "tab_name" },
+	};
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	char *enc = b64((const unsigned char *)"x", 1);
+	cJSON *r;
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		const cJSON *e;
+		r = send_file(m, "sendfile", "henderson", names[i].sent, enc);
+		assert_reply_ok(r);
+		cJSON_Delete(r);
+		e = first_entry(h, "messi", &r);
+		assert_string_equal(json_string(e, "file_name"), names[i].stored);
+		cJSON_Delete(r);
+	}
+	free(enc);
+	client_close(m);
+	client_close(h);
+}
+
+static int
+setup_small_files(void **state)
+{
+	*state = daemon_start("max_file = 1K\n");
+	return 0;
+}
+
+static void
+test_file_errors(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	unsigned char big[2048] = { 0 };
+	char *enc = b64(big, sizeof(big));
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "x", "!!notbase64!!");
+	assert_reply_error(r, "BAD_FILE");
+	cJSON_Delete(r);
+	r = send_file(m, "sendfile", "henderson", "x", "QUJD=A==");
+	assert_reply_error(r, "BAD_FILE");
+	cJSON_Delete(r);
+	r = send_file(m, "sendfile", "henderson", "x", enc);
+	assert_reply_error(r, "TOO_LARGE");
+	cJSON_Delete(r);
+	r = send_file(m, "sendfile", "ghost", "x", "QUJD");
+	assert_reply_error(r, "NO_USER");
+	cJSON_Delete(r);
+	r = send_file(m, "sendgroupfile", "nogroup", "x", "QUJD");
+	assert_reply_error(r, "NO_GROUP");
+	cJSON_Delete(r);
+	r = client_cmd(m, "sendfile henderson onlyname");
+	assert_reply_error(r, "BAD_ARGS");
+	cJSON_Delete(r);
+	r = client_cmd(h, "downloadfile 0123456789abcdef");
+	assert_reply_error(r, "BAD_FILE");
+	cJSON_Delete(r);
+	r = client_cmd(h, "downloadfile ../../etc/passwd");
+	assert_reply_error(r, "BAD_FILE");
+	cJSON_Delete(r);
+	/* nothing was stored by any of these */
+	r = client_cmd(h, "inbox");
+	assert_int_equal(inbox_count(r), 0);
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 0);
+	free(enc);
+	client_close(m);
+	client_close(h);
+}
+
+static void
+test_download_only_for_recipients(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *l = logged_in(state, "lineker");
+	char id[32];
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "private.txt", "c2VjcmV0");
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	{
+		struct client *h = logged_in(state, "henderson");
+		cJSON *peek;
+		/* learn the id through a reply that is never read to the end */
+		client_send(h, "inbox\r\n");
+		peek = client_reply(h);
+		snprintf(id, sizeof(id), "%s", json_string(cJSON_GetArrayItem(
+		    inbox_from(peek, "messi"), 0), "file_id"));
+		cJSON_Delete(peek);
+		client_close(h);
+	}
+	r = client_cmd(l, "downloadfile %s", id);
+	assert_reply_error(r, "BAD_FILE");
+	cJSON_Delete(r);
+	client_close(m);
+	client_close(l);
+}
+
+static void
+test_spooled_files_survive_restart_and_kill9(void **state)
+{
+	for (int round = 0; round < 2; round++) {
+		struct client *m = logged_in(state, "messi");
+		struct client *h;
+		const cJSON *e;
+		cJSON *r;
+
+		r = send_file(m, "sendfile", "henderson", "keep.txt", "a2VlcCBtZQ==");
+		assert_reply_ok(r);
+		cJSON_Delete(r);
+		client_close(m);
+		if (round == 1)
+			daemon_kill9_tree(*state);
+		daemon_restart(*state);
+		h = logged_in(state, "henderson");
+		e = first_entry(h, "messi", &r);
+		assert_string_equal(json_string(e, "file_content"), "a2VlcCBtZQ==");
+		cJSON_Delete(r);
+		client_close(h);
+	}
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
+#define TS(f, s) cmocka_unit_test_setup_teardown(f, s, it_teardown)
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_private_file_round_trip_and_wrapper),
+		T(test_ten_mib_file_byte_exact),
+		T(test_group_file_stored_once),
+		T(test_file_names_sanitised),
+		TS(test_file_errors, setup_small_files),
+		T(test_download_only_for_recipients),
+		T(test_spooled_files_survive_restart_and_kill9),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
