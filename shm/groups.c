@@ -17,11 +17,9 @@
 struct shm_group *
 group_at(struct state *st, uint32_t i)
 {
-	if (i == 0 || i > st->hdr->groups.hwm ||
-	    i >= st->hdr->region[RG_GROUPS].count ||
-	    st->groups[i].state != SLOT_USED)
-		return NULL;
-	return &st->groups[i];
+	struct slot_table tb = groups_table(st);
+
+	return slot_used(&tb, i);
 }
 
 static uint32_t
@@ -35,18 +33,9 @@ group_bucket(struct state *st, const char *name, size_t len)
 uint32_t
 group_find_locked(struct state *st, const char *name, size_t len)
 {
-	uint32_t cap = st->hdr->region[RG_GROUPS].count, steps = 0;
-	uint32_t i = st->group_hash[group_bucket(st, name, len)];
+	struct slot_table tb = groups_table(st);
 
-	if (len > NAME_LEN)
-		return 0;
-	while (i != 0 && i < cap && steps++ < cap) {
-		const struct shm_group *g = &st->groups[i];
-		if (strncmp(g->name, name, len) == 0 && g->name[len] == '\0')
-			return i;
-		i = g->next;
-	}
-	return 0;
+	return chain_find_name(&tb, group_bucket(st, name, len), name, len);
 }
 
 /* member_find_locked - membership slot of user in group g, 0 if none */

@@ -24,11 +24,9 @@
 struct shm_msg *
 msg_at(struct state *st, uint32_t i)
 {
-	if (i == 0 || i > st->hdr->msgs.hwm ||
-	    i >= st->hdr->region[RG_MSGS].count ||
-	    st->msgs[i].state != SLOT_USED)
-		return NULL;
-	return &st->msgs[i];
+	struct slot_table tb = msgs_table(st);
+
+	return slot_used(&tb, i);
 }
 
 /*

@@ -17,11 +17,9 @@
 struct shm_session *
 session_at(struct state *st, uint32_t i)
 {
-	if (i == 0 || i > st->hdr->sessions.hwm ||
-	    i >= st->hdr->region[RG_SESSIONS].count ||
-	    st->sessions[i].state != SLOT_USED)
-		return NULL;
-	return &st->sessions[i];
+	struct slot_table tb = sessions_table(st);
+
+	return slot_used(&tb, i);
 }
 
 static uint32_t

@@ -26,11 +26,9 @@
 struct shm_file *
 file_at(struct state *st, uint32_t i)
 {
-	if (i == 0 || i > st->hdr->files.hwm ||
-	    i >= st->hdr->region[RG_FILES].count ||
-	    st->files[i].state != SLOT_USED)
-		return NULL;
-	return &st->files[i];
+	struct slot_table tb = files_table(st);
+
+	return slot_used(&tb, i);
 }
 
 /* spool_path - path of the body of file id (tmp: its temporary name) */

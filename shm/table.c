@@ -3,6 +3,7 @@
  *	table - slot allocation and hash chains shared by every slot table
  */
 #include <errno.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "shm/table.h"
@@ -55,6 +56,42 @@ struct slot_table
 files_table(struct state *st)
 {
 	return table_of(st, &st->hdr->files, RG_FILES, NULL);
+}
+
+_Static_assert(offsetof(struct shm_user, name) == sizeof(struct slot_head) &&
+    offsetof(struct shm_group, name) == sizeof(struct slot_head),
+    "chain_find_name expects the name right after the slot head");
+
+/* slot_used - slot i if it is a used slot of the table, else NULL */
+void *
+slot_used(const struct slot_table *tb, uint32_t i)
+{
+	if (i == 0 || i > tb->t->hwm || i >= tb->cap ||
+	    slot_at(tb, i)->state != SLOT_USED)
+		return NULL;
+	return slot_at(tb, i);
+}
+
+/*
+ * chain_find_name - the slot in a bucket whose name (a NUL-terminated
+ * field right after the slot head) is name[0, len); 0 if none.
+ */
+uint32_t
+chain_find_name(const struct slot_table *tb, uint32_t bucket, const char *name,
+    size_t len)
+{
+	uint32_t i = tb->buckets[bucket], steps = 0;
+
+	if (len > NAME_LEN)
+		return 0;
+	while (i != 0 && i < tb->cap && steps++ < tb->cap) {
+		const struct slot_head *s = slot_at(tb, i);
+		const char *have = (const char *)(s + 1);
+		if (strncmp(have, name, len) == 0 && have[len] == '\0')
+			return i;
+		i = s->next;
+	}
+	return 0;
 }
 
 /*

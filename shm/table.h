@@ -4,7 +4,8 @@
  * DESCRIPTION
  *	Every slot struct begins with { uint32_t state; uint32_t next; }:
  *	next chains a used slot into its hash bucket and a free slot into
- *	the table's free list.  All functions here run inside a transaction.
+ *	the table's free list.  Users and groups keep their name right after
+ *	that head.  Functions that change a table run inside a transaction.
  */
 #ifndef RC_TABLE_H
 #define RC_TABLE_H
@@ -37,6 +38,9 @@ slot_at(const struct slot_table *tb, uint32_t i)
 	return (struct slot_head *)(void *)(tb->base + (size_t)i * tb->elem);
 }
 
+void	*slot_used(const struct slot_table *, uint32_t);
+uint32_t chain_find_name(const struct slot_table *, uint32_t bucket,
+	    const char *, size_t);
 int	slot_alloc(struct state *, const struct slot_table *, uint32_t *);
 int	slot_free(struct state *, const struct slot_table *, uint32_t);
 int	chain_push(struct state *, const struct slot_table *, uint32_t bucket,

@@ -12,11 +12,9 @@
 struct shm_user *
 user_at(struct state *st, uint32_t i)
 {
-	if (i == 0 || i > st->hdr->users.hwm ||
-	    i >= st->hdr->region[RG_USERS].count ||
-	    st->users[i].state != SLOT_USED)
-		return NULL;
-	return &st->users[i];
+	struct slot_table tb = users_table(st);
+
+	return slot_used(&tb, i);
 }
 
 static uint32_t
@@ -29,18 +27,9 @@ user_bucket(struct state *st, const char *name, size_t len)
 uint32_t
 user_find_locked(struct state *st, const char *name, size_t len)
 {
-	uint32_t cap = st->hdr->region[RG_USERS].count, steps = 0;
-	uint32_t i = st->user_hash[user_bucket(st, name, len)];
+	struct slot_table tb = users_table(st);
 
-	if (len > NAME_LEN)
-		return 0;
-	while (i != 0 && i < cap && steps++ < cap) {
-		const struct shm_user *u = &st->users[i];
-		if (strncmp(u->name, name, len) == 0 && u->name[len] == '\0')
-			return i;
-		i = u->next;
-	}
-	return 0;
+	return chain_find_name(&tb, user_bucket(st, name, len), name, len);
 }
 
 /* user_insert - add a user; EEXIST if the name is taken, ENOSPC if full */

@@ -160,20 +160,34 @@ cmd_sendgroup(struct request *rq)
 	free(tofree);
 }
 
-/* group_member_locked - the group named by w if the caller is in it */
-static uint32_t
-group_member_locked(struct request *rq, const char *name, enum rc_code *why)
+/*
+ * member_view - for commands only members may run: on success the lock
+ * is held and the reply object, naming the group, is returned with the
+ * group's slot; otherwise the error is replied and NULL returned.
+ */
+static cJSON *
+member_view(struct request *rq, uint32_t *g)
 {
 	struct state *st = rq->w->st;
-	uint32_t g = group_find_locked(st, name, strlen(name));
+	char name[NAME_LEN + 1];
+	enum rc_code why = E_COUNT;
+	cJSON *o;
 
-	if (g == 0)
-		*why = E_NO_GROUP;
-	else if (member_find_locked(st, g, rq->user) == 0)
-		*why = E_NOT_MEMBER;
-	else
-		return g;
-	return 0;
+	if (group_name(rq, &rq->args[0], name) == -1)
+		return NULL;
+	state_lock(st);
+	if ((*g = group_find_locked(st, name, strlen(name))) == 0)
+		why = E_NO_GROUP;
+	else if (member_find_locked(st, *g, rq->user) == 0)
+		why = E_NOT_MEMBER;
+	if (why != E_COUNT) {
+		state_unlock(st);
+		reply_error(rq->out, why, NULL);
+		return NULL;
+	}
+	o = reply_ok(NULL);
+	cJSON_AddStringToObject(o, "group", name);
+	return o;
 }
 
 /* cmd_inboxgroup - inboxgroup <group>: its history, oldest first */
@@ -182,20 +196,10 @@ cmd_inboxgroup(struct request *rq)
 {
 	struct state *st = rq->w->st;
 	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, g;
-	char name[NAME_LEN + 1];
-	enum rc_code why;
 	cJSON *o, *list;
 
-	if (group_name(rq, &rq->args[0], name) == -1)
+	if ((o = member_view(rq, &g)) == NULL)
 		return;
-	state_lock(st);
-	if ((g = group_member_locked(rq, name, &why)) == 0) {
-		state_unlock(st);
-		reply_error(rq->out, why, NULL);
-		return;
-	}
-	o = reply_ok(NULL);
-	cJSON_AddStringToObject(o, "group", name);
 	list = cJSON_AddArrayToObject(o, "messages");
 	for (uint32_t i = st->groups[g].hist_head; i != 0 && i < cap &&
 	    steps++ < cap; i = st->msgs[i].next)
@@ -237,20 +241,10 @@ cmd_groupmembers(struct request *rq)
 {
 	struct state *st = rq->w->st;
 	uint32_t cap = st->hdr->region[RG_MEMBERS].count, steps = 0, g;
-	char name[NAME_LEN + 1];
-	enum rc_code why;
 	cJSON *o, *list;
 
-	if (group_name(rq, &rq->args[0], name) == -1)
+	if ((o = member_view(rq, &g)) == NULL)
 		return;
-	state_lock(st);
-	if ((g = group_member_locked(rq, name, &why)) == 0) {
-		state_unlock(st);
-		reply_error(rq->out, why, NULL);
-		return;
-	}
-	o = reply_ok(NULL);
-	cJSON_AddStringToObject(o, "group", name);
 	list = cJSON_AddArrayToObject(o, "members");
 	for (uint32_t i = st->groups[g].members; i != 0 && i < cap &&
 	    steps++ < cap; i = st->members[i].next)
