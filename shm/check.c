@@ -44,16 +44,38 @@ check_free(const struct slot_table *tb, const char *what, char *err,
 }
 
 /* check_hash - every used slot is in the right bucket, exactly once */
+typedef uint32_t home_fn(struct state *, uint32_t);
+
+static uint32_t
+user_home(struct state *st, uint32_t i)
+{
+	return user_bucket(st, st->users[i].name,
+	    strnlen(st->users[i].name, sizeof(st->users[i].name)));
+}
+
+static uint32_t
+session_home(struct state *st, uint32_t i)
+{
+	return session_bucket(st, st->sessions[i].token);
+}
+
+static uint32_t
+group_home(struct state *st, uint32_t i)
+{
+	return group_bucket(st, st->groups[i].name,
+	    strnlen(st->groups[i].name, sizeof(st->groups[i].name)));
+}
+
 static int
-check_hash(const struct slot_table *tb, uint32_t nbuckets, const char *what,
-    char *err, size_t errlen)
+check_hash(struct state *st, const struct slot_table *tb, uint32_t nbuckets,
+    home_fn *home, const char *what, char *err, size_t errlen)
 {
 	uint32_t n = 0;
 
 	for (uint32_t b = 0; b < nbuckets; b++)
 		for (uint32_t i = tb->buckets[b]; i != 0; i = slot_at(tb, i)->next)
 			if (i > tb->t->hwm || slot_at(tb, i)->state != SLOT_USED ||
-			    ++n > tb->t->count)
+			    ++n > tb->t->count || home(st, i) != b)
 				FAIL("%s hash chains are damaged", what);
 	if (n != tb->t->count)
 		FAIL("%s hash holds %u entries, expected %u", what, n,
@@ -202,12 +224,15 @@ state_check(struct state *st, char *err, size_t errlen)
 	if (check_free(&users, "user", err, errlen) == -1 ||
 	    check_free(&sessions, "session", err, errlen) == -1 ||
 	    check_free(&msgs, "message", err, errlen) == -1 ||
-	    check_hash(&users, h->users.mask + 1, "user", err, errlen) == -1 ||
-	    check_hash(&sessions, h->sessions.mask + 1, "session", err, errlen) == -1 ||
+	    check_hash(st, &users, h->users.mask + 1, user_home, "user", err,
+	    errlen) == -1 ||
+	    check_hash(st, &sessions, h->sessions.mask + 1, session_home,
+	    "session", err, errlen) == -1 ||
 	    check_free(&groups, "group", err, errlen) == -1 ||
 	    check_free(&members, "member", err, errlen) == -1 ||
 	    check_free(&files, "file", err, errlen) == -1 ||
-	    check_hash(&groups, h->groups.mask + 1, "group", err, errlen) == -1)
+	    check_hash(st, &groups, h->groups.mask + 1, group_home, "group",
+	    err, errlen) == -1)
 		return -1;
 	for (uint32_t i = 1; i <= h->users.hwm; i++)
 		if (st->users[i].state == SLOT_USED &&

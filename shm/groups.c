@@ -22,7 +22,7 @@ group_at(struct state *st, uint32_t i)
 	return slot_used(&tb, i);
 }
 
-static uint32_t
+uint32_t
 group_bucket(struct state *st, const char *name, size_t len)
 {
 	return hash_str(st->hdr->hash_key ^ 0x67726f7570ULL, name, len) &

@@ -22,7 +22,7 @@ session_at(struct state *st, uint32_t i)
 	return slot_used(&tb, i);
 }
 
-static uint32_t
+uint32_t
 session_bucket(struct state *st, const uint8_t *tok)
 {
 	return hash_str(st->hdr->hash_key, (const char *)tok, TOKEN_LEN) &
@@ -112,8 +112,9 @@ oldest_session(struct state *st, const struct shm_user *u)
 
 	for (uint32_t i = u->sessions; i != 0 && i < cap && steps++ < cap;
 	    i = st->sessions[i].user_next)
+		/* the list is newest first: on a tie the later one is older */
 		if (best == 0 ||
-		    st->sessions[i].last_seen < st->sessions[best].last_seen)
+		    st->sessions[i].last_seen <= st->sessions[best].last_seen)
 			best = i;
 	return best;
 }

@@ -42,6 +42,9 @@ void	*slot_used(const struct slot_table *, uint32_t);
 uint32_t chain_find_name(const struct slot_table *, uint32_t bucket,
 	    const char *, size_t);
 int	slot_alloc(struct state *, const struct slot_table *, uint32_t *);
+uint32_t user_bucket(struct state *, const char *, size_t);
+uint32_t session_bucket(struct state *, const uint8_t *);
+uint32_t group_bucket(struct state *, const char *, size_t);
 int	slot_free(struct state *, const struct slot_table *, uint32_t);
 int	chain_push(struct state *, const struct slot_table *, uint32_t bucket,
 	    uint32_t);

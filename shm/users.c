@@ -17,7 +17,7 @@ user_at(struct state *st, uint32_t i)
 	return slot_used(&tb, i);
 }
 
-static uint32_t
+uint32_t
 user_bucket(struct state *st, const char *name, size_t len)
 {
 	return hash_str(st->hdr->hash_key, name, len) & st->hdr->users.mask;
