@@ -47,6 +47,7 @@ int	state_check(struct state *, char *err, size_t);
 void	state_set_proc(struct state *, int slot);
 int	state_proc_claim(struct state *, enum proc_role);
 void	state_proc_release(struct state *, int slot);
+void	state_proc_fold(struct state *, int into, int from);
 void	state_recover_dead(struct state *, pid_t);
 
 /* lock.c */

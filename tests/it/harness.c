@@ -24,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -551,8 +552,10 @@ static void write_config(struct daemon *d, const char *extra)
 	char def[12][PATH_MAX + 64];
 	static const char *const keys[12] = {
 		"listen", "workers", "state_dir", "realm_name", "realm_secret",
-		"control", "seed_users", "password_cost", "log_level", NULL
+		"control", "seed_users", "password_cost", "log_level", "user",
+		NULL
 	};
+	struct passwd *pw = getpwuid(geteuid());
 	size_t cap = 16384 + (extra ? strlen(extra) : 0), o = 0;
 	char *text = xmalloc(cap);
 
@@ -565,6 +568,8 @@ static void write_config(struct daemon *d, const char *extra)
 	snprintf(def[6], sizeof def[6], "seed_users = %s/users", d->dir);
 	snprintf(def[7], sizeof def[7], "password_cost = 1");
 	snprintf(def[8], sizeof def[8], "log_level = info");
+	/* as root: stay root, as the user's own account would */
+	snprintf(def[9], sizeof def[9], "user = %s", pw ? pw->pw_name : "root");
 	o += snprintf(text + o, cap - o, "# realmchat integration test\n");
 	for (int i = 0; keys[i] != NULL; i++)
 		if (!extra_has_key(extra, keys[i]))
