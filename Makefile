@@ -29,6 +29,7 @@ SHM_SRC    = $(wildcard shm/*.c)
 WORKER_SRC = $(wildcard worker/*.c)
 MASTER_SRC = $(wildcard master/*.c)
 DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(SHM_SRC) $(LIB_SRC)
+CTL_SRC    = $(wildcard realmctl/*.c) lib/ctl.c lib/config.c lib/log.c lib/util.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -39,9 +40,13 @@ IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
 
 .PHONY: all run test test-asan unit it deps clean
 
-all: $(BIN)/realmchatd
+all: $(BIN)/realmchatd $(BIN)/realmctl
 
 $(BIN)/realmchatd: $(call obj,$(DAEMON_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/realmctl: $(call obj,$(CTL_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
