@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <bsd/string.h>
 
@@ -162,10 +161,6 @@ priv_drop(const struct priv *p, char *err, size_t errlen)
 		    p->name);
 		return -1;
 	}
-#if defined(__SANITIZE_ADDRESS__)
-	/* LeakSanitizer attaches to us at exit, which an undumpable refuses */
-	prctl(PR_SET_DUMPABLE, 1);
-#endif
 	log_info("running as %s (uid %d, gid %d)", p->name, (int)p->uid,
 	    (int)p->gid);
 	return 0;
