@@ -82,7 +82,7 @@ run: deps
 
 test: deps
 	$(MAKE) all $(UNIT_BIN) $(IT_BIN)
-	REALMCHATD=$(BIN)/realmchatd tests/run $(UNIT_BIN) $(IT_BIN)
+	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl tests/run $(UNIT_BIN) $(IT_BIN)
 
 test-asan: deps
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(SAN_FLAGS)" \
