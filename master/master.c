@@ -45,9 +45,8 @@
 #include "master/master.h"
 #include "worker/worker.h"
 
-#ifndef SYSCONFDIR
-#define SYSCONFDIR	"/etc"
-#endif
+#include "paths.h"		/* made by the Makefile, in $(BUILD) */
+
 #define DEFAULT_CONFIG	SYSCONFDIR "/realmchat/realmchat.conf"
 
 #define STOP_WAIT_MS	10000
