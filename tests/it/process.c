@@ -312,6 +312,12 @@ static void make_state(struct daemon *d, struct before *b)
 	l = logged_in(d, "lineker");
 	r = client_cmd(l, "inbox");
 	assert_int_equal(inbox_count(r), 1);
+	/*
+	 * The worker removes what it delivered once the reply is written,
+	 * a moment after we read it; it answers the next request on the
+	 * same connection only after that, so a kill -9 cannot undo it.
+	 */
+	assert_int_equal(inbox_count(client_cmd(l, "inbox")), 0);
 	assert_reply_ok(client_cmd(m, "sendprivate henderson s2"));
 }
 
