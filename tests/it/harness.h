@@ -28,8 +28,10 @@
  *	daemon_restart() starts the daemon again on the same directory, state
  *	and port (stopping it gracefully first if it still runs). The default
  *	config: listen on a free loopback port, workers = 2, password_cost =
- *	1, realm_name = itrealm, seed users messi, henderson and lineker with
- *	password "surabaya"; extra lines replace defaults with the same key.
+ *	1, realm_name = itrealm, control = <dir>/control.sock, user = the
+ *	account running the tests (so root stays root), seed users messi,
+ *	henderson and lineker with password "surabaya"; extra lines replace
+ *	defaults with the same key.
  */
 #ifndef IT_HARNESS_H
 #define IT_HARNESS_H
