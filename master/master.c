@@ -307,16 +307,24 @@ restart_keys(struct config *nc, struct reload_report *r)
 	for (int i = 0; i < r->nrestart; i++)
 		log_warn("reload: %s changed; it needs a restart, the old "
 		    "value stays", r->restart[i]);
-	r->capacities = nc->max_users != m.cf.max_users ||
+}
+
+/* capacities_changed - capacities only size a state file yet to be made */
+static bool
+capacities_changed(const struct config *nc)
+{
+	bool changed = nc->max_users != m.cf.max_users ||
 	    nc->max_sessions != m.cf.max_sessions ||
 	    nc->max_messages != m.cf.max_messages ||
 	    nc->message_store != m.cf.message_store ||
 	    nc->max_groups != m.cf.max_groups ||
 	    nc->max_memberships != m.cf.max_memberships ||
 	    nc->max_files != m.cf.max_files;
-	if (r->capacities)
+
+	if (changed)
 		log_notice("reload: capacities apply when a new state file "
 		    "is made");
+	return changed;
 }
 
 /* retire_workers - the running workers finish and exit; none respawns */
@@ -353,6 +361,7 @@ master_reload(struct reload_report *r)
 		return -1;
 	}
 	restart_keys(&nc, r);
+	r->capacities = capacities_changed(&nc);
 	m.cf = nc;
 	log_set_level(m.cf.log_level);
 	retire_workers();
