@@ -2,8 +2,11 @@
 #
 #   make          build bin/realmchatd
 #   make run      install missing Debian packages, build, run the demo realm
-#   make test     unit and integration tests; ends with "N passed, N failed"
+#   make test     unit, integration, install and man page tests; ends with
+#                 "N passed, N failed"
 #   make test-asan  the same suite against an ASan+UBSan build
+#   make install  install under $(DESTDIR)$(PREFIX): daemon, realmctl, the
+#                 production config, init script, systemd unit, man pages
 #
 # BUILD names the object directory, so that a sanitizer build can sit
 # beside the normal one without mixing objects.
@@ -14,21 +17,30 @@ CC      ?= cc
 CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Werror=implicit-function-declaration
-CPPFLAGS += -std=c11 -D_GNU_SOURCE -I. -I/usr/include/cjson
+CPPFLAGS += -std=c11 -D_GNU_SOURCE -I. -I$(BUILD) -I/usr/include/cjson
 LDLIBS   = -lcjson -lbsd -lcrypt -lcrypto
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+SYSCONFDIR ?= $(PREFIX)/etc
+MANDIR     ?= $(PREFIX)/share/man
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+DESTDIR    ?=
+SUBST       = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
 
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
 
 DEB_PACKAGES = build-essential pkg-config libcjson-dev libbsd-dev \
                libcmocka-dev libcrypt-dev libssl-dev \
-               netcat-openbsd
+               netcat-openbsd mandoc
 
 LIB_SRC    = $(wildcard lib/*.c)
 SHM_SRC    = $(wildcard shm/*.c)
 WORKER_SRC = $(wildcard worker/*.c)
 MASTER_SRC = $(wildcard master/*.c)
 DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(SHM_SRC) $(LIB_SRC)
+CTL_SRC    = $(wildcard realmctl/*.c) lib/ctl.c lib/config.c lib/log.c lib/util.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -36,14 +48,29 @@ UNIT_SRC = $(wildcard tests/unit/*.c)
 IT_SRC   = $(filter-out tests/it/harness.c,$(wildcard tests/it/*.c))
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit_%,$(UNIT_SRC))
 IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
+OPS_TESTS = $(wildcard tests/ops/*.sh)
 
-.PHONY: all run test test-asan unit it deps clean
+.PHONY: all run test test-asan unit it deps clean install FORCE
 
-all: $(BIN)/realmchatd
+all: $(BIN)/realmchatd $(BIN)/realmctl
 
 $(BIN)/realmchatd: $(call obj,$(DAEMON_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/realmctl: $(call obj,$(CTL_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# The compiled-in paths, rewritten only when they change, so that a new
+# PREFIX rebuilds what uses them and nothing else.
+$(BUILD)/paths.h: FORCE
+	@mkdir -p $(@D)
+	@printf '#define SYSCONFDIR\t"%s"\n' '$(SYSCONFDIR)' > $@.new
+	@if cmp -s $@.new $@; then rm -f $@.new; else mv $@.new $@; fi
+
+$(BUILD)/master/master.o: $(BUILD)/paths.h
+FORCE:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
@@ -77,11 +104,29 @@ run: deps
 
 test: deps
 	$(MAKE) all $(UNIT_BIN) $(IT_BIN)
-	REALMCHATD=$(BIN)/realmchatd tests/run $(UNIT_BIN) $(IT_BIN)
+	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl BUILD=$(BUILD) \
+	    BIN=$(BIN) tests/run $(UNIT_BIN) $(IT_BIN) $(OPS_TESTS)
 
 test-asan: deps
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(SAN_FLAGS)" \
 	        LDFLAGS="-fsanitize=address,undefined" test
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/realmchat \
+	    $(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(SYSCONFDIR)/default \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(BIN)/realmchatd $(BIN)/realmctl $(DESTDIR)$(SBINDIR)
+	@# an existing configuration is the operator's: never overwritten
+	conf=$(DESTDIR)$(SYSCONFDIR)/realmchat/realmchat.conf; \
+	  if [ -e $$conf ]; then conf=$$conf.dist; fi; \
+	  install -m 0644 etc/realmchat.conf.dist $$conf
+	$(SUBST) etc/init.d/realmchat > $(DESTDIR)$(SYSCONFDIR)/init.d/realmchat
+	chmod 0755 $(DESTDIR)$(SYSCONFDIR)/init.d/realmchat
+	$(SUBST) etc/default/realmchat > $(DESTDIR)$(SYSCONFDIR)/default/realmchat
+	$(SUBST) etc/realmchat.service > $(DESTDIR)$(UNITDIR)/realmchat.service
+	$(SUBST) man/realmchat.conf.5 > $(DESTDIR)$(MANDIR)/man5/realmchat.conf.5
+	$(SUBST) man/realmchatd.8 > $(DESTDIR)$(MANDIR)/man8/realmchatd.8
+	$(SUBST) man/realmctl.8 > $(DESTDIR)$(MANDIR)/man8/realmctl.8
 
 clean:
 	rm -rf build bin

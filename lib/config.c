@@ -32,6 +32,7 @@ static const struct config_key {
 	{ "realm_name", K_NAME, offsetof(struct config, realm_name), 0, 0, 0 },
 	S("realm_secret", realm_secret),
 	S("control", control),
+	S("control_ro", control_ro),
 	S("seed_users", seed_users),
 	S("pidfile", pidfile),
 	S("user", user),
@@ -223,59 +224,72 @@ config_parse_line(struct config *c, char *line, char *err, size_t errlen)
 	return -1;
 }
 
-/* absolute - make a relative path absolute against the working directory */
+/* absolute - make a relative path absolute against the directory cwd */
 static int
-absolute(char *path, size_t size)
+absolute(char *path, size_t size, const char *cwd)
 {
-	char cwd[PATH_MAX], joined[2 * PATH_MAX + 2];
+	char joined[2 * PATH_MAX + 2];
 
 	if (path[0] == '\0' || path[0] == '/')
 		return 0;
-	if (getcwd(cwd, sizeof(cwd)) == NULL)
-		return -1;
 	snprintf(joined, sizeof(joined), "%s/%s", cwd, path);
 	return strlcpy(path, joined, size) < size ? 0 : -1;
 }
 
-/*
- * config_load - defaults, then every line of path.  Relative paths are
- * taken from the directory the daemon was started in.
- * On error err holds "path:line: reason" and -1 is returned.
- */
-int
-config_load(struct config *c, const char *path, char *err, size_t errlen)
+/* absolute_paths - every path key, and the file's own path, from cwd */
+static int
+absolute_paths(struct config *c)
+{
+	return absolute(c->path, sizeof(c->path), c->cwd) == -1 ||
+	    absolute(c->state_dir, sizeof(c->state_dir), c->cwd) == -1 ||
+	    absolute(c->control, sizeof(c->control), c->cwd) == -1 ||
+	    absolute(c->control_ro, sizeof(c->control_ro), c->cwd) == -1 ||
+	    absolute(c->seed_users, sizeof(c->seed_users), c->cwd) == -1 ||
+	    absolute(c->pidfile, sizeof(c->pidfile), c->cwd) == -1 ? -1 : 0;
+}
+
+/* read_lines - apply every line of c->path */
+static int
+read_lines(struct config *c, char *err, size_t errlen)
 {
 	char line[4096], why[512];
 	unsigned lineno = 0;
 	FILE *fp;
+	int rc = 0;
 
-	config_defaults(c);
-	if (strlcpy(c->path, path, sizeof(c->path)) >= sizeof(c->path)) {
-		snprintf(err, errlen, "%s: path too long", path);
+	if ((fp = fopen(c->path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", c->path, strerror(errno));
 		return -1;
 	}
-	if ((fp = fopen(path, "r")) == NULL) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	while (fgets(line, sizeof(line), fp) != NULL) {
+	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			snprintf(err, errlen, "%s:%u: line too long", path, lineno);
-			fclose(fp);
-			return -1;
-		}
-		if (config_parse_line(c, line, why, sizeof(why)) == -1) {
-			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
-			fclose(fp);
-			return -1;
+			snprintf(err, errlen, "%s:%u: line too long", c->path,
+			    lineno);
+			rc = -1;
+		} else if (config_parse_line(c, line, why, sizeof(why)) == -1) {
+			snprintf(err, errlen, "%s:%u: %s", c->path, lineno, why);
+			rc = -1;
 		}
 	}
 	fclose(fp);
-	if (absolute(c->state_dir, sizeof(c->state_dir)) == -1 ||
-	    absolute(c->control, sizeof(c->control)) == -1 ||
-	    absolute(c->seed_users, sizeof(c->seed_users)) == -1 ||
-	    absolute(c->pidfile, sizeof(c->pidfile)) == -1) {
+	return rc;
+}
+
+/* load - defaults, then the file path, paths taken from cwd */
+static int
+load(struct config *c, const char *path, const char *cwd, char *err,
+    size_t errlen)
+{
+	config_defaults(c);
+	if (strlcpy(c->path, path, sizeof(c->path)) >= sizeof(c->path) ||
+	    strlcpy(c->cwd, cwd, sizeof(c->cwd)) >= sizeof(c->cwd)) {
+		snprintf(err, errlen, "%s: path too long", path);
+		return -1;
+	}
+	if (read_lines(c, err, errlen) == -1)
+		return -1;
+	if (absolute_paths(c) == -1) {
 		snprintf(err, errlen, "%s: a path is too long", path);
 		return -1;
 	}
@@ -287,4 +301,32 @@ config_load(struct config *c, const char *path, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * config_load - defaults, then every line of path.  Relative paths are
+ * taken from the directory the daemon was started in.
+ * On error err holds "path:line: reason" and -1 is returned.
+ */
+int
+config_load(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char cwd[PATH_MAX];
+
+	if (getcwd(cwd, sizeof(cwd)) == NULL) {
+		snprintf(err, errlen, "getcwd: %s", strerror(errno));
+		return -1;
+	}
+	return load(c, path, cwd, err, errlen);
+}
+
+/*
+ * config_reload - read the file of old again.  Relative paths still mean
+ * what they meant at start, although a daemon has since moved to "/".
+ */
+int
+config_reload(struct config *c, const struct config *old, char *err,
+    size_t errlen)
+{
+	return load(c, old->path, old->cwd, err, errlen);
 }

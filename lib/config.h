@@ -16,14 +16,16 @@
 #include "lib/util.h"
 
 struct config {
-	char		 path[PATH_MAX];	/* file it was read from */
+	char		 path[PATH_MAX];	/* file it was read from, absolute */
+	char		 cwd[PATH_MAX];		/* relative paths are from here */
 	char		 listen_host[256];	/* address to bind */
 	uint16_t	 listen_port;
 	uint64_t	 workers;		/* 0: one per CPU */
 	char		 state_dir[PATH_MAX];
 	char		 realm_name[NAME_LEN + 1];
 	char		 realm_secret[256];
-	char		 control[PATH_MAX];	/* realmctl socket */
+	char		 control[PATH_MAX];	/* realmctl socket, "" = none */
+	char		 control_ro[PATH_MAX];	/* read-only one, "" = none */
 	char		 seed_users[PATH_MAX];
 	char		 pidfile[PATH_MAX];	/* "" = state_dir/realmchatd.pid */
 	char		 user[64];		/* account to run as when root */
@@ -55,6 +57,8 @@ struct config {
 
 void	config_defaults(struct config *);
 int	config_load(struct config *, const char *path, char *err, size_t errlen);
+int	config_reload(struct config *, const struct config *old, char *err,
+	    size_t errlen);
 int	config_parse_line(struct config *, char *line, char *err, size_t errlen);
 
 #endif

@@ -109,6 +109,20 @@ taken:
 		l->contended++;
 }
 
+/*
+ * state_trylock - take the lock only if it is free now.  The master uses
+ * it: it alone recovers a lock whose holder died, so it must never sleep
+ * on one.
+ */
+bool
+state_trylock(struct state *st)
+{
+	if (!try_take(&st->hdr->lock, st->pid))
+		return false;
+	st->hdr->lock.acquired++;
+	return true;
+}
+
 /* state_unlock - release the state lock and wake one sleeper */
 void
 state_unlock(struct state *st)

@@ -371,6 +371,27 @@ state_proc_release(struct state *st, int slot)
 }
 
 /*
+ * state_proc_fold - add the counters of a process that ended into those
+ * of another (the master's), so that totals outlive the processes.
+ */
+void
+state_proc_fold(struct state *st, int into, int from)
+{
+	struct shm_proc *to = &st->procs[into], *p = &st->procs[from];
+
+	to->accepted += p->accepted;
+	to->requests += p->requests;
+	to->bytes_in += p->bytes_in;
+	to->bytes_out += p->bytes_out;
+	to->stored += p->stored;
+	to->delivered += p->delivered;
+	for (int i = 0; i < STAT_COMMANDS; i++)
+		to->commands[i] += p->commands[i];
+	for (int i = 0; i < STAT_ERRORS; i++)
+		to->errors[i] += p->errors[i];
+}
+
+/*
  * state_recover_dead - master, after reaping pid: if it died holding the
  * lock, roll back its transaction and free the lock.
  */

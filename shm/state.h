@@ -47,16 +47,19 @@ int	state_check(struct state *, char *err, size_t);
 void	state_set_proc(struct state *, int slot);
 int	state_proc_claim(struct state *, enum proc_role);
 void	state_proc_release(struct state *, int slot);
+void	state_proc_fold(struct state *, int into, int from);
 void	state_recover_dead(struct state *, pid_t);
 
 /* lock.c */
 void	state_lock(struct state *);
+bool	state_trylock(struct state *);
 void	state_unlock(struct state *);
 bool	state_lock_force(struct state *, pid_t);
 void	state_lock_init(struct state *);
 
 /* txn.c */
 void	txn_begin(struct state *);
+void	txn_begin_locked(struct state *);
 int	txn_log(struct state *, const void *, size_t);
 void	txn_commit(struct state *);
 void	txn_abort(struct state *);

@@ -38,6 +38,13 @@ void
 txn_begin(struct state *st)
 {
 	state_lock(st);
+	txn_begin_locked(st);
+}
+
+/* txn_begin_locked - open a transaction under a lock the caller took */
+void
+txn_begin_locked(struct state *st)
+{
 	if (st->hdr->undo_used != 0) {
 		/* only a bug gets here: the master rolls back for the dead */
 		log_err("transaction left open under a live lock");

@@ -24,6 +24,7 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,7 @@
 #define GONE_TIMEOUT_S	5.0	/* a killed process until it is gone */
 #define WRITE_TIMEOUT_S	15.0	/* one client_write() in full */
 #define CHECK_TIMEOUT_S	10.0	/* realmchatd -n */
+#define CTL_TIMEOUT_S	40.0	/* one realmctl run (stop waits up to 30 s) */
 
 struct daemon {
 	pid_t	pid;			/* master; 0 when not running */
@@ -49,6 +51,7 @@ struct daemon {
 	char	dir[1024];		/* temporary directory */
 	char	config[PATH_MAX];	/* config file path */
 	char	log[PATH_MAX];		/* stderr of every run, appended */
+	char	control[PATH_MAX];	/* control socket of the config */
 	pid_t	known[MAX_KNOWN];	/* children ever seen, for cleanup */
 	int	nknown;			/* used entries of known */
 	struct client *clients;		/* open clients, closed on destroy */
@@ -68,10 +71,22 @@ struct client {
 static struct daemon *daemons[MAX_DAEMONS];	/* every live struct daemon */
 static char last_request[256];			/* for failure messages */
 static char daemon_bin[PATH_MAX];		/* resolved REALMCHATD */
+static char ctl_bin[PATH_MAX];			/* resolved REALMCTL */
 static const char *at_file;			/* test line that called us */
 static int at_line;
 
 #define hfail(...) hfail_at(__LINE__, __VA_ARGS__)
+
+/*
+ * __lsan_is_turned_off - no leak report for the test programs: they keep
+ * replies until they exit, on purpose.  The daemons under test are
+ * other programs, and stay checked.
+ */
+int __lsan_is_turned_off(void);
+int __lsan_is_turned_off(void)
+{
+	return 1;
+}
 
 /* it_at - remember the test line calling into the harness */
 void it_at(const char *file, int line)
@@ -448,38 +463,54 @@ __attribute__((constructor)) static void harness_init(void)
 	atexit(harness_cleanup);
 }
 
-/* realmchatd_path - absolute path of the daemon binary under test */
-const char *realmchatd_path(void)
+/*
+ * find_binary - absolute path of bin/<name>: from the environment
+ * variable env, else under the working directory, else two levels above
+ * this test program (build/tests/it_x).  The answer is kept in out.
+ */
+static const char *find_binary(const char *env_name, const char *name,
+    char *out, size_t outsz)
 {
-	char exe[PATH_MAX], cand[PATH_MAX + 32], real[PATH_MAX], *slash;
-	const char *env = getenv("REALMCHATD");
+	char exe[PATH_MAX], cand[PATH_MAX + 64], real[PATH_MAX], *slash;
+	const char *env = getenv(env_name);
 	ssize_t n;
 
-	if (daemon_bin[0] != '\0')
-		return daemon_bin;
+	if (out[0] != '\0')
+		return out;
 	if (env != NULL && *env != '\0') {
-		if (realpath(env, real) != NULL)
-			snprintf(daemon_bin, sizeof daemon_bin, "%s", real);
-		else
-			snprintf(daemon_bin, sizeof daemon_bin, "%s", env);
-		return daemon_bin;
+		snprintf(out, outsz, "%s", realpath(env, real) ? real : env);
+		return out;
 	}
-	if (realpath("bin/realmchatd", real) != NULL) {
-		snprintf(daemon_bin, sizeof daemon_bin, "%s", real);
-		return daemon_bin;
+	snprintf(cand, sizeof cand, "bin/%s", name);
+	if (realpath(cand, real) != NULL) {
+		snprintf(out, outsz, "%s", real);
+		return out;
 	}
-	/* build/tests/it_x: the repository root is two levels up */
 	if ((n = readlink("/proc/self/exe", exe, sizeof exe - 1)) > 0) {
 		exe[n] = '\0';
 		if ((slash = strrchr(exe, '/')) != NULL)
 			*slash = '\0';
-		snprintf(cand, sizeof cand, "%s/../../bin/realmchatd", exe);
+		snprintf(cand, sizeof cand, "%s/../../bin/%s", exe, name);
 		if (realpath(cand, real) != NULL) {
-			snprintf(daemon_bin, sizeof daemon_bin, "%s", real);
-			return daemon_bin;
+			snprintf(out, outsz, "%s", real);
+			return out;
 		}
 	}
-	return "bin/realmchatd";
+	snprintf(out, outsz, "bin/%s", name);
+	return out;
+}
+
+/* realmchatd_path - absolute path of the daemon binary under test */
+const char *realmchatd_path(void)
+{
+	return find_binary("REALMCHATD", "realmchatd", daemon_bin,
+	    sizeof daemon_bin);
+}
+
+/* realmctl_path - absolute path of the realmctl binary under test */
+const char *realmctl_path(void)
+{
+	return find_binary("REALMCTL", "realmctl", ctl_bin, sizeof ctl_bin);
 }
 
 /* ---------------------------------------------------------------- */
@@ -551,8 +582,10 @@ static void write_config(struct daemon *d, const char *extra)
 	char def[12][PATH_MAX + 64];
 	static const char *const keys[12] = {
 		"listen", "workers", "state_dir", "realm_name", "realm_secret",
-		"control", "seed_users", "password_cost", "log_level", NULL
+		"control", "seed_users", "password_cost", "log_level", "user",
+		NULL
 	};
+	struct passwd *pw = getpwuid(geteuid());
 	size_t cap = 16384 + (extra ? strlen(extra) : 0), o = 0;
 	char *text = xmalloc(cap);
 
@@ -561,10 +594,12 @@ static void write_config(struct daemon *d, const char *extra)
 	snprintf(def[2], sizeof def[2], "state_dir = %s/state", d->dir);
 	snprintf(def[3], sizeof def[3], "realm_name = %s", IT_REALM);
 	snprintf(def[4], sizeof def[4], "realm_secret = it-realm-secret");
-	snprintf(def[5], sizeof def[5], "control = %s/control.sock", d->dir);
+	snprintf(def[5], sizeof def[5], "control = %s", d->control);
 	snprintf(def[6], sizeof def[6], "seed_users = %s/users", d->dir);
 	snprintf(def[7], sizeof def[7], "password_cost = 1");
 	snprintf(def[8], sizeof def[8], "log_level = info");
+	/* as root: stay root, as the user's own account would */
+	snprintf(def[9], sizeof def[9], "user = %s", pw ? pw->pw_name : "root");
 	o += snprintf(text + o, cap - o, "# realmchat integration test\n");
 	for (int i = 0; keys[i] != NULL; i++)
 		if (!extra_has_key(extra, keys[i]))
@@ -610,6 +645,7 @@ struct daemon *daemon_prepare(const char *extra_config_lines)
 	register_daemon(d);
 	snprintf(d->config, sizeof d->config, "%s/realmchatd.conf", d->dir);
 	snprintf(d->log, sizeof d->log, "%s/daemon.log", d->dir);
+	snprintf(d->control, sizeof d->control, "%s/control.sock", d->dir);
 	snprintf(path, sizeof path, "%s/state", d->dir);
 	if (mkdir(path, 0700) == -1)
 		hfail("mkdir %s: %s", path, strerror(errno));
@@ -1046,6 +1082,160 @@ int daemon_check_config(const char *config_path, char **err_text)
 	}
 	*err_text = text;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---------------------------------------------------------------- */
+/* realmctl                                                          */
+/* ---------------------------------------------------------------- */
+
+/* text_buf - a growing NUL-terminated string */
+struct text_buf {
+	char	*p;
+	size_t	 len;
+	size_t	 cap;
+};
+
+/* text_reserve - room for another read, and the text NUL-terminated */
+static void text_reserve(struct text_buf *t)
+{
+	if (t->len + 4096 + 1 > t->cap) {
+		t->cap = (t->cap ? t->cap * 2 : 8192) + 4096;
+		if ((t->p = realloc(t->p, t->cap)) == NULL)
+			abort();
+	}
+	t->p[t->len] = '\0';
+}
+
+/* drain_fd - read what fd has into t; false at EOF or error */
+static bool drain_fd(int fd, struct text_buf *t)
+{
+	ssize_t n;
+
+	text_reserve(t);
+	n = read(fd, t->p + t->len, t->cap - t->len - 1);
+	if (n > 0)
+		t->len += n;
+	t->p[t->len] = '\0';
+	return n > 0 || (n == -1 && errno == EINTR);
+}
+
+/* spawn_captured - fork and exec argv with stdout and stderr in pipes */
+static pid_t spawn_captured(const char *const argv[], int pout[2],
+    int perr[2])
+{
+	pid_t pid;
+
+	if (pipe2(pout, O_CLOEXEC) == -1 || pipe2(perr, O_CLOEXEC) == -1)
+		hfail("pipe: %s", strerror(errno));
+	fflush(NULL);
+	if ((pid = fork()) == -1)
+		hfail("fork: %s", strerror(errno));
+	if (pid == 0) {
+		int nullfd = open("/dev/null", O_RDONLY);
+
+		dup2(nullfd, 0);
+		dup2(pout[1], 1);
+		dup2(perr[1], 2);
+		prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+		execv(argv[0], (char *const *)argv);
+		dprintf(2, "harness: exec %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(pout[1]);
+	close(perr[1]);
+	return pid;
+}
+
+/* run_captured - run argv; exit status, or -1 if killed or timed out */
+static int run_captured(const char *const argv[], char **out, char **err,
+    double timeout_s)
+{
+	struct text_buf o = { 0 }, e = { 0 };
+	int pout[2], perr[2], st = 0;
+	double end = now_s() + timeout_s;
+	pid_t pid = spawn_captured(argv, pout, perr);
+	bool oopen = true, eopen = true;
+
+	text_reserve(&o);
+	text_reserve(&e);
+	while ((oopen || eopen) && now_s() < end) {
+		struct pollfd p[2] = { { oopen ? pout[0] : -1, POLLIN, 0 },
+		    { eopen ? perr[0] : -1, POLLIN, 0 } };
+
+		if (poll(p, 2, 50) <= 0)
+			continue;
+		if (p[0].revents && !drain_fd(pout[0], &o))
+			oopen = false;
+		if (p[1].revents && !drain_fd(perr[0], &e))
+			eopen = false;
+	}
+	close(pout[0]);
+	close(perr[0]);
+	while (waitpid(pid, &st, WNOHANG) != pid) {
+		if (now_s() > end) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &st, 0);
+			break;
+		}
+		sleep_ms(5);
+	}
+	*out = o.p;
+	*err = e.p;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* realmctl_run - realmctl with args (NULL-ended); its exit status */
+int realmctl_run(const char *const args[], char **out, char **err)
+{
+	const char *argv[32];
+	int n = 0;
+
+	argv[n++] = realmctl_path();
+	while (*args != NULL && n < 31)
+		argv[n++] = *args++;
+	argv[n] = NULL;
+	if (access(argv[0], X_OK) == -1)
+		hfail("realmctl binary %s: %s (set REALMCTL)", argv[0],
+		    strerror(errno));
+	return run_captured(argv, out, err, CTL_TIMEOUT_S);
+}
+
+/* daemon_ctl - realmctl -s <the daemon's socket> words...; exit status */
+int daemon_ctl(struct daemon *d, char **out, char **err, ...)
+{
+	const char *args[32];
+	const char *w;
+	va_list ap;
+	int n = 0;
+
+	args[n++] = "-s";
+	args[n++] = daemon_control_path(d);
+	va_start(ap, err);
+	while ((w = va_arg(ap, const char *)) != NULL && n < 31)
+		args[n++] = w;
+	va_end(ap);
+	args[n] = NULL;
+	return realmctl_run(args, out, err);
+}
+
+/* daemon_control_path - the control socket of the default config */
+const char *daemon_control_path(const struct daemon *d)
+{
+	return d->control;
+}
+
+/* daemon_wait_exit - the master's wait status once it exits; -1 on timeout */
+int daemon_wait_exit(struct daemon *d, double timeout_s)
+{
+	int st = 0;
+
+	if (d->pid <= 0)
+		hfail("daemon_wait_exit: daemon not running");
+	if (!wait_master(d, timeout_s, &st))
+		return -1;
+	d->pid = 0;
+	kill_orphans();
+	return st;
 }
 
 /* ---------------------------------------------------------------- */

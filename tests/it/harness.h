@@ -20,7 +20,7 @@
  *	"message"), framed by exactly "\r\n\r\n".
  *
  *	Environment: REALMCHATD (daemon binary, default bin/realmchatd of the
- *	repository), TMPDIR, IT_KEEP=1 (keep temp dirs and daemon.log),
+ *	repository), REALMCTL (default bin/realmctl), TMPDIR, IT_KEEP=1 (keep temp dirs and daemon.log),
  *	IT_WATCHDOG (seconds, default 120), IT_REPLY_TIMEOUT (seconds, default
  *	5), IT_START_TIMEOUT (seconds until the daemon accepts, default 5),
  *	IT_FILTER (run only the tests matching this cmocka pattern).
@@ -28,8 +28,10 @@
  *	daemon_restart() starts the daemon again on the same directory, state
  *	and port (stopping it gracefully first if it still runs). The default
  *	config: listen on a free loopback port, workers = 2, password_cost =
- *	1, realm_name = itrealm, seed users messi, henderson and lineker with
- *	password "surabaya"; extra lines replace defaults with the same key.
+ *	1, realm_name = itrealm, control = <dir>/control.sock, user = the
+ *	account running the tests (so root stays root), seed users messi,
+ *	henderson and lineker with password "surabaya"; extra lines replace
+ *	defaults with the same key.
  */
 #ifndef IT_HARNESS_H
 #define IT_HARNESS_H
@@ -77,6 +79,18 @@ int daemon_wait_workers(struct daemon *d, int n, const pid_t *gone,
 int daemon_check_config(const char *config_path, char **err_text);
 void daemon_log_tail(const struct daemon *d, int lines);
 char *daemon_log_text(const struct daemon *d);
+
+/*
+ * realmctl: run with args (NULL-ended), stdout and stderr captured (the
+ * caller frees them); the exit status, or -1 if it was killed or hung.
+ * daemon_ctl() adds "-s <the daemon's control socket>" before the words.
+ */
+const char *realmctl_path(void);
+const char *daemon_control_path(const struct daemon *d);
+int realmctl_run(const char *const args[], char **out, char **err);
+int daemon_ctl(struct daemon *d, char **out, char **err, ...)
+    __attribute__((sentinel));
+int daemon_wait_exit(struct daemon *d, double timeout_s);
 
 /* Processes. */
 char *proc_title(pid_t pid);
@@ -156,6 +170,8 @@ void it_at(const char *file, int line);
 #define daemon_stop(...)	(IT_AT, daemon_stop(__VA_ARGS__))
 #define daemon_restart(...)	(IT_AT, daemon_restart(__VA_ARGS__))
 #define daemon_kill9_tree(...)	(IT_AT, daemon_kill9_tree(__VA_ARGS__))
+#define daemon_ctl(...)	(IT_AT, daemon_ctl(__VA_ARGS__))
+#define realmctl_run(...)	(IT_AT, realmctl_run(__VA_ARGS__))
 #define client_connect(...)	(IT_AT, client_connect(__VA_ARGS__))
 #define client_write(...)	(IT_AT, client_write(__VA_ARGS__))
 #define client_send(...)	(IT_AT, client_send(__VA_ARGS__))

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <pwd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -311,6 +312,12 @@ static void make_state(struct daemon *d, struct before *b)
 	l = logged_in(d, "lineker");
 	r = client_cmd(l, "inbox");
 	assert_int_equal(inbox_count(r), 1);
+	/*
+	 * The worker removes what it delivered once the reply is written,
+	 * a moment after we read it; it answers the next request on the
+	 * same connection only after that, so a kill -9 cannot undo it.
+	 */
+	assert_int_equal(inbox_count(client_cmd(l, "inbox")), 0);
 	assert_reply_ok(client_cmd(m, "sendprivate henderson s2"));
 }
 
@@ -562,6 +569,8 @@ static void check_fails_at(const char *path, int line)
 static void test_check_config_good(void **state)
 {
 	struct daemon *d = daemon_prepare(NULL);
+	/* -n run by root also checks that the user to run as exists */
+	struct passwd *pw = getpwuid(geteuid());
 	char path[4200], *text, *err;
 	int rc;
 
@@ -579,8 +588,10 @@ static void test_check_config_good(void **state)
 	    "realm_name = full\n"
 	    "realm_secret = a long secret with spaces\n"
 	    "control = %s/control.sock\n"
+	    "control_ro = %s/control-ro.sock\n"
 	    "seed_users = %s/users\n"
 	    "pidfile = %s/realmchatd.pid\n"
+	    "user = %s\n"
 	    "   # an indented comment\n"
 	    "max_line = 16M\n"
 	    "max_message = 64K\n"
@@ -594,7 +605,8 @@ static void test_check_config_good(void **state)
 	    "max_messages = 100000\n"
 	    "message_store = 8M\n"
 	    "log_level = notice\n", daemon_port(d), daemon_dir(d),
-	    daemon_dir(d), daemon_dir(d), daemon_dir(d)) > 0);
+	    daemon_dir(d), daemon_dir(d), daemon_dir(d), daemon_dir(d),
+	    pw != NULL ? pw->pw_name : "root") > 0);
 	snprintf(path, sizeof path, "%s/full.conf", daemon_dir(d));
 	write_file(path, text);
 	rc = daemon_check_config(path, &err);

@@ -1,0 +1,563 @@
+/*
+ * NAME
+ *	control - the master's control socket, for realmctl
+ * DESCRIPTION
+ *	Two UNIX sockets: "control" (mode 0600, owned by the user the daemon
+ *	runs as) takes every request; "control_ro" (mode 0666), if set,
+ *	takes only those that change nothing.  A peer on the first socket
+ *	that is neither root nor our user is treated as read-only too.
+ *
+ *	The protocol is lib/ctl.h: one JSON request on one line, one JSON
+ *	reply on one line, then the connection is closed.  Everything is
+ *	non-blocking and bounded, because this runs inside the master's
+ *	loop: at most CTL_CONNS clients, a request of at most
+ *	CTL_REQUEST_MAX bytes, and CTL_TIMEOUT_MS for a client to send its
+ *	request and take its reply, after which it is dropped.  A slow
+ *	client costs a slot, never the master's time.
+ *
+ *	The client of "stop" is held open until the master exits, so that
+ *	realmctl can tell when the daemon is gone.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "lib/ctl.h"
+#include "lib/log.h"
+#include "lib/reply.h"
+#include "master/master.h"
+
+#define CTL_CONNS	16		/* clients at once; more wait */
+#define CTL_TIMEOUT_MS	5000		/* to send a request, take a reply */
+#define CTL_BACKLOG	16
+
+_Static_assert(2 + CTL_CONNS <= CONTROL_POLLFDS, "CONTROL_POLLFDS too small");
+
+enum { SOCK_RW, SOCK_RO, SOCK_COUNT };
+
+struct ctl_conn {
+	int		 fd;		/* -1: entry free */
+	bool		 readonly;	/* may only look */
+	bool		 held;		/* asked to stop: open until we exit */
+	uid_t		 uid;		/* of the peer */
+	size_t		 inlen;		/* bytes of in */
+	char		 in[CTL_REQUEST_MAX];
+	char		*out;		/* the reply and its LF, once made */
+	size_t		 outlen;
+	size_t		 outoff;	/* bytes of out written */
+	uint64_t	 deadline;	/* now_msec() by which it is done */
+};
+
+static struct {
+	bool		 ready;			/* control_open() ran */
+	int		 fd[SOCK_COUNT];	/* listening, -1 if none */
+	char		 path[SOCK_COUNT][PATH_MAX];
+	struct ctl_conn	 conns[CTL_CONNS];
+} ctl;
+
+typedef cJSON *ctl_handler(struct ctl_conn *, const cJSON *req);
+static ctl_handler do_status, do_users, do_sessions, do_groups, do_stats;
+static ctl_handler do_kick, do_reload, do_stop;
+
+static ctl_handler *const handlers[CTL_COUNT] = {
+	[CTL_STATUS] = do_status,
+	[CTL_SHOW_USERS] = do_users,
+	[CTL_SHOW_SESSIONS] = do_sessions,
+	[CTL_SHOW_GROUPS] = do_groups,
+	[CTL_STATS] = do_stats,
+	[CTL_KICK] = do_kick,
+	[CTL_RELOAD] = do_reload,
+	[CTL_STOP] = do_stop,
+};
+
+/* ---------------------------------------------------------------- */
+/* The sockets                                                      */
+/* ---------------------------------------------------------------- */
+
+static void
+init(void)
+{
+	if (ctl.ready)
+		return;
+	ctl.ready = true;
+	for (int i = 0; i < SOCK_COUNT; i++)
+		ctl.fd[i] = -1;
+	for (int i = 0; i < CTL_CONNS; i++)
+		ctl.conns[i].fd = -1;
+}
+
+/*
+ * clear_stale - remove the socket a daemon that died left behind; refuse
+ * to take over a path that is no socket, or one that someone serves.
+ */
+static int
+clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, live;
+
+	if (lstat(sun->sun_path, &sb) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket",
+		    sun->sun_path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(fd);
+	if (live) {
+		snprintf(err, errlen, "%s is served by another process",
+		    sun->sun_path);
+		return -1;
+	}
+	return unlink(sun->sun_path);
+}
+
+/* bind_at - a socket bound at sun with mode, made as if by umask */
+static int
+bind_at(const struct sockaddr_un *sun, mode_t mode)
+{
+	mode_t old;
+	int fd, rc;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd == -1)
+		return -1;
+	old = umask(0177);		/* never wider than 0600 while bound */
+	rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	umask(old);
+	if (rc == -1 || chmod(sun->sun_path, mode) == -1 ||
+	    listen(fd, CTL_BACKLOG) == -1) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* sock_open - the listening socket at path, given to the daemon's user */
+static int
+sock_open(int which, const char *path, mode_t mode, const struct priv *p,
+    char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (path[0] == '\0')
+		return 0;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "%.900s: path too long for a socket", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (priv_mkdir_parent(p, path, err, errlen) == -1)
+		return -1;
+	err[0] = '\0';
+	if (clear_stale(&sun, err, errlen) == -1 ||
+	    (ctl.fd[which] = bind_at(&sun, mode)) == -1) {
+		if (err[0] == '\0')
+			snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
+		return -1;
+	}
+	snprintf(ctl.path[which], sizeof(ctl.path[which]), "%s", path);
+	return priv_own(p, path, err, errlen);
+}
+
+/* control_open - the control sockets of cf, if any are configured */
+int
+control_open(const struct config *cf, const struct priv *p, char *err,
+    size_t errlen)
+{
+	init();
+	if (sock_open(SOCK_RW, cf->control, 0600, p, err, errlen) == -1 ||
+	    sock_open(SOCK_RO, cf->control_ro, 0666, p, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+static void
+conn_close(struct ctl_conn *c)
+{
+	close(c->fd);
+	free(c->out);
+	memset(c, 0, sizeof(*c));
+	c->fd = -1;
+}
+
+/* control_close - at exit: clients see EOF, the socket files go */
+void
+control_close(void)
+{
+	if (!ctl.ready)
+		return;
+	for (int i = 0; i < CTL_CONNS; i++)
+		if (ctl.conns[i].fd != -1)
+			conn_close(&ctl.conns[i]);
+	for (int i = 0; i < SOCK_COUNT; i++)
+		if (ctl.fd[i] != -1) {
+			close(ctl.fd[i]);
+			ctl.fd[i] = -1;
+			if (unlink(ctl.path[i]) == -1)
+				log_info("control socket %s left behind: %m",
+				    ctl.path[i]);
+		}
+}
+
+/* control_forget - in a child: close the master's descriptors, nothing more */
+void
+control_forget(void)
+{
+	if (!ctl.ready)
+		return;
+	for (int i = 0; i < CTL_CONNS; i++)
+		if (ctl.conns[i].fd != -1)
+			close(ctl.conns[i].fd);
+	for (int i = 0; i < SOCK_COUNT; i++)
+		if (ctl.fd[i] != -1)
+			close(ctl.fd[i]);
+}
+
+/* ---------------------------------------------------------------- */
+/* The loop's side                                                  */
+/* ---------------------------------------------------------------- */
+
+static struct ctl_conn *
+free_conn(void)
+{
+	for (int i = 0; i < CTL_CONNS; i++)
+		if (ctl.conns[i].fd == -1)
+			return &ctl.conns[i];
+	return NULL;
+}
+
+/* control_pollfds - what the loop should wait for; how many entries */
+int
+control_pollfds(struct pollfd *pfd, int max)
+{
+	int n = 0;
+
+	if (!ctl.ready)
+		return 0;
+	for (int i = 0; i < SOCK_COUNT && n < max; i++)
+		if (ctl.fd[i] != -1 && free_conn() != NULL)
+			pfd[n++] = (struct pollfd){ ctl.fd[i], POLLIN, 0 };
+	for (int i = 0; i < CTL_CONNS && n < max; i++) {
+		const struct ctl_conn *c = &ctl.conns[i];
+		if (c->fd != -1)
+			pfd[n++] = (struct pollfd){ c->fd,
+			    c->out != NULL ? POLLOUT : POLLIN, 0 };
+	}
+	return n;
+}
+
+/* control_wait_ms - time until the next client must be dropped */
+int
+control_wait_ms(uint64_t now)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (int i = 0; i < CTL_CONNS; i++) {
+		const struct ctl_conn *c = &ctl.conns[i];
+		if (c->fd != -1 && !c->held && c->deadline < next)
+			next = c->deadline;
+	}
+	if (next == UINT64_MAX)
+		return CTL_TIMEOUT_MS;
+	return next <= now ? 0 : (int)(next - now);
+}
+
+/* peer_uid - who is at the other end; -1 (no one we trust) if unknown */
+static uid_t
+peer_uid(int fd)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1)
+		return (uid_t)-1;
+	return cr.uid;
+}
+
+/* accept_conns - take the waiting clients of a socket, while room lasts */
+static void
+accept_conns(int which)
+{
+	struct ctl_conn *c;
+	int fd;
+
+	while ((c = free_conn()) != NULL) {
+		fd = accept4(ctl.fd[which], NULL, NULL, SOCK_NONBLOCK |
+		    SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("control accept: %m");
+			return;
+		}
+		c->fd = fd;
+		c->uid = peer_uid(fd);
+		c->readonly = which == SOCK_RO ||
+		    (c->uid != 0 && c->uid != geteuid());
+		c->deadline = now_msec() + CTL_TIMEOUT_MS;
+	}
+}
+
+static cJSON *
+error(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+/* error - an ERROR reply with a message */
+static cJSON *
+error(const char *fmt, ...)
+{
+	cJSON *o = cJSON_CreateObject();
+	char msg[1200];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	cJSON_AddStringToObject(o, "status", "ERROR");
+	cJSON_AddStringToObject(o, "message", msg);
+	return o;
+}
+
+/* run - the reply to one request line */
+static cJSON *
+run(struct ctl_conn *c, const char *line, size_t len)
+{
+	cJSON *req = cJSON_ParseWithLength(line, len), *reply;
+	const cJSON *type = cJSON_GetObjectItemCaseSensitive(req, "type");
+	int t;
+
+	if (!cJSON_IsObject(req) || !cJSON_IsString(type)) {
+		cJSON_Delete(req);
+		return error("a request is a JSON object with a \"type\"");
+	}
+	if ((t = ctl_type_find(type->valuestring)) == -1)
+		reply = error("unknown request type \"%.64s\"", type->valuestring);
+	else if (c->readonly && ctl_type_writes(t))
+		reply = error("%s is not allowed on a read-only control socket",
+		    ctl_type_name(t));
+	else {
+		log_msg(ctl_type_writes(t) ? LOG_INFO : LOG_DEBUG,
+		    "control: %s from uid %d", ctl_type_name(t), (int)c->uid);
+		reply = handlers[t](c, req);
+	}
+	cJSON_Delete(req);
+	return reply;
+}
+
+/* set_reply - print reply as the connection's output line */
+static void
+set_reply(struct ctl_conn *c, cJSON *reply)
+{
+	char *text = cJSON_PrintUnformatted(reply);
+	size_t len = text ? strlen(text) : 0;
+
+	cJSON_Delete(reply);
+	if (text == NULL || len + 1 > CTL_REPLY_MAX) {
+		free(text);
+		text = strdup("{\"status\":\"ERROR\",\"message\":"
+		    "\"reply too large or out of memory\"}");
+		len = text ? strlen(text) : 0;
+	}
+	if (text == NULL || (c->out = realloc(text, len + 1)) == NULL) {
+		free(text);
+		conn_close(c);
+		return;
+	}
+	c->out[len] = '\n';
+	c->outlen = len + 1;
+	c->outoff = 0;
+}
+
+/* conn_write - send what the socket takes; done: close, or hold for stop */
+static void
+conn_write(struct ctl_conn *c)
+{
+	while (c->outoff < c->outlen) {
+		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return;
+		if (n <= 0) {
+			conn_close(c);
+			return;
+		}
+		c->outoff += (size_t)n;
+	}
+	if (!c->held) {
+		conn_close(c);
+		return;
+	}
+	free(c->out);
+	c->out = NULL;
+}
+
+/* conn_read - gather the request line; answer it once it is whole */
+static void
+conn_read(struct ctl_conn *c)
+{
+	char *lf;
+	ssize_t n;
+
+	n = read(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen);
+	if (n == -1 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 || c->held) {	/* a held client only hangs up */
+		conn_close(c);
+		return;
+	}
+	c->inlen += (size_t)n;
+	if ((lf = memchr(c->in, '\n', c->inlen)) != NULL)
+		set_reply(c, run(c, c->in, (size_t)(lf - c->in)));
+	else if (c->inlen == sizeof(c->in))
+		set_reply(c, error("request longer than %d bytes",
+		    CTL_REQUEST_MAX));
+	if (c->fd != -1 && c->out != NULL)
+		conn_write(c);
+}
+
+static struct ctl_conn *
+conn_of(int fd)
+{
+	for (int i = 0; i < CTL_CONNS; i++)
+		if (ctl.conns[i].fd == fd)
+			return &ctl.conns[i];
+	return NULL;
+}
+
+/* expire - drop the clients that did not finish in time */
+static void
+expire(uint64_t now)
+{
+	for (int i = 0; i < CTL_CONNS; i++) {
+		struct ctl_conn *c = &ctl.conns[i];
+		if (c->fd != -1 && !c->held && now >= c->deadline) {
+			log_info("control: dropped a client (uid %d) too slow "
+			    "to finish", (int)c->uid);
+			conn_close(c);
+		}
+	}
+}
+
+/*
+ * control_dispatch - act on what poll() reported.  Clients first, then
+ * the listening sockets: a descriptor closed in the first pass may be
+ * reused by an accept, and the second pass looks at no client entry.
+ */
+void
+control_dispatch(const struct pollfd *pfd, int n)
+{
+	if (!ctl.ready)
+		return;
+	for (int i = 0; i < n; i++) {
+		struct ctl_conn *c;
+		if (pfd[i].revents == 0 || (c = conn_of(pfd[i].fd)) == NULL)
+			continue;
+		if (c->out != NULL)
+			conn_write(c);
+		else
+			conn_read(c);
+	}
+	for (int i = 0; i < n; i++)
+		for (int s = 0; s < SOCK_COUNT; s++)
+			if (pfd[i].revents != 0 && pfd[i].fd == ctl.fd[s])
+				accept_conns(s);
+	expire(now_msec());
+}
+
+/* ---------------------------------------------------------------- */
+/* The requests                                                     */
+/* ---------------------------------------------------------------- */
+
+static cJSON *
+do_status(struct ctl_conn *c, const cJSON *req)
+{
+	return admin_status();
+}
+
+static cJSON *
+do_users(struct ctl_conn *c, const cJSON *req)
+{
+	return admin_users();
+}
+
+static cJSON *
+do_sessions(struct ctl_conn *c, const cJSON *req)
+{
+	return admin_sessions();
+}
+
+static cJSON *
+do_groups(struct ctl_conn *c, const cJSON *req)
+{
+	return admin_groups();
+}
+
+static cJSON *
+do_stats(struct ctl_conn *c, const cJSON *req)
+{
+	return admin_stats();
+}
+
+/* do_kick - {"user": name}: end every session of that user */
+static cJSON *
+do_kick(struct ctl_conn *c, const cJSON *req)
+{
+	const cJSON *user = cJSON_GetObjectItemCaseSensitive(req, "user");
+	unsigned ended;
+	cJSON *o;
+
+	if (!cJSON_IsString(user) ||
+	    !name_valid(user->valuestring, strlen(user->valuestring)))
+		return error("kick needs a user name");
+	if (admin_kick(user->valuestring, &ended) == -1)
+		return errno == ENOENT ?
+		    error("no such user: %s", user->valuestring) :
+		    error("kick %s: %s", user->valuestring, strerror(errno));
+	log_notice("kicked %s: %u sessions ended (uid %d)",
+	    user->valuestring, ended, (int)c->uid);
+	o = reply_ok(NULL);
+	cJSON_AddStringToObject(o, "user", user->valuestring);
+	cJSON_AddNumberToObject(o, "sessions", ended);
+	return o;
+}
+
+/* do_reload - reload; refused with the reason, or what needs a restart */
+static cJSON *
+do_reload(struct ctl_conn *c, const cJSON *req)
+{
+	struct reload_report r;
+	cJSON *o, *keys;
+
+	if (master_reload(&r) == -1)
+		return error("reload refused: %s", r.why);
+	o = reply_ok("reloaded");
+	cJSON_AddNumberToObject(o, "workers", r.workers);
+	keys = cJSON_AddArrayToObject(o, "restart_needed");
+	for (int i = 0; i < r.nrestart; i++)
+		cJSON_AddItemToArray(keys, cJSON_CreateString(r.restart[i]));
+	cJSON_AddBoolToObject(o, "capacities_changed", r.capacities);
+	return o;
+}
+
+/* do_stop - begin a graceful stop; the client stays until we are gone */
+static cJSON *
+do_stop(struct ctl_conn *c, const cJSON *req)
+{
+	char why[64];
+
+	snprintf(why, sizeof(why), "realmctl stop, uid %d", (int)c->uid);
+	c->held = true;
+	master_stop(why);
+	return reply_ok("stopping");
+}
