@@ -4,6 +4,7 @@
 #   make run      install missing Debian packages, build, run the demo realm
 #   make test     unit and integration tests; ends with "N passed, N failed"
 #   make test-asan  the same suite against an ASan+UBSan build
+#   make bench    benchmarks against redis and an echo server (docs/PERFORMANCE.md)
 #
 # BUILD names the object directory, so that a sanitizer build can sit
 # beside the normal one without mixing objects.
@@ -37,7 +38,7 @@ IT_SRC   = $(filter-out tests/it/harness.c,$(wildcard tests/it/*.c))
 UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit_%,$(UNIT_SRC))
 IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
 
-.PHONY: all run test test-asan unit it deps clean
+.PHONY: all run test test-asan unit it deps clean bench bench-bin
 
 all: $(BIN)/realmchatd
 
@@ -59,6 +60,24 @@ $(BUILD)/tests/unit_%: tests/unit/%.c $(call obj,$(LIB_SRC) $(SHM_SRC) $(filter-
 $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
+
+# The benchmark's own programs (bench/): load generator, echo server,
+# hash helper.  bench/run installs redis-server itself.
+BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash
+
+bench-bin: $(BENCH_BIN)
+
+$(BUILD)/bench/load: bench/load.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -o $@ $<
+
+$(BUILD)/bench/echo: bench/echo.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+
+$(BUILD)/bench/hash: bench/hash.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lcrypt
 
 deps:
 	@missing=; for p in $(DEB_PACKAGES); do \
@@ -82,6 +101,10 @@ test: deps
 test-asan: deps
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(SAN_FLAGS)" \
 	        LDFLAGS="-fsanitize=address,undefined" test
+
+bench: deps
+	$(MAKE) all bench-bin
+	BUILD=$(BUILD) BIN=$(BIN) bench/run
 
 clean:
 	rm -rf build bin
