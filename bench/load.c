@@ -918,6 +918,24 @@ slab_kib(void)
 	return kib;
 }
 
+/* print_memory - " mem_kib=..." and the rest, if -S named processes */
+static void
+print_memory(void)
+{
+	struct mem m;
+
+	if (o.sample_pids == NULL)
+		return;
+	m = sample_memory();
+	printf(" mem_kib=%llu mem_rollup_kib=%llu daemon_sockets=%llu "
+	    "sockets_by_pid=%s tcp_mem_kib=%llu slab_kib=%llu",
+	    (unsigned long long)m.private_kib,
+	    (unsigned long long)m.rollup_kib,
+	    (unsigned long long)m.sockets, m.by_pid,
+	    (unsigned long long)tcp_mem_kib(),
+	    (unsigned long long)slab_kib());
+}
+
 /* ---- modes ---- */
 
 static double
@@ -968,16 +986,7 @@ mode_load(void)
 	    us(hist_quantile(all, 0.50)), us(hist_quantile(all, 0.99)),
 	    us(hist_quantile(all, 0.999)), us(all->max),
 	    (unsigned long long)errors);
-	if (o.sample_pids != NULL) {
-		struct mem m = sample_memory();
-		printf(" mem_kib=%llu mem_rollup_kib=%llu daemon_sockets=%llu "
-		    "sockets_by_pid=%s tcp_mem_kib=%llu slab_kib=%llu",
-		    (unsigned long long)m.private_kib,
-		    (unsigned long long)m.rollup_kib,
-		    (unsigned long long)m.sockets, m.by_pid,
-		    (unsigned long long)tcp_mem_kib(),
-		    (unsigned long long)slab_kib());
-	}
+	print_memory();
 	printf("\n");
 	fflush(stdout);
 	for (unsigned i = 0; i < o.conns; i++)
@@ -1204,12 +1213,14 @@ mode_file(void)
 	}
 	printf("mode=file bytes=%zu ok=%d verified=%d transfer_ms=%.1f "
 	    "sendfile_reply_ms=%.1f small_max_ms=%.1f small_p99_ms=%.1f "
-	    "small_ops=%llu small_max_before_ms=%.2f\n",
+	    "small_ops=%llu small_max_before_ms=%.2f",
 	    o.file_size, fx.sender_ok, fx.verified,
 	    (double)(fx.t1 - fx.t0) / 1e6, (double)(fx.t_acked - fx.t0) / 1e6,
 	    (double)fx.during.max / 1e6,
 	    (double)hist_quantile(&fx.during, 0.99) / 1e6,
 	    (unsigned long long)fx.during_ops, (double)fx.before.max / 1e6);
+	print_memory();
+	printf("\n");
 	for (unsigned i = 0; i < n; i++)
 		hang_up(conns[i].fd);
 }
