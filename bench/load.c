@@ -918,6 +918,112 @@ slab_kib(void)
 	return kib;
 }
 
+/* ---- CPU time: ours, the server's, everyone else's ---- */
+
+struct cpu_snap {
+	uint64_t	busy;		/* all but idle, iowait and steal, ticks */
+	uint64_t	softirq;
+	uint64_t	steal;
+	uint64_t	self;		/* this process */
+	uint64_t	server;		/* the -S processes */
+};
+
+/* proc_ticks - utime + stime of process pid ("self" for us) */
+static uint64_t
+proc_ticks(const char *pid)
+{
+	char path[64], buf[1024];
+	unsigned long long ut = 0, st = 0;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+	    &ut, &st) != 2)
+		return 0;
+	return ut + st;
+}
+
+static void
+cpu_snap(struct cpu_snap *s)
+{
+	unsigned long long v[8] = { 0 };
+	char line[512];
+	FILE *fp = fopen("/proc/stat", "r");
+
+	memset(s, 0, sizeof(*s));
+	if (fp != NULL) {
+		if (fgets(line, sizeof(line), fp) != NULL)
+			sscanf(line, "cpu %llu %llu %llu %llu %llu %llu %llu %llu",
+			    &v[0], &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+		fclose(fp);
+	}
+	/* a task's ticks include the interrupts that hit it */
+	s->busy = v[0] + v[1] + v[2] + v[5] + v[6];
+	s->softirq = v[6];
+	s->steal = v[7];
+	s->self = proc_ticks("self");
+	if (o.sample_pids != NULL) {
+		char *list = strdup(o.sample_pids), *save = NULL;
+
+		for (char *pid = strtok_r(list, ",", &save); pid != NULL;
+		    pid = strtok_r(NULL, ",", &save))
+			s->server += proc_ticks(pid);
+		free(list);
+	}
+}
+
+/* wait_for - sleep until the shared time *t is set and has come */
+static void
+wait_for(const uint64_t *t)
+{
+	for (;;) {
+		uint64_t when = load_u64(t), now = now_ns();
+		struct timespec ts;
+
+		if (when != UINT64_MAX && now >= when)
+			return;
+		if (when == UINT64_MAX)
+			when = now + NS / 1000;
+		ts.tv_sec = (time_t)(when / NS);
+		ts.tv_nsec = (long)(when % NS);
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL);
+	}
+}
+
+/*
+ * print_cpu - CPU over the window in % of one CPU: the server's (-S),
+ * ours, softirq (the loopback's packet work), steal, and everyone else
+ * (a busy neighbour makes the run worth less); and the server's CPU
+ * time per operation.
+ */
+static void
+print_cpu(const struct cpu_snap *a, const struct cpu_snap *b, uint64_t ops)
+{
+	double tick = 100.0 / (double)sysconf(_SC_CLK_TCK) / o.duration;
+	double server = (double)(b->server - a->server);
+	double self = (double)(b->self - a->self);
+	double other = (double)(b->busy - a->busy) - server - self;
+
+	printf(" server_cpu=%.0f load_cpu=%.0f softirq_cpu=%.0f other_cpu=%.0f "
+	    "steal_cpu=%.0f", server * tick, self * tick,
+	    (double)(b->softirq - a->softirq) * tick,
+	    other > 0 ? other * tick : 0.0,
+	    (double)(b->steal - a->steal) * tick);
+	if (o.sample_pids != NULL && ops > 0)
+		printf(" server_us_per_op=%.2f", server * 1e6 /
+		    (double)sysconf(_SC_CLK_TCK) / (double)ops);
+}
+
 /* print_memory - " mem_kib=..." and the rest, if -S named processes */
 static void
 print_memory(void)
@@ -951,6 +1057,7 @@ mode_load(void)
 	struct conn *conns = calloc(o.conns, sizeof(*conns));
 	struct hist *all = calloc(1, sizeof(*all));
 	uint64_t ops = 0, errors = 0;
+	struct cpu_snap cpu0, cpu1;
 	unsigned alive;
 
 	if (threads == NULL || conns == NULL || all == NULL)
@@ -970,6 +1077,10 @@ mode_load(void)
 		if (pthread_create(&threads[i].tid, NULL, load_thread,
 		    &threads[i]) != 0)
 			die("pthread_create failed");
+	wait_for(&run.t_measure);
+	cpu_snap(&cpu0);
+	wait_for(&run.t_end);
+	cpu_snap(&cpu1);
 	for (unsigned i = 0; i < o.threads; i++) {
 		pthread_join(threads[i].tid, NULL);
 		hist_merge(all, &threads[i].hist);
@@ -986,6 +1097,7 @@ mode_load(void)
 	    us(hist_quantile(all, 0.50)), us(hist_quantile(all, 0.99)),
 	    us(hist_quantile(all, 0.999)), us(all->max),
 	    (unsigned long long)errors);
+	print_cpu(&cpu0, &cpu1, ops);
 	print_memory();
 	printf("\n");
 	fflush(stdout);
