@@ -7,6 +7,7 @@
 #   make test-asan  the same suite against an ASan+UBSan build
 #   make install  install under $(DESTDIR)$(PREFIX): daemon, realmctl, the
 #                 production config, init script, systemd unit, man pages
+#   make bench    benchmarks against redis and an echo server (docs/PERFORMANCE.md)
 #
 # BUILD names the object directory, so that a sanitizer build can sit
 # beside the normal one without mixing objects.
@@ -50,7 +51,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit_%,$(UNIT_SRC))
 IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
 OPS_TESTS = $(wildcard tests/ops/*.sh)
 
-.PHONY: all run test test-asan unit it deps clean install FORCE
+.PHONY: all run test test-asan unit it deps clean install FORCE bench bench-bin
 
 all: $(BIN)/realmchatd $(BIN)/realmctl
 
@@ -86,6 +87,24 @@ $(BUILD)/tests/unit_%: tests/unit/%.c $(call obj,$(LIB_SRC) $(SHM_SRC) $(filter-
 $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
+
+# The benchmark's own programs (bench/): load generator, echo server,
+# hash helper.  bench/run installs redis-server itself.
+BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash
+
+bench-bin: $(BENCH_BIN)
+
+$(BUILD)/bench/load: bench/load.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -o $@ $<
+
+$(BUILD)/bench/echo: bench/echo.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+
+$(BUILD)/bench/hash: bench/hash.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lcrypt
 
 deps:
 	@missing=; for p in $(DEB_PACKAGES); do \
@@ -127,6 +146,9 @@ install: all
 	$(SUBST) man/realmchat.conf.5 > $(DESTDIR)$(MANDIR)/man5/realmchat.conf.5
 	$(SUBST) man/realmchatd.8 > $(DESTDIR)$(MANDIR)/man8/realmchatd.8
 	$(SUBST) man/realmctl.8 > $(DESTDIR)$(MANDIR)/man8/realmctl.8
+bench: deps
+	$(MAKE) all bench-bin
+	BUILD=$(BUILD) BIN=$(BIN) bench/run
 
 clean:
 	rm -rf build bin
