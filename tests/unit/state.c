@@ -186,6 +186,17 @@ check_fails(struct state *st, const char *want)
 		fail_msg("state_check: \"%s\"; expected \"%s\"", err, want);
 }
 
+/* check_fails_any - state_check refuses the state, with a message */
+static void
+check_fails_any(struct state *st)
+{
+	char err[512] = "";
+
+	if (state_check(st, err, sizeof(err)) != -1)
+		fail_msg("state_check passed a damaged state");
+	assert_true(err[0] != '\0');
+}
+
 /* try_user - insert a user in its own transaction; -1 with errno */
 static int
 try_user(struct state *st, const char *name, uint32_t *idx)
@@ -1639,11 +1650,14 @@ test_check_detects_damage(void **state)
 #undef DAMAGE
 
 	memcpy(savedname, ub->name, sizeof(savedname));
-	/* a changed name no longer hashes to its bucket: found there first */
+	/*
+	 * A damaged name is found by the record check, or first by the hash
+	 * check when it no longer hashes to its bucket (depends on the key).
+	 */
 	strcpy(ub->name, "bad name");
-	check_fails(st, "user hash chains are damaged");
+	check_fails_any(st);
 	memset(ub->name, 'x', sizeof(ub->name));	/* no terminator */
-	check_fails(st, "user hash chains are damaged");
+	check_fails_any(st);
 	memcpy(ub->name, savedname, sizeof(savedname));
 	check_ok(st);
 
