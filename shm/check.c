@@ -43,7 +43,7 @@ check_free(const struct slot_table *tb, const char *what, char *err,
 	return 0;
 }
 
-/* check_hash - every used slot is in the right bucket, exactly once */
+/* home_fn - the bucket a used slot belongs in, from its key */
 typedef uint32_t home_fn(struct state *, uint32_t);
 
 static uint32_t
@@ -66,6 +66,7 @@ group_home(struct state *st, uint32_t i)
 	    strnlen(st->groups[i].name, sizeof(st->groups[i].name)));
 }
 
+/* check_hash - every used slot is in its own bucket, exactly once */
 static int
 check_hash(struct state *st, const struct slot_table *tb, uint32_t nbuckets,
     home_fn *home, const char *what, char *err, size_t errlen)
