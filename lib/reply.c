@@ -127,6 +127,8 @@ reply_errorf(struct buf *out, enum rc_code c, const char *fmt, ...)
 /*
  * json_add_text - add a string of len bytes (not NUL-terminated) to o,
  * malformed UTF-8 replaced by U+FFFD.  Returns the new item, or NULL.
+ * s must hold no NUL byte: a cJSON string ends at one, so input that may
+ * carry NUL is refused before it gets here (see text_clean()).
  */
 cJSON *
 json_add_text(cJSON *o, const char *key, const char *s, size_t len)
