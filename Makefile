@@ -40,7 +40,8 @@ LIB_SRC    = $(wildcard lib/*.c)
 SHM_SRC    = $(wildcard shm/*.c)
 WORKER_SRC = $(wildcard worker/*.c)
 MASTER_SRC = $(wildcard master/*.c)
-DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(SHM_SRC) $(LIB_SRC)
+REALMD_SRC = $(wildcard realmd/*.c)
+DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(REALMD_SRC) $(SHM_SRC) $(LIB_SRC)
 CTL_SRC    = $(wildcard realmctl/*.c) lib/ctl.c lib/config.c lib/log.c lib/util.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
