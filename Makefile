@@ -52,7 +52,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit_%,$(UNIT_SRC))
 IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
 OPS_TESTS = $(wildcard tests/ops/*.sh)
 
-.PHONY: all run test test-asan unit it deps clean install FORCE bench bench-bin
+.PHONY: all run run-peer test test-asan unit it deps clean install FORCE bench bench-bin
 
 all: $(BIN)/realmchatd $(BIN)/realmctl
 
@@ -121,6 +121,11 @@ run: deps
 	$(MAKE) all
 	@mkdir -p var/demo
 	$(BIN)/realmchatd -d -f etc/realmchat.conf
+
+run-peer: deps
+	$(MAKE) all
+	@mkdir -p var/peer
+	$(BIN)/realmchatd -d -f etc/realmchat-peer.conf
 
 test: deps
 	$(MAKE) all $(UNIT_BIN) $(IT_BIN)

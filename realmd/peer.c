@@ -41,6 +41,7 @@
 #define KEEPALIVE_MS	10000		/* ping a link quiet this long */
 #define SILENT_MS	(3 * KEEPALIVE_MS)	/* then give it up */
 #define PUMP_HIGH	(4u << 20)	/* unsent bytes before we stop filling */
+#define OUT_MAX		(64u << 20)	/* unsent bytes of a peer that does not read */
 
 static void peer_close(struct peer *, const char *why);
 static void pump(uint32_t realm);
@@ -105,6 +106,11 @@ peer_flush(struct peer *p)
 static void
 send_frame(struct peer *p, cJSON *o)
 {
+	if (buf_used(&p->out) > OUT_MAX) {
+		cJSON_Delete(o);
+		peer_close(p, "the peer does not read");
+		return;
+	}
 	if (link_send(&p->out, o) == -1) {
 		peer_close(p, "out of memory");
 		return;

@@ -454,8 +454,6 @@ run(void)
 int
 realmd_main(const struct config *cf, struct state *st, int slot)
 {
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-
 	rd.cf = cf;
 	rd.st = st;
 	rd.lfd = rd.sigfd = -1;
@@ -475,11 +473,10 @@ realmd_main(const struct config *cf, struct state *st, int slot)
 		return 1;
 	}
 	log_info("realmd %d serving realm %s", (int)getpid(), cf->realm_name);
+	peer_close_all();	/* links a dead realmd left marked up are down */
 	run();
 	peer_close_all();
 	while (rd.chans != NULL)
 		chan_close(rd.chans);
-	if (rmsg_socket_path(cf, path, sizeof(path)) == 0)
-		unlink(path);
 	return 0;
 }
