@@ -1282,8 +1282,9 @@ peer_tick(uint64_t now)
 		else if (p->phase == PH_UP && now - p->last_in > SILENT_MS)
 			peer_close(p, "the peer went silent");
 		else if (p->phase == PH_UP && now - p->last_in > KEEPALIVE_MS &&
-		    buf_used(&p->out) == 0) {
+		    now - p->last_ping > KEEPALIVE_MS) {
 			cJSON *o = cJSON_CreateObject();
+			p->last_ping = now;
 			cJSON_AddStringToObject(o, "t", "ping");
 			cJSON_AddNumberToObject(o, "q", 0);
 			send_frame(p, o);
@@ -1298,8 +1299,10 @@ peer_tick(uint64_t now)
 			memset(l, 0, sizeof(*l));
 			continue;
 		}
-		if (l->conn != NULL)
+		if (l->conn != NULL) {
+			pump(i);	/* anything queued while nobody told us */
 			continue;
+		}
 		if (!(r->flags & RF_DIALER)) {
 			set_link(i, LINK_DOWN);
 			continue;
