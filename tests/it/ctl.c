@@ -861,6 +861,9 @@ static int setup_pair(void **state)
 	p->alpha = daemon_start(REALM_LINES("alpha"));
 	p->beta = daemon_start(REALM_LINES("beta"));
 	*state = p;
+	/* the chat port may open before realmd takes requests */
+	assert_true(wait_log(p->alpha, "serving realm alpha", 5.0));
+	assert_true(wait_log(p->beta, "serving realm beta", 5.0));
 	return 0;
 }
 
