@@ -73,6 +73,7 @@ static struct {
 	struct state	 st;
 	struct priv	 priv;
 	int		 lfd;		/* clients; -1 once stopping */
+	int		 rfd;		/* realmd's socket, for the workers */
 	int		 sigfd;		/* the blocked signals, as a descriptor */
 	struct pidfh	*pidfh;
 	struct child	 kids[SHM_PROCS];
@@ -82,7 +83,7 @@ static struct {
 	bool		 killed;	/* stopping, and SIGKILL was sent */
 	uint64_t	 kill_at;	/* stopping: now_msec() to send SIGKILL */
 	sigset_t	 sigs;
-} m = { .st = { .fd = -1 }, .lfd = -1, .sigfd = -1 };
+} m = { .st = { .fd = -1 }, .lfd = -1, .rfd = -1, .sigfd = -1 };
 
 static void
 usage(void)
@@ -115,8 +116,9 @@ child_main(const struct child *k, int slot)
 	control_forget();
 	if (k->role == PROC_REALMD) {
 		close(m.lfd);
-		_exit(realmd_main(&m.cf, &m.st, slot));
+		_exit(realmd_main(&m.cf, &m.st, m.rfd, slot));
 	}
+	close(m.rfd);
 	_exit(worker_main(&m.cf, &m.st, m.lfd, slot));
 }
 
@@ -594,7 +596,8 @@ start(bool foreground, char *err, size_t errlen)
 {
 	raise_nofile();
 	if (open_privileged(err, errlen) == -1 ||
-	    priv_drop(&m.priv, err, errlen) == -1)
+	    priv_drop(&m.priv, err, errlen) == -1 ||
+	    (m.rfd = realmd_listen(&m.cf, err, errlen)) == -1)
 		return -1;
 	if (!foreground && daemon(0, 0) == -1) {
 		snprintf(err, errlen, "daemon: %s", strerror(errno));
@@ -648,6 +651,12 @@ static void
 shutdown_master(void)
 {
 	control_close();
+	if (m.rfd != -1) {
+		char path[PATH_MAX];
+		close(m.rfd);
+		if (rmsg_socket_path(&m.cf, path, sizeof(path)) == 0)
+			unlink(path);
+	}
 	state_close(&m.st);
 	if (m.pidfh != NULL && pidfile_remove(m.pidfh) == -1)
 		log_info("pid file %s left behind: %m", m.cf.pidfile);

@@ -46,6 +46,8 @@
 
 static void peer_close(struct peer *, const char *why);
 static void pump(uint32_t realm);
+static struct early *early_take(uint32_t realm, uint64_t id);
+static void early_free(struct early *);
 
 static uint64_t
 line_max(void)
@@ -721,6 +723,13 @@ peer_send(struct chan *c, uint64_t req, cJSON *j)
 		return;
 	p = rd.links[realm].conn;
 	if (cJSON_IsTrue(wait)) {
+		struct early *e = early_take((uint32_t)realm, id);
+		if (e != NULL) {	/* answered already */
+			realmd_result(c, req, e->result);
+			e->result = NULL;
+			early_free(e);
+			return;
+		}
 		if (p == NULL || p->phase != PH_UP) {
 			cJSON *o = cJSON_CreateObject();
 			cJSON_AddBoolToObject(o, "ok", true);
@@ -915,7 +924,93 @@ copy_fields(cJSON *to, const cJSON *from)
 	}
 }
 
-/* on_verdict - the peer answered a message: it leaves the outbox */
+/* bounce - tell from (inside a transaction) that the peer refused id */
+static void
+bounce(uint32_t from, const char *realm, int code, const char *target,
+    const char *why, uint64_t id)
+{
+	if (bounce_enqueue(rd.st, from, realm, code, target, why, id,
+	    (uint32_t)rd.cf->inbox_quota) == -1)
+		log_warn("realm %s: could not tell %s that message %llu was "
+		    "refused", realm, rd.st->users[from].name,
+		    (unsigned long long)id);
+}
+
+/* early_keep - a verdict whose worker has not asked for it yet */
+static void
+early_keep(uint32_t realm, uint64_t id, cJSON *result, uint32_t from,
+    int code, const char *target, const char *why)
+{
+	struct early *e = calloc(1, sizeof(*e));
+
+	if (e == NULL || (e->target = strdup(target)) == NULL ||
+	    (e->why = strdup(why)) == NULL) {
+		if (e != NULL)
+			free(e->target);
+		free(e);
+		cJSON_Delete(result);
+		return;
+	}
+	e->realm = realm;
+	e->id = id;
+	e->result = result;
+	e->from = from;
+	e->code = code;
+	strlcpy(e->realm_name, rd.st->realms[realm].name, sizeof(e->realm_name));
+	e->expires = now_msec() + rd.cf->realm_wait * 1000 + 1000;
+	e->next = rd.early;
+	rd.early = e;
+}
+
+static void
+early_free(struct early *e)
+{
+	cJSON_Delete(e->result);
+	free(e->target);
+	free(e->why);
+	free(e);
+}
+
+/* early_take - the kept verdict of message id of link realm, or NULL */
+static struct early *
+early_take(uint32_t realm, uint64_t id)
+{
+	for (struct early **ep = &rd.early; *ep != NULL; ep = &(*ep)->next)
+		if ((*ep)->realm == realm && (*ep)->id == id) {
+			struct early *e = *ep;
+			*ep = e->next;
+			return e;
+		}
+	return NULL;
+}
+
+/* early_tick - verdicts nobody came for: a refusal becomes a bounce */
+static void
+early_tick(uint64_t now)
+{
+	for (struct early **ep = &rd.early; *ep != NULL;) {
+		struct early *e = *ep;
+		if (e->expires > now) {
+			ep = &e->next;
+			continue;
+		}
+		*ep = e->next;
+		if (e->code != E_COUNT) {
+			txn_begin(rd.st);
+			if (user_at(rd.st, e->from) != NULL)
+				bounce(e->from, e->realm_name, e->code, e->target,
+				    e->why, e->id);
+			txn_commit(rd.st);
+		}
+		early_free(e);
+	}
+}
+
+/*
+ * on_verdict - the peer answered a message: it leaves the outbox, and
+ * its answer goes to the worker waiting for it (or will, or becomes a
+ * bounce notice if it says no and nobody asks).
+ */
 static void
 on_verdict(struct peer *p, const struct link_frame *f)
 {
@@ -926,22 +1021,23 @@ on_verdict(struct peer *p, const struct link_frame *f)
 	    code_parse(link_str(f->json, "code"));
 	const char *why = link_str(f->json, "message");
 	char target[REMOTE_NAME_LEN * 4 + 1] = "";
+	bool later = false;
 	uint64_t gone = 0;
 	uint32_t from = 0;
+	cJSON *o;
 
 	if (!f->ok && code == E_COUNT)
 		code = E_INTERNAL;
+	if (why == NULL)
+		why = code_text(code);
 	txn_begin(rd.st);
 	if ((msg = outbox_find_locked(rd.st, realm, f->id)) != 0) {
 		from = rd.st->msgs[msg].from;
+		later = w == NULL && (rd.st->msgs[msg].flags & MF_WAIT);
 		strlcpy(target, heap_ptr(rd.st, rd.st->msgs[msg].text),
 		    sizeof(target));
-		if (!f->ok && w == NULL && bounce_enqueue(rd.st, from, r->name,
-		    code, target, why ? why : code_text(code), f->id,
-		    (uint32_t)rd.cf->inbox_quota) == -1)
-			log_warn("realm %s: could not tell %s that message %llu "
-			    "was refused", r->name, rd.st->users[from].name,
-			    (unsigned long long)f->id);
+		if (!f->ok && w == NULL && !later)
+			bounce(from, r->name, code, target, why, f->id);
 		if (outbox_remove(rd.st, realm, msg, &gone) == -1) {
 			log_err("realm %s: outbox: %m", r->name);
 			txn_abort(rd.st);
@@ -957,15 +1053,18 @@ on_verdict(struct peer *p, const struct link_frame *f)
 		txn_abort(rd.st);
 	if (p->inflight > 0)
 		p->inflight--;
-	if (w != NULL) {
-		cJSON *o = cJSON_CreateObject();
+	if (w != NULL || later) {
+		o = cJSON_CreateObject();
 		copy_fields(o, f->json);
 		cJSON_AddStringToObject(o, "realm", r->name);
 		cJSON_AddNumberToObject(o, "id", (double)f->id);
 		cJSON_AddNumberToObject(o, "from", from);
 		cJSON_AddStringToObject(o, "target", target);
-		realmd_result(w->chan, w->req, o);
-		free(w);
+		if (w != NULL) {
+			realmd_result(w->chan, w->req, o);
+			free(w);
+		} else
+			early_keep(realm, f->id, o, from, code, target, why);
 	}
 	pump(realm);
 }
@@ -1271,12 +1370,13 @@ peer_event(struct peer *p, uint32_t events)
 	take_lines(p);
 }
 
-/* peer_tick - timers: handshakes, keepalives, links to dial */
+/* peer_tick - timers: handshakes, keepalives, links to dial, verdicts */
 void
 peer_tick(uint64_t now)
 {
 	struct peer *p, *next;
 
+	early_tick(now);
 	for (p = rd.peers; p != NULL; p = next) {
 		next = p->next;
 		if (p->phase != PH_UP && p->deadline <= now)

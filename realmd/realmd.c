@@ -3,7 +3,8 @@
  *	realmd - the process that owns every link to another realm
  * DESCRIPTION
  *	Forked and supervised by the master like a worker, with the state
- *	mapped.  Workers connect to its UNIX socket (state_dir/realmd.sock)
+ *	mapped.  Workers connect to its UNIX socket (state_dir/realmd.sock,
+ *	made and kept by the master, so that it outlives any one realmd)
  *	and send typed messages (lib/link.h): a connection that opened with
  *	the realm handshake (its descriptor passed with SCM_RIGHTS), a
  *	message queued for a link, addrealm, and the round trips (ping,
@@ -17,6 +18,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -370,30 +372,40 @@ chan_event(struct chan *c, uint32_t events)
 	}
 }
 
-/* open_socket - listen on state_dir/realmd.sock, for the workers alone */
-static int
-open_socket(void)
+/*
+ * realmd_listen - the workers' socket, state_dir/realmd.sock (mode 0600).
+ * The master makes it before it forks anyone and keeps it, so that a
+ * worker can always connect: what it sends waits in the socket's backlog
+ * while realmd starts or is respawned.  -1 with err set.
+ */
+int
+realmd_listen(const struct config *cf, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	mode_t old;
+	int fd;
 
-	if (rmsg_socket_path(rd.cf, sa.sun_path, sizeof(sa.sun_path)) == -1) {
-		log_err("realmd: socket path too long under %s", rd.cf->state_dir);
+	if (rmsg_socket_path(cf, sa.sun_path, sizeof(sa.sun_path)) == -1) {
+		snprintf(err, errlen, "state_dir %s is too long for realmd's socket",
+		    cf->state_dir);
 		return -1;
 	}
 	unlink(sa.sun_path);
-	if ((rd.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1)
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
 		return -1;
+	}
 	old = umask(077);
-	if (bind(rd.lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
-	    listen(rd.lfd, 128) == -1) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    listen(fd, 1024) == -1) {
+		snprintf(err, errlen, "%s: %s", sa.sun_path, strerror(errno));
 		umask(old);
-		log_err("realmd: %s: %m", sa.sun_path);
+		close(fd);
 		return -1;
 	}
 	umask(old);
-	return 0;
+	return fd;
 }
 
 static int
@@ -452,11 +464,12 @@ run(void)
  * state's process table.  Returns the exit status.
  */
 int
-realmd_main(const struct config *cf, struct state *st, int slot)
+realmd_main(const struct config *cf, struct state *st, int lfd, int slot)
 {
 	rd.cf = cf;
 	rd.st = st;
-	rd.lfd = rd.sigfd = -1;
+	rd.lfd = lfd;
+	rd.sigfd = -1;
 	state_set_proc(st, slot);
 	rd.me = &st->procs[slot];
 	reply_count_errors(rd.me->errors);
@@ -466,7 +479,6 @@ realmd_main(const struct config *cf, struct state *st, int slot)
 		return 1;
 	if (setup_signals() == -1 ||
 	    (rd.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    open_socket() == -1 ||
 	    watch_fd(rd.lfd, EPOLLIN, &listen_mark) == -1 ||
 	    watch_fd(rd.sigfd, EPOLLIN, &signal_mark) == -1) {
 		log_err("realmd setup: %m");

@@ -97,6 +97,24 @@ struct waiter {
 	struct waiter	*next;
 };
 
+/*
+ * A verdict that came before the worker said it waits for it (realmd
+ * may send a message as soon as it is queued): kept for a while, to be
+ * the worker's answer; a refusal nobody took becomes a bounce notice.
+ */
+struct early {
+	uint32_t	 realm;
+	uint64_t	 id;
+	cJSON		*result;	/* what the waiting worker is told */
+	uint32_t	 from;		/* the sender, for a bounce */
+	int		 code;		/* E_COUNT if stored */
+	char		 realm_name[NAME_LEN + 1];
+	char		*target;
+	char		*why;
+	uint64_t	 expires;	/* now_msec() */
+	struct early	*next;
+};
+
 struct realmd {
 	const struct config *cf;
 	struct state	*st;
@@ -108,6 +126,7 @@ struct realmd {
 	struct chan	*chans;
 	struct peer	*peers;
 	struct waiter	*waiters;
+	struct early	*early;
 	struct link_rt	 links[REALMS_MAX + 1];
 	uint64_t	 next_q;
 };
@@ -115,7 +134,8 @@ struct realmd {
 extern struct realmd rd;
 
 /* realmd.c */
-int	realmd_main(const struct config *, struct state *, int slot);
+int	realmd_main(const struct config *, struct state *, int lfd, int slot);
+int	realmd_listen(const struct config *, char *err, size_t errlen);
 void	realmd_result(struct chan *, uint64_t req, cJSON *);
 void	realmd_error(struct chan *, uint64_t req, int code, const char *msg);
 struct waiter *waiter_take(enum wait_kind, uint32_t realm, uint64_t key);

@@ -193,6 +193,7 @@ enum msg_kind { MSG_TEXT = 1, MSG_FILE = 2 };
 enum msg_flags {
 	MF_GROUP_SEND = 1 << 0,	/* outbox: to a group target at the peer */
 	MF_BOUNCE = 1 << 1,	/* a notice that the peer refused message ref */
+	MF_WAIT = 1 << 2,	/* outbox: a worker waits for its verdict */
 };
 
 struct shm_msg {

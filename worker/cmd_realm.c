@@ -215,6 +215,9 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 	m->text = blob;
 	m->len += tlen + 1;
 	txn_begin(st);
+	/* the link is up: we shall wait for the verdict, and realmd knows */
+	if ((link_up = st->realms[r].link == LINK_UP))
+		m->flags |= MF_WAIT;
 	rc = up == NULL ? 0 : file_create(st, up->id, up->size, up->name, 0,
 	    rq->w->cf->spool_max, &m->file);
 	if (rc == -1)
@@ -222,10 +225,9 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 	else if ((rc = outbox_append(st, r, m, (uint32_t)rq->w->cf->realm_queue,
 	    &id)) == -1)
 		saved = errno;
-	if (rc == 0) {
+	if (rc == 0)
 		txn_commit(st);
-		link_up = st->realms[r].link == LINK_UP;
-	} else {
+	else {
 		txn_abort(st);
 		if (up != NULL)
 			spool_unlink(st, up->id);

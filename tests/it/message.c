@@ -312,6 +312,25 @@ static int setup_quota(void **state)
 	return 0;
 }
 
+/*
+ * send_settled - the reply to a send, once the messages read just before
+ * have left the table: the reader's worker removes them only after it has
+ * written the inbox reply in full, a moment after the reader has it
+ * (docs/DESIGN.md, "Inbox delivery").
+ */
+static cJSON *send_settled(struct client *c, const char *line)
+{
+	cJSON *r = client_cmd(c, "%s", line);
+
+	for (int i = 0; i < 100 && strcmp(json_string(r, "status"), "OK") != 0;
+	    i++) {
+		cJSON_Delete(r);
+		sleep_ms(20);
+		r = client_cmd(c, "%s", line);
+	}
+	return r;
+}
+
 static void test_inbox_quota(void **state)
 {
 	struct client *m = logged_in(state, "messi");
@@ -330,7 +349,7 @@ static void test_inbox_quota(void **state)
 	r = client_cmd(h, "inbox");
 	assert_reply_ok(r);
 	assert_int_equal(inbox_count(r), 3);
-	send_ok(m, "send", "henderson", "q5");
+	assert_reply_ok(send_settled(m, "send henderson q5"));
 	r = client_cmd(h, "inbox");
 	assert_int_equal(inbox_count(r), 1);
 	assert_string_equal(json_string(cJSON_GetArrayItem(
@@ -341,25 +360,6 @@ static int setup_small_store(void **state)
 {
 	*state = daemon_start("max_messages = 16\n");
 	return 0;
-}
-
-/*
- * send_settled - the reply to a send, once the messages read just before
- * have left the table: the reader's worker removes them only after it has
- * written the inbox reply in full, a moment after the reader has it
- * (docs/DESIGN.md, "Inbox delivery").
- */
-static cJSON *send_settled(struct client *c, const char *line)
-{
-	cJSON *r = client_cmd(c, "%s", line);
-
-	for (int i = 0; i < 100 && strcmp(json_string(r, "status"), "OK") != 0;
-	    i++) {
-		cJSON_Delete(r);
-		sleep_ms(20);
-		r = client_cmd(c, "%s", line);
-	}
-	return r;
 }
 
 static void test_message_table_full(void **state)
