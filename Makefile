@@ -40,7 +40,8 @@ LIB_SRC    = $(wildcard lib/*.c)
 SHM_SRC    = $(wildcard shm/*.c)
 WORKER_SRC = $(wildcard worker/*.c)
 MASTER_SRC = $(wildcard master/*.c)
-DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(SHM_SRC) $(LIB_SRC)
+REALMD_SRC = $(wildcard realmd/*.c)
+DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(REALMD_SRC) $(SHM_SRC) $(LIB_SRC)
 CTL_SRC    = $(wildcard realmctl/*.c) lib/ctl.c lib/config.c lib/log.c lib/util.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
@@ -51,7 +52,7 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit_%,$(UNIT_SRC))
 IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
 OPS_TESTS = $(wildcard tests/ops/*.sh)
 
-.PHONY: all run test test-asan unit it deps clean install FORCE bench bench-bin
+.PHONY: all run run-peer test test-asan unit it deps clean install FORCE bench bench-bin
 
 all: $(BIN)/realmchatd $(BIN)/realmctl
 
@@ -120,6 +121,11 @@ run: deps
 	$(MAKE) all
 	@mkdir -p var/demo
 	$(BIN)/realmchatd -d -f etc/realmchat.conf
+
+run-peer: deps
+	$(MAKE) all
+	@mkdir -p var/peer
+	$(BIN)/realmchatd -d -f etc/realmchat-peer.conf
 
 test: deps
 	$(MAKE) all $(UNIT_BIN) $(IT_BIN)

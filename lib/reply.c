@@ -50,6 +50,16 @@ code_name(enum rc_code c)
 	return codes[c].name;
 }
 
+/* code_parse - the error called name, or E_COUNT if there is none */
+enum rc_code
+code_parse(const char *name)
+{
+	for (int c = 0; c < E_COUNT; c++)
+		if (name != NULL && strcmp(codes[c].name, name) == 0)
+			return (enum rc_code)c;
+	return E_COUNT;
+}
+
 /* code_text - the default human text of an error */
 const char *
 code_text(enum rc_code c)

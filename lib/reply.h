@@ -28,6 +28,7 @@ enum rc_code {
 void		 reply_count_errors(uint64_t *counters);
 const char	*code_name(enum rc_code);
 const char	*code_text(enum rc_code);
+enum rc_code	 code_parse(const char *name);
 cJSON		*reply_ok(const char *message);
 int		 reply_finish(struct buf *, cJSON *);
 int		 reply_error(struct buf *, enum rc_code, const char *message);

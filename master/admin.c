@@ -85,8 +85,15 @@ add_workers(cJSON *o, struct state *st)
 
 	for (int i = 0; i < n; i++) {
 		const struct shm_proc *p = &st->procs[kids[i].slot];
-		cJSON *w = cJSON_CreateObject();
+		cJSON *w;
 
+		if (kids[i].role == PROC_REALMD) {
+			w = cJSON_AddObjectToObject(o, "realmd");
+			cJSON_AddNumberToObject(w, "pid", kids[i].pid);
+			add_time(w, "started", p->started);
+			continue;
+		}
+		w = cJSON_CreateObject();
 		cJSON_AddNumberToObject(w, "pid", kids[i].pid);
 		add_time(w, "started", p->started);
 		cJSON_AddNumberToObject(w, "connections", (double)p->conns);

@@ -43,6 +43,7 @@
 #include "lib/log.h"
 #include "lib/version.h"
 #include "master/master.h"
+#include "realmd/realmd.h"
 #include "worker/worker.h"
 
 #include "paths.h"		/* made by the Makefile, in $(BUILD) */
@@ -57,6 +58,7 @@
 #define LOCK_WAIT_MS	2000		/* master_lock() gives up after this */
 
 struct child {
+	enum proc_role	 role;		/* PROC_WORKER or PROC_REALMD */
 	pid_t		 pid;		/* 0: not running */
 	int		 slot;		/* in the state's process table */
 	bool		 used;		/* entry in use (running or due) */
@@ -97,28 +99,38 @@ worker_count(const struct config *cf)
 	return n < 1 ? 1 : n > SHM_PROCS - 2 ? SHM_PROCS - 2 : (unsigned)n;
 }
 
-/* child_main - in a new worker: drop the master's descriptors, then serve */
+static const char *
+role_name(enum proc_role r)
+{
+	return r == PROC_REALMD ? "realmd" : "worker";
+}
+
+/* child_main - in a new child: drop the master's descriptors, then serve */
 static void
-child_main(int slot)
+child_main(const struct child *k, int slot)
 {
 	if (m.pidfh != NULL)
 		pidfile_close(m.pidfh);
 	close(m.sigfd);
 	control_forget();
+	if (k->role == PROC_REALMD) {
+		close(m.lfd);
+		_exit(realmd_main(&m.cf, &m.st, slot));
+	}
 	_exit(worker_main(&m.cf, &m.st, m.lfd, slot));
 }
 
-/* spawn - fork the worker of entry k */
+/* spawn - fork the child of entry k */
 static void
 spawn(struct child *k)
 {
-	int slot = state_proc_claim(&m.st, PROC_WORKER);
+	int slot = state_proc_claim(&m.st, k->role);
 	bool again = k->started != 0;
 	pid_t pid;
 
 	k->due = 0;
 	if (slot == -1) {
-		log_err("no free process slot for a worker");
+		log_err("no free process slot for a %s", role_name(k->role));
 		k->due = now_msec() + RESPAWN_MAX_MS;
 		return;
 	}
@@ -129,22 +141,23 @@ spawn(struct child *k)
 		return;
 	}
 	if (pid == 0)
-		child_main(slot);
+		child_main(k, slot);
 	m.st.procs[slot].pid = pid;
 	k->pid = pid;
 	k->slot = slot;
 	k->started = now_msec();
-	log_msg(again ? LOG_NOTICE : LOG_INFO, "worker %d %s", (int)pid,
-	    again ? "respawned" : "started");
+	log_msg(again ? LOG_NOTICE : LOG_INFO, "%s %d %s", role_name(k->role),
+	    (int)pid, again ? "respawned" : "started");
 }
 
 static struct child *
-new_child(void)
+new_child(enum proc_role role)
 {
 	for (int i = 0; i < SHM_PROCS; i++)
 		if (!m.kids[i].used) {
 			memset(&m.kids[i], 0, sizeof(m.kids[i]));
 			m.kids[i].used = true;
+			m.kids[i].role = role;
 			return &m.kids[i];
 		}
 	return NULL;
@@ -155,8 +168,18 @@ spawn_workers(unsigned n)
 {
 	struct child *k;
 
-	while (n-- > 0 && (k = new_child()) != NULL)
+	while (n-- > 0 && (k = new_child(PROC_WORKER)) != NULL)
 		spawn(k);
+}
+
+/* realmd_child - the entry of realmd, or NULL */
+static struct child *
+realmd_child(void)
+{
+	for (int i = 0; i < SHM_PROCS; i++)
+		if (m.kids[i].used && m.kids[i].role == PROC_REALMD)
+			return &m.kids[i];
+	return NULL;
 }
 
 static struct child *
@@ -183,8 +206,8 @@ schedule(struct child *k, uint64_t now)
 		k->young_deaths = 0;
 	k->due = now + delay;
 	if (delay > 0)
-		log_warn("worker keeps dying; respawn in %llu ms",
-		    (unsigned long long)delay);
+		log_warn("%s keeps dying; respawn in %llu ms",
+		    role_name(k->role), (unsigned long long)delay);
 }
 
 /* log_death - one line for a worker that ended, louder if unexpected */
@@ -195,10 +218,11 @@ log_death(const struct child *k, pid_t pid, int status)
 
 	if (WIFSIGNALED(status))
 		log_msg(expected ? LOG_INFO : LOG_WARNING,
-		    "worker %d killed by signal %d", (int)pid, WTERMSIG(status));
+		    "%s %d killed by signal %d", role_name(k->role), (int)pid,
+		    WTERMSIG(status));
 	else
 		log_msg(WEXITSTATUS(status) || !expected ? LOG_WARNING : LOG_INFO,
-		    "worker %d exited with status %d", (int)pid,
+		    "%s %d exited with status %d", role_name(k->role), (int)pid,
 		    WEXITSTATUS(status));
 }
 
@@ -332,12 +356,24 @@ static void
 retire_workers(void)
 {
 	for (int i = 0; i < SHM_PROCS; i++)
-		if (m.kids[i].used) {
+		if (m.kids[i].used && m.kids[i].role == PROC_WORKER) {
 			m.kids[i].retiring = true;
 			if (m.kids[i].pid == 0)
 				m.kids[i].used = false;
+			else
+				kill(m.kids[i].pid, SIGTERM);
 		}
-	signal_children(SIGTERM);
+}
+
+/* realm_changed - settings that realmd reads once, when it starts */
+static bool
+realm_changed(const struct config *nc)
+{
+	return strcmp(nc->realm_name, m.cf.realm_name) != 0 ||
+	    strcmp(nc->realm_secret, m.cf.realm_secret) != 0 ||
+	    nc->realm_wait != m.cf.realm_wait ||
+	    nc->realm_backoff_max != m.cf.realm_backoff_max ||
+	    nc->max_line != m.cf.max_line;
 }
 
 /*
@@ -350,6 +386,8 @@ int
 master_reload(struct reload_report *r)
 {
 	struct config nc;
+	struct child *k;
+	bool restart_realmd;
 
 	memset(r, 0, sizeof(*r));
 	if (m.stopping) {
@@ -362,11 +400,17 @@ master_reload(struct reload_report *r)
 	}
 	restart_keys(&nc, r);
 	r->capacities = capacities_changed(&nc);
+	restart_realmd = realm_changed(&nc);
 	m.cf = nc;
 	log_set_level(m.cf.log_level);
 	retire_workers();
 	r->workers = worker_count(&m.cf);
 	spawn_workers(r->workers);
+	/* realmd restarts, and is respawned with the new settings */
+	if (restart_realmd && (k = realmd_child()) != NULL && k->pid != 0) {
+		log_notice("reload: realm settings changed; restarting realmd");
+		kill(k->pid, SIGTERM);
+	}
 	log_notice("reloaded %s: %u workers", m.cf.path, r->workers);
 	return 0;
 }
@@ -612,6 +656,7 @@ shutdown_master(void)
 int
 main(int argc, char *argv[], char *envp[])
 {
+	struct child *k;
 	const char *path = DEFAULT_CONFIG;
 	bool foreground = false, check_only = false;
 	char err[1024];
@@ -647,6 +692,8 @@ main(int argc, char *argv[], char *envp[])
 	    REALMCHAT_VERSION, m.cf.realm_name, m.cf.listen_host,
 	    m.cf.listen_port, worker_count(&m.cf), m.cf.state_dir);
 	spawn_workers(worker_count(&m.cf));
+	if ((k = new_child(PROC_REALMD)) != NULL)
+		spawn(k);
 	supervise();
 	shutdown_master();
 	log_notice("stopped");
@@ -681,7 +728,7 @@ master_stopping(void)
 	return m.stopping;
 }
 
-/* master_children - the running workers, at most max of them */
+/* master_children - the running children, at most max of them */
 int
 master_children(struct child_info *out, int max)
 {
@@ -690,6 +737,6 @@ master_children(struct child_info *out, int max)
 	for (int i = 0; i < SHM_PROCS && n < max; i++)
 		if (m.kids[i].used && m.kids[i].pid != 0)
 			out[n++] = (struct child_info){ m.kids[i].pid,
-			    m.kids[i].slot, m.kids[i].retiring };
+			    m.kids[i].slot, m.kids[i].retiring, m.kids[i].role };
 	return n;
 }

@@ -35,6 +35,7 @@ struct child_info {
 	pid_t		 pid;
 	int		 slot;		/* in the state's process table */
 	bool		 retiring;	/* from before a reload, finishing */
+	enum proc_role	 role;		/* PROC_WORKER or PROC_REALMD */
 };
 
 /* master.c: what the control socket may learn and ask */

@@ -102,8 +102,9 @@ check_user(struct state *st, uint32_t ui, uint64_t *nmsgs, uint64_t *nsess,
 	struct shm_user *u = &st->users[ui];
 	uint32_t n = 0, last = 0;
 
-	if (memchr(u->name, '\0', sizeof(u->name)) == NULL ||
-	    !name_valid(u->name, strlen(u->name)) ||
+	uint32_t nrealm = 0;
+
+	if (!user_name_ok(u) ||
 	    memchr(u->display, '\0', sizeof(u->display)) == NULL ||
 	    memchr(u->country, '\0', sizeof(u->country)) == NULL ||
 	    memchr(u->pwhash, '\0', sizeof(u->pwhash)) == NULL)
@@ -112,11 +113,14 @@ check_user(struct state *st, uint32_t ui, uint64_t *nmsgs, uint64_t *nsess,
 		struct shm_msg *m = msg_at(st, i);
 		if (m == NULL || m->to != ui || ++n > u->inbox_count ||
 		    user_at(st, m->from) == NULL || !msg_ok(st, m) ||
+		    m->realm > REALMS_MAX ||
 		    (m->group != 0 && group_at(st, m->group) == NULL))
 			FAIL("inbox of user %s is damaged", u->name);
+		nrealm += m->realm != 0;
 		last = i;
 	}
-	if (n != u->inbox_count || last != u->inbox_tail)
+	if (n != u->inbox_count || last != u->inbox_tail ||
+	    nrealm != u->realm_count)
 		FAIL("inbox of user %s is damaged", u->name);
 	n = 0;
 	for (uint32_t i = u->sessions; i != 0; i = st->sessions[i].user_next) {
@@ -167,6 +171,36 @@ check_group(struct state *st, uint32_t gi, uint64_t *nmsgs, uint64_t *nmemb,
 	return 0;
 }
 
+/* check_realm - a link's record and its queue of outgoing messages */
+static int
+check_realm(struct state *st, uint32_t ri, uint64_t *nmsgs, char *err,
+    size_t errlen)
+{
+	struct shm_realm *r = &st->realms[ri];
+	uint32_t n = 0, last = 0;
+	uint64_t prev = 0;
+
+	if (memchr(r->name, '\0', sizeof(r->name)) == NULL ||
+	    !name_valid(r->name, strlen(r->name)) ||
+	    memchr(r->peer, '\0', sizeof(r->peer)) == NULL ||
+	    memchr(r->host, '\0', sizeof(r->host)) == NULL)
+		FAIL("realm %u has a damaged record", ri);
+	for (uint32_t i = r->out_head; i != 0; i = st->msgs[i].next) {
+		struct shm_msg *m = msg_at(st, i);
+		if (m == NULL || m->to != 0 || m->realm != ri || m->id <= prev ||
+		    ++n > r->out_count || user_at(st, m->from) == NULL ||
+		    !msg_ok(st, m) || memchr(heap_ptr(st, m->text), '\0',
+		    m->len) == NULL)
+			FAIL("queue of realm %s is damaged", r->name);
+		prev = m->id;
+		last = i;
+	}
+	if (n != r->out_count || last != r->out_tail)
+		FAIL("queue of realm %s is damaged", r->name);
+	*nmsgs += r->out_count;
+	return 0;
+}
+
 /* check_files - every file's reference count is what the messages hold */
 static int
 check_files(struct state *st, char *err, size_t errlen)
@@ -211,6 +245,7 @@ state_check(struct state *st, char *err, size_t errlen)
 	struct slot_table users = users_table(st), sessions = sessions_table(st);
 	struct slot_table msgs = msgs_table(st), groups = groups_table(st);
 	struct slot_table members = members_table(st), files = files_table(st);
+	struct slot_table realms = realms_table(st);
 	uint64_t nmsgs = 0, nsess = 0, nmemb = 0;
 
 	if (check_counts(&h->users, users.cap, "user", err, errlen) == -1 ||
@@ -218,7 +253,8 @@ state_check(struct state *st, char *err, size_t errlen)
 	    check_counts(&h->msgs, msgs.cap, "message", err, errlen) == -1 ||
 	    check_counts(&h->groups, groups.cap, "group", err, errlen) == -1 ||
 	    check_counts(&h->members, members.cap, "member", err, errlen) == -1 ||
-	    check_counts(&h->files, files.cap, "file", err, errlen) == -1)
+	    check_counts(&h->files, files.cap, "file", err, errlen) == -1 ||
+	    check_counts(&h->realms, realms.cap, "realm", err, errlen) == -1)
 		return -1;
 	if (h->heap_top > h->region[RG_HEAP].size || h->heap_used > h->heap_top)
 		FAIL("message heap counters out of range");
@@ -232,6 +268,7 @@ state_check(struct state *st, char *err, size_t errlen)
 	    check_free(&groups, "group", err, errlen) == -1 ||
 	    check_free(&members, "member", err, errlen) == -1 ||
 	    check_free(&files, "file", err, errlen) == -1 ||
+	    check_free(&realms, "realm", err, errlen) == -1 ||
 	    check_hash(st, &groups, h->groups.mask + 1, group_home, "group",
 	    err, errlen) == -1)
 		return -1;
@@ -242,6 +279,10 @@ state_check(struct state *st, char *err, size_t errlen)
 	for (uint32_t i = 1; i <= h->groups.hwm; i++)
 		if (st->groups[i].state == SLOT_USED &&
 		    check_group(st, i, &nmsgs, &nmemb, err, errlen) == -1)
+			return -1;
+	for (uint32_t i = 1; i <= h->realms.hwm; i++)
+		if (st->realms[i].state == SLOT_USED &&
+		    check_realm(st, i, &nmsgs, err, errlen) == -1)
 			return -1;
 	if (nmemb != h->members.count)
 		FAIL("%llu memberships listed but %u in the table",

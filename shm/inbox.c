@@ -59,6 +59,9 @@ msg_create(struct state *st, const struct msg_new *m, uint32_t *idx,
 	msg->kind = m->kind;
 	msg->group = m->group;
 	msg->file = m->file;
+	msg->realm = m->realm;
+	msg->flags = m->flags;
+	msg->ref = m->ref;
 	msg->id = st->hdr->next_msg_id++;
 	*idx = i;
 	*id = msg->id;
@@ -104,8 +107,12 @@ msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
 		return -1;
 	}
 	if (msg_create(st, m, &i, id) == -1 ||
-	    txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1)
+	    txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1 ||
+	    (m->realm != 0 &&
+	    txn_log(st, &u->realm_count, sizeof(u->realm_count)) == -1))
 		return -1;
+	if (m->realm != 0)
+		u->realm_count++;
 	if ((tail = msg_at(st, u->inbox_tail)) != NULL) {
 		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
 			return -1;
@@ -135,13 +142,15 @@ lease_is(const struct shm_msg *m, const struct lease *l)
 }
 
 /*
- * inbox_lease_locked - lease up to max waiting messages, oldest first,
- * into out[], stopping before max_bytes of text and file bodies (but
- * taking at least one); *more tells whether unleased messages remain.
+ * inbox_lease_locked - lease up to max waiting messages that arrived
+ * over link realm (0: from this realm), oldest first, into out[],
+ * stopping before max_bytes of text and file bodies (but taking at
+ * least one); *more tells whether unleased messages remain.
  */
 size_t
-inbox_lease_locked(struct state *st, uint32_t user, const struct lease *l,
-    uint32_t *out, size_t max, uint64_t max_bytes, bool *more)
+inbox_lease_locked(struct state *st, uint32_t user, uint32_t realm,
+    const struct lease *l, uint32_t *out, size_t max, uint64_t max_bytes,
+    bool *more)
 {
 	uint64_t bytes = 0;
 	struct shm_user *u = user_at(st, user);
@@ -149,12 +158,13 @@ inbox_lease_locked(struct state *st, uint32_t user, const struct lease *l,
 	size_t n = 0;
 
 	*more = false;
-	if (u == NULL)
+	if (u == NULL || (realm == 0 && u->realm_count == u->inbox_count) ||
+	    (realm != 0 && u->realm_count == 0))
 		return 0;
 	for (uint32_t i = u->inbox_head; i != 0 && i < cap && steps++ < cap;
 	    i = st->msgs[i].next) {
 		struct shm_msg *m = &st->msgs[i];
-		if (lease_live_locked(st, m))
+		if (m->realm != realm || lease_live_locked(st, m))
 			continue;
 		uint64_t size = m->len;
 		if (m->kind == MSG_FILE && file_at(st, m->file) != NULL)
@@ -170,6 +180,25 @@ inbox_lease_locked(struct state *st, uint32_t user, const struct lease *l,
 		out[n++] = i;
 	}
 	return n;
+}
+
+/* inbox_realm_counts_locked - counts[r]: waiting messages from link r */
+void
+inbox_realm_counts_locked(struct state *st, uint32_t user,
+    uint32_t counts[REALMS_MAX + 1])
+{
+	struct shm_user *u = user_at(st, user);
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, left;
+
+	memset(counts, 0, (REALMS_MAX + 1) * sizeof(counts[0]));
+	if (u == NULL || (left = u->realm_count) == 0)
+		return;
+	for (uint32_t i = u->inbox_head; i != 0 && i < cap && steps++ < cap &&
+	    left > 0; i = st->msgs[i].next)
+		if (st->msgs[i].realm != 0 && st->msgs[i].realm <= REALMS_MAX) {
+			counts[st->msgs[i].realm]++;
+			left--;
+		}
 }
 
 /* inbox_release_locked - give back the messages of an unsent reply */
@@ -199,7 +228,8 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
 	uint32_t *link = &u->inbox_head;
 	int n = 0;
 
-	if (txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1)
+	if (txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1 ||
+	    txn_log(st, &u->realm_count, sizeof(u->realm_count)) == -1)
 		return -1;
 	while (*link != 0 && n < COMMIT_CHUNK) {
 		uint32_t i = *link;
@@ -219,6 +249,8 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
 		if (u->inbox_tail == i)
 			u->inbox_tail = prev;
 		u->inbox_count--;
+		if (m->realm != 0)
+			u->realm_count--;
 		if (msg_release(st, i, &gone[*ngone]) == -1)
 			return -1;
 		if (gone[*ngone] != 0)

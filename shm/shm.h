@@ -30,7 +30,7 @@
 #include "lib/util.h"
 
 #define SHM_MAGIC	"RLMCHAT\0"
-#define SHM_VERSION	2
+#define SHM_VERSION	3
 #define SHM_FILE	"realmchat.state"
 
 #define SHM_REGIONS	16	/* room for regions of later versions */
@@ -46,6 +46,11 @@
 #define PWHASH_LEN	128	/* yescrypt hash string */
 #define FILE_NAME_LEN	255	/* stored (sanitised) file name */
 #define FILE_ID_LEN	16	/* hex digits of a file id */
+#define REALMS_MAX	64	/* links to other realms */
+#define HOST_LEN	255	/* a peer's host name or address */
+#define REMOTE_NAME_LEN	(2 * NAME_LEN + 1)	/* "user@realm" of a remote user */
+#define REJECTS_KEPT	64	/* refusals a link remembers for resends */
+#define LINK_WINDOW	REJECTS_KEPT	/* messages in flight on a link */
 
 enum shm_region_id {
 	RG_UNDO,		/* undo log of the transaction in flight */
@@ -60,6 +65,7 @@ enum shm_region_id {
 	RG_GROUP_HASH,		/* uint32_t buckets, by name */
 	RG_MEMBERS,		/* struct shm_member[] */
 	RG_FILES,		/* struct shm_file[]: bodies are in the spool */
+	RG_REALMS,		/* struct shm_realm[] (version 3) */
 	RG_COUNT
 };
 
@@ -107,21 +113,28 @@ struct shm_proc {
 
 enum slot_state { SLOT_FREE = 0, SLOT_USED = 1 };
 
+/*
+ * A user.  A remote user (realm != 0) is one of a linked realm that
+ * sent us something or joined one of our groups: named "user@realm",
+ * without a password, it never logs in here and has no inbox.
+ */
 struct shm_user {
 	uint32_t	state;		/* enum slot_state */
 	uint32_t	next;		/* hash chain, or free list */
-	char		name[NAME_LEN + 1];
+	char		name[REMOTE_NAME_LEN + 1];
 	char		display[DISPLAY_LEN + 1];
 	char		country[COUNTRY_LEN + 1];
 	char		pwhash[PWHASH_LEN];
-	uint8_t		pad[5];
+	uint8_t		pad[4];
 	uint64_t	created;	/* wall-clock seconds */
 	uint32_t	inbox_head;	/* oldest waiting message */
 	uint32_t	inbox_tail;	/* newest waiting message */
 	uint32_t	inbox_count;
 	uint32_t	sessions;	/* first of this user's sessions */
 	uint32_t	nsessions;
-	uint32_t	reserved[7];
+	uint32_t	realm;		/* a remote user's link; 0 for our own */
+	uint32_t	realm_count;	/* of inbox_count: arrived over a link */
+	uint32_t	reserved[5];
 };
 
 /* A group lives in its home realm; its history is a chain of messages. */
@@ -177,6 +190,11 @@ struct shm_session {
 
 enum msg_kind { MSG_TEXT = 1, MSG_FILE = 2 };
 
+enum msg_flags {
+	MF_GROUP_SEND = 1 << 0,	/* outbox: to a group target at the peer */
+	MF_BOUNCE = 1 << 1,	/* a notice that the peer refused message ref */
+};
+
 struct shm_msg {
 	uint32_t	state;		/* enum slot_state */
 	uint32_t	next;		/* recipient's queue, or free list */
@@ -193,7 +211,57 @@ struct shm_msg {
 	uint32_t	lease_serial;	/* which reply of that process */
 	uint32_t	group;		/* group of a group message, else 0 */
 	uint32_t	file;		/* MSG_FILE: its file */
-	uint32_t	reserved;
+	/*
+	 * realm: in an inbox, the link it arrived over (0: from here);
+	 * in a link's outbox, that link.  The text of an outbox message is
+	 * "<target>\0<text>"; a bounce's is "<realm>\0<code>\0<target>\0<why>".
+	 */
+	uint32_t	realm;
+	uint32_t	flags;		/* enum msg_flags */
+	uint32_t	pad;
+	uint64_t	ref;		/* MF_BOUNCE: id of the refused message */
+};
+
+enum realm_flags {
+	RF_DIALER = 1 << 0,	/* we dial it (we ran addrealm) */
+};
+
+/* What a link is doing, as realmd last wrote it (not structural). */
+enum link_state {
+	LINK_DOWN, LINK_CONNECTING, LINK_AUTH, LINK_UP, LINK_BACKOFF
+};
+
+/*
+ * A link to another realm.  Its outbox is a FIFO of messages through
+ * shm_msg.next, in increasing id order; they leave it when the peer's
+ * verdict arrives.  recv_hwm is the highest message id stored from
+ * the peer's state instance peer_inst: a frame at or below it is a resend.
+ */
+struct shm_realm {
+	uint32_t	state;		/* enum slot_state */
+	uint32_t	next;		/* free list */
+	char		name[NAME_LEN + 1];	/* what users call it */
+	char		peer[NAME_LEN + 1];	/* its realm_name */
+	char		host[HOST_LEN + 1];
+	uint16_t	port;
+	uint16_t	pad;
+	uint32_t	flags;		/* enum realm_flags */
+	uint64_t	created;
+	uint64_t	peer_inst;
+	uint64_t	recv_hwm;
+	uint32_t	out_head;
+	uint32_t	out_tail;
+	uint32_t	out_count;
+	uint32_t	reject_next;	/* ring position */
+	uint64_t	reject_id[REJECTS_KEPT];	/* refused message ids */
+	uint8_t		reject_code[REJECTS_KEPT];	/* enum rc_code */
+	uint32_t	reserved[8];
+	/* runtime, written by realmd without undo */
+	uint32_t	link;		/* enum link_state */
+	uint32_t	pad2;
+	uint64_t	since;		/* wall-clock seconds in that state */
+	uint64_t	sent;		/* messages answered by the peer */
+	uint64_t	received;	/* messages stored from the peer */
 };
 
 struct shm_table {
@@ -228,6 +296,8 @@ struct shm_header {
 	struct shm_table groups;
 	struct shm_table members;
 	struct shm_table files;
+	struct shm_table realms;
+	uint64_t	instance;	/* random: names this state to peer realms */
 	uint64_t	spool_bytes;	/* bytes of live files */
 	uint64_t	next_msg_id;
 	uint64_t	heap_top;	/* first never-used heap byte */

@@ -11,12 +11,15 @@
  *	ids, never from client input.
  */
 #include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <bsd/stdlib.h>
 #include <bsd/string.h>
 
 #include "lib/log.h"
@@ -184,4 +187,31 @@ file_unref(struct state *st, uint32_t i, uint64_t *gone)
 	st->hdr->spool_bytes -= f->size;
 	*gone = f->id;
 	return slot_free(st, &tb, i);
+}
+
+/*
+ * spool_store - write a body under a temporary name, then rename it to a
+ * fresh random id (*id), so that a crash never leaves half a body named.
+ */
+int
+spool_store(struct state *st, const void *body, size_t size, uint64_t *id)
+{
+	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
+	int fd;
+
+	do
+		arc4random_buf(id, sizeof(*id));
+	while (*id == 0);
+	spool_path(st, *id, true, tmp, sizeof(tmp));
+	spool_path(st, *id, false, path, sizeof(path));
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (write_full(fd, body, size) == -1 || close(fd) == -1 ||
+	    rename(tmp, path) == -1) {
+		int saved = errno;
+		unlink(tmp);
+		errno = saved;
+		return -1;
+	}
+	return 0;
 }

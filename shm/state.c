@@ -81,6 +81,7 @@ plan_layout(struct shm_header *h, const struct config *cf)
 		[RG_GROUP_HASH] = { pow2_at_least(cf->max_groups), sizeof(uint32_t) },
 		[RG_MEMBERS] = { cf->max_memberships + 1, sizeof(struct shm_member) },
 		[RG_FILES] = { cf->max_files + 1, sizeof(struct shm_file) },
+		[RG_REALMS] = { REALMS_MAX + 1, sizeof(struct shm_realm) },
 	};
 	uint64_t off = round_page(sizeof(*h));
 
@@ -97,6 +98,7 @@ plan_layout(struct shm_header *h, const struct config *cf)
 	}
 	h->total_size = off;
 	h->hash_key = ((uint64_t)arc4random() << 32) | arc4random();
+	h->instance = ((uint64_t)arc4random() << 32) | arc4random();
 	h->created = now_sec();
 	h->users.mask = h->region[RG_USER_HASH].count - 1;
 	h->sessions.mask = h->region[RG_SESSION_HASH].count - 1;
@@ -165,6 +167,7 @@ check_layout(const struct shm_header *h, uint64_t fsize, char *err, size_t errle
 		[RG_GROUP_HASH] = sizeof(uint32_t),
 		[RG_MEMBERS] = sizeof(struct shm_member),
 		[RG_FILES] = sizeof(struct shm_file),
+		[RG_REALMS] = sizeof(struct shm_realm),
 	};
 	uint64_t end = round_page(sizeof(*h));
 
@@ -224,6 +227,7 @@ set_pointers(struct state *st)
 	st->group_hash = AT(RG_GROUP_HASH);
 	st->members = AT(RG_MEMBERS);
 	st->files = AT(RG_FILES);
+	st->realms = AT(RG_REALMS);
 #undef AT
 }
 

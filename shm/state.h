@@ -33,6 +33,7 @@ struct state {
 	uint32_t		*group_hash;
 	struct shm_member	*members;
 	struct shm_file		*files;
+	struct shm_realm	*realms;
 	char			*heap;
 	char			*undo;
 	char			 spool[PATH_MAX];	/* file bodies */
@@ -102,6 +103,9 @@ struct msg_new {
 	uint64_t	 time;
 	uint32_t	 group;		/* group message: its group */
 	uint32_t	 file;		/* MSG_FILE: its file slot */
+	uint32_t	 realm;		/* arrived over, or queued for, this link */
+	uint32_t	 flags;		/* enum msg_flags */
+	uint64_t	 ref;		/* MF_BOUNCE: the refused message */
 };
 struct lease {
 	uint32_t	 proc;		/* slot + 1 */
@@ -115,8 +119,10 @@ int		 msg_release(struct state *, uint32_t, uint64_t *gone);
 int		 msg_enqueue(struct state *, const struct msg_new *,
 		     uint32_t quota, uint64_t *id);
 size_t		 inbox_lease_locked(struct state *, uint32_t user,
-		     const struct lease *, uint32_t *out, size_t max,
-		     uint64_t max_bytes, bool *more);
+		     uint32_t realm, const struct lease *, uint32_t *out,
+		     size_t max, uint64_t max_bytes, bool *more);
+void		 inbox_realm_counts_locked(struct state *, uint32_t user,
+		     uint32_t counts[REALMS_MAX + 1]);
 int		 inbox_commit(struct state *, uint32_t user, const struct lease *);
 void		 inbox_release_locked(struct state *, uint32_t user,
 		     const struct lease *);
@@ -140,9 +146,34 @@ int		 spool_open(struct state *, const char *state_dir, char *, size_t);
 void		 spool_path(const struct state *, uint64_t id, bool tmp, char *,
 		     size_t);
 void		 spool_unlink(const struct state *, uint64_t id);
+int		 spool_store(struct state *, const void *, size_t, uint64_t *id);
 int		 file_create(struct state *, uint64_t id, uint64_t size,
 		     const char *name, uint32_t group, uint64_t max, uint32_t *);
 int		 file_ref(struct state *, uint32_t);
 int		 file_unref(struct state *, uint32_t, uint64_t *gone);
+
+/* realms.c */
+struct shm_realm *realm_at(struct state *, uint32_t);
+uint32_t	 realm_find_locked(struct state *, const char *, size_t);
+uint32_t	 realm_find_peer_locked(struct state *, const char *peer);
+int		 realm_insert(struct state *, const char *name, const char *peer,
+		     const char *host, uint16_t port, uint32_t flags, uint32_t *);
+int		 realm_remove(struct state *, uint32_t, uint64_t *gone, size_t *ngone,
+		     size_t max);
+int		 outbox_append(struct state *, uint32_t realm, const struct msg_new *,
+		     uint32_t limit, uint64_t *id);
+uint32_t	 outbox_find_locked(struct state *, uint32_t realm, uint64_t id);
+int		 outbox_remove(struct state *, uint32_t realm, uint32_t msg,
+		     uint64_t *gone);
+int		 realm_received(struct state *, uint32_t realm, uint64_t id,
+		     int code);
+int		 realm_rejected_locked(struct state *, uint32_t realm, uint64_t id);
+int		 remote_user(struct state *, uint32_t realm, const char *user,
+		     const char *display, uint32_t *);
+const char	*remote_user_name(const struct shm_user *, size_t *len);
+bool		 user_name_ok(const struct shm_user *);
+int		 bounce_enqueue(struct state *, uint32_t user, const char *realm,
+		     int code, const char *target, const char *why, uint64_t ref,
+		     uint32_t quota);
 
 #endif

@@ -58,6 +58,12 @@ files_table(struct state *st)
 	return table_of(st, &st->hdr->files, RG_FILES, NULL);
 }
 
+struct slot_table
+realms_table(struct state *st)
+{
+	return table_of(st, &st->hdr->realms, RG_REALMS, NULL);
+}
+
 _Static_assert(offsetof(struct shm_user, name) == sizeof(struct slot_head) &&
     offsetof(struct shm_group, name) == sizeof(struct slot_head),
     "chain_find_name expects the name right after the slot head");
@@ -82,7 +88,7 @@ chain_find_name(const struct slot_table *tb, uint32_t bucket, const char *name,
 {
 	uint32_t i = tb->buckets[bucket], steps = 0;
 
-	if (len > NAME_LEN)
+	if (len > REMOTE_NAME_LEN)
 		return 0;
 	while (i != 0 && i < tb->cap && steps++ < tb->cap) {
 		const struct slot_head *s = slot_at(tb, i);

@@ -31,6 +31,7 @@ struct slot_table msgs_table(struct state *);
 struct slot_table groups_table(struct state *);
 struct slot_table members_table(struct state *);
 struct slot_table files_table(struct state *);
+struct slot_table realms_table(struct state *);
 
 static inline struct slot_head *
 slot_at(const struct slot_table *tb, uint32_t i)

@@ -16,29 +16,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <bsd/stdlib.h>
 
 #include "lib/filedata.h"
 #include "lib/log.h"
 #include "worker/worker.h"
 
-struct upload {
-	char		 name[FILE_NAME_LEN + 1];
-	unsigned char	*body;
-	size_t		 size;
-	uint64_t	 id;		/* spool name */
-};
-
-/* decode - name and body of the request; false after replying an error */
-static bool
-decode(struct request *rq, struct upload *up)
+/*
+ * upload_decode - the file of a request: its name (the word name) and its
+ * body (the request's text, base64); false after replying an error.
+ */
+bool
+upload_decode(struct request *rq, const struct word *name, struct upload *up)
 {
 	const char *b64 = rq->text;
 	size_t len = rq->textlen;
 	ssize_t n;
 
-	file_name_clean(rq->args[1].p, rq->args[1].len, up->name,
-	    sizeof(up->name));
+	file_name_clean(name->p, name->len, up->name, sizeof(up->name));
 	b64_unwrap(&b64, &len);
 	if (b64_decoded_max(len) > rq->w->cf->max_file + 3) {
 		reply_errorf(rq->out, E_TOO_LARGE, "File larger than %llu bytes",
@@ -62,34 +56,12 @@ decode(struct request *rq, struct upload *up)
 	return true;
 }
 
-/* spool_write - the body under a temporary name, then renamed to its id */
-static int
-spool_write(struct state *st, struct upload *up)
-{
-	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
-	int fd;
-
-	do
-		arc4random_buf(&up->id, sizeof(up->id));
-	while (up->id == 0);
-	spool_path(st, up->id, true, tmp, sizeof(tmp));
-	spool_path(st, up->id, false, path, sizeof(path));
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
-		return -1;
-	if (write_full(fd, up->body, up->size) == -1 || close(fd) == -1 ||
-	    rename(tmp, path) == -1) {
-		log_err("%s: %m", tmp);
-		unlink(tmp);
-		return -1;
-	}
-	return 0;
-}
-
 /* send_upload - store the body, then deliver it to the target */
 static void
 send_upload(struct request *rq, const struct word *to, bool private)
 {
 	struct state *st = rq->w->st;
+	const struct sender snd = request_sender(rq);
 	struct msg_new m = { .from = rq->user, .kind = MSG_FILE, .time = now_sec() };
 	struct upload up = { .body = NULL };
 	struct delivery d = { 0 };
@@ -101,9 +73,10 @@ send_upload(struct request *rq, const struct word *to, bool private)
 		reply_error(rq->out, E_NO_USER, NULL);
 		return;
 	}
-	if (!decode(rq, &up))
+	if (!upload_decode(rq, &rq->args[1], &up))
 		goto done;
-	if (spool_write(st, &up) == -1) {
+	if (spool_store(st, up.body, up.size, &up.id) == -1) {
+		log_err("spool: %m");
 		reply_error(rq->out, E_INTERNAL, "Cannot store the file");
 		goto done;
 	}
@@ -113,13 +86,13 @@ send_upload(struct request *rq, const struct word *to, bool private)
 		t.list = *to;
 		why = user_find_locked(st, to->p, to->len) ? E_COUNT : E_NO_USER;
 	} else
-		why = target_resolve_locked(rq, to, &t);
+		why = target_resolve_locked(&snd, to, &t);
 	if (why == E_COUNT && file_create(st, up.id, up.size, up.name, t.group,
 	    rq->w->cf->spool_max, &f) == -1)
 		why = E_QUOTA;
 	if (why == E_COUNT) {
 		m.file = f;
-		why = target_deliver(rq, &t, &m, &d);
+		why = target_deliver(&snd, &t, &m, &d);
 	}
 	if (why != E_COUNT) {
 		txn_abort(st);

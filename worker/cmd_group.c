@@ -136,6 +136,7 @@ void
 cmd_sendgroup(struct request *rq)
 {
 	struct state *st = rq->w->st;
+	const struct sender snd = request_sender(rq);
 	struct msg_new m = { .from = rq->user, .kind = MSG_TEXT, .time = now_sec() };
 	struct delivery d = { 0 };
 	struct target t;
@@ -147,8 +148,8 @@ cmd_sendgroup(struct request *rq)
 		return;
 	}
 	txn_begin(st);
-	if ((why = target_resolve_locked(rq, &rq->args[0], &t)) == E_COUNT)
-		why = target_deliver(rq, &t, &m, &d);
+	if ((why = target_resolve_locked(&snd, &rq->args[0], &t)) == E_COUNT)
+		why = target_deliver(&snd, &t, &m, &d);
 	if (why != E_COUNT) {
 		txn_abort(st);
 		delivery_error(rq, why, &d);

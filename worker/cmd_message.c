@@ -20,6 +20,9 @@
 #include "worker/worker.h"
 
 #define INBOX_REPLY_BYTES	(32 << 20)	/* of text and files, beyond one */
+#define BOUNCE_FROM		"realmchat"	/* sender of bounce notices */
+
+static cJSON *bounce_json(struct state *, const struct shm_msg *, cJSON *);
 
 /*
  * text_clean - the request's text as it will be stored: *out points at it
@@ -140,6 +143,8 @@ message_json(struct state *st, const struct shm_msg *m, bool content)
 	cJSON *e = cJSON_CreateObject();
 	char when[21];
 
+	if (m->flags & MF_BOUNCE)
+		return bounce_json(st, m, e);
 	json_add_text(e, "msg_from", from->display, strlen(from->display));
 	if (m->to != 0)
 		json_add_text(e, "msg_to", st->users[m->to].display,
@@ -160,7 +165,12 @@ message_json(struct state *st, const struct shm_msg *m, bool content)
 	} else
 		json_add_text(e, "msg", heap_ptr(st, m->text), m->len);
 	cJSON_AddNumberToObject(e, "id", (double)m->id);
-	cJSON_AddStringToObject(e, "from", from->name);
+	if (from->realm != 0) {		/* "user@realm": a user over a link */
+		const char *at = strchr(from->name, '@');
+		json_add_text(e, "from", from->name, (size_t)(at - from->name));
+		cJSON_AddStringToObject(e, "realm", at + 1);
+	} else
+		cJSON_AddStringToObject(e, "from", from->name);
 	iso_time(m->time, when);
 	cJSON_AddStringToObject(e, "time", when);
 	if (m->group != 0)
@@ -168,16 +178,74 @@ message_json(struct state *st, const struct shm_msg *m, bool content)
 	return e;
 }
 
+/* bounce_json - a notice that a peer realm refused one of our messages */
+static cJSON *
+bounce_json(struct state *st, const struct shm_msg *m, cJSON *e)
+{
+	const char *realm = heap_ptr(st, m->text), *end = realm + m->len;
+	const char *code = realm + strnlen(realm, (size_t)(end - realm)) + 1;
+	const char *target = code < end ? code + strnlen(code,
+	    (size_t)(end - code)) + 1 : end;
+	const char *why = target < end ? target + strnlen(target,
+	    (size_t)(end - target)) + 1 : end;
+	char when[21], *text = NULL;
+
+	if (code > end)
+		code = end;
+	if (target > end)
+		target = end;
+	if (why > end)
+		why = end;
+	cJSON_AddStringToObject(e, "msg_from", BOUNCE_FROM);
+	json_add_text(e, "msg_to", st->users[m->to].display,
+	    strlen(st->users[m->to].display));
+	if (asprintf(&text, "Pesan ke %.*s di realm %.*s ditolak: %.*s",
+	    (int)strnlen(target, (size_t)(end - target)), target,
+	    (int)strnlen(realm, (size_t)(end - realm)), realm,
+	    (int)(end - why), why) >= 0) {
+		json_add_text(e, "msg", text, strlen(text));
+		free(text);
+	}
+	cJSON_AddBoolToObject(e, "bounce", true);
+	json_add_text(e, "code", code, strnlen(code, (size_t)(end - code)));
+	json_add_text(e, "realm", realm, strnlen(realm, (size_t)(end - realm)));
+	cJSON_AddNumberToObject(e, "ref", (double)m->ref);
+	cJSON_AddNumberToObject(e, "id", (double)m->id);
+	cJSON_AddStringToObject(e, "from", BOUNCE_FROM);
+	iso_time(m->time, when);
+	cJSON_AddStringToObject(e, "time", when);
+	return e;
+}
+
 /* add_message - one inbox entry, under its sender's name */
 static void
 add_message(struct state *st, cJSON *messages, const struct shm_msg *m)
 {
-	const char *sender = st->users[m->from].name;
+	const char *sender = m->flags & MF_BOUNCE ? BOUNCE_FROM :
+	    st->users[m->from].name;
 	cJSON *list = cJSON_GetObjectItemCaseSensitive(messages, sender);
 
 	if (list == NULL)
 		list = cJSON_AddArrayToObject(messages, sender);
 	cJSON_AddItemToArray(list, message_json(st, m, true));
+}
+
+/* add_realm_pending - how many messages wait in each realm's queue */
+static void
+add_realm_pending(struct state *st, uint32_t user, cJSON *o)
+{
+	uint32_t counts[REALMS_MAX + 1];
+	cJSON *p = NULL;
+
+	state_lock(st);
+	inbox_realm_counts_locked(st, user, counts);
+	for (uint32_t r = 1; r <= REALMS_MAX; r++)
+		if (counts[r] > 0 && realm_at(st, r) != NULL) {
+			if (p == NULL)
+				p = cJSON_AddObjectToObject(o, "realm_pending");
+			cJSON_AddNumberToObject(p, st->realms[r].name, counts[r]);
+		}
+	state_unlock(st);
 }
 
 /*
@@ -200,7 +268,7 @@ cmd_inbox(struct request *rq)
 	size_t n;
 
 	state_lock(st);
-	n = inbox_lease_locked(st, rq->user, &l, w->msg_idx,
+	n = inbox_lease_locked(st, rq->user, 0, &l, w->msg_idx,
 	    (size_t)w->cf->inbox_batch, INBOX_REPLY_BYTES, &more);
 	state_unlock(st);
 	/* leased messages are ours alone until released or committed */
@@ -209,6 +277,8 @@ cmd_inbox(struct request *rq)
 		add_message(st, messages, &st->msgs[w->msg_idx[i]]);
 	if (more)
 		cJSON_AddBoolToObject(o, "more", true);
+	if (st->users[rq->user].realm_count > 0)
+		add_realm_pending(st, rq->user, o);
 	if (reply_finish(rq->out, o) == -1 ||
 	    (n > 0 && conn_add_pending(rq->c, rq->user, &l) == -1)) {
 		/* not sent, or not trackable: the messages stay queued */

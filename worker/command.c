@@ -12,10 +12,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lib/link.h"
 #include "worker/worker.h"
 
 #define S	CMD_SESSION
 #define T	CMD_TEXT
+#define A	CMD_ADDR
 
 static const struct command commands[] = {	/* at most STAT_COMMANDS */
 	{ "auth", { NULL }, 2, 2, 0, cmd_auth },
@@ -35,10 +37,25 @@ static const struct command commands[] = {	/* at most STAT_COMMANDS */
 	{ "sendfile", { "sendprivatefile" }, 3, 3, S | T, cmd_sendfile },
 	{ "sendgroupfile", { NULL }, 3, 3, S | T, cmd_sendgroupfile },
 	{ "downloadfile", { "getfile" }, 1, 2, S, cmd_downloadfile },
+	{ "addrealm", { NULL }, 3, 5, S, cmd_addrealm },
+	{ "listrealm", { "connectedrealm", "getrealms", "checkrealm" }, 0, 0, S,
+	    cmd_listrealm },
+	{ "ackrealm", { NULL }, 1, 1, S, cmd_ackrealm },
+	{ "sendrealm", { "sendprivaterealm" }, 3, 3, S | T | A, cmd_sendrealm },
+	{ "sendfilerealm", { "sendprivatefilerealm", "sendrealmfile" }, 4, 4,
+	    S | T | A, cmd_sendfilerealm },
+	{ "sendgrouprealm", { NULL }, 3, 3, S | T | A, cmd_sendgrouprealm },
+	{ "sendgroupfilerealm", { "sendgrouprealmfile" }, 4, 4, S | T | A,
+	    cmd_sendgroupfilerealm },
+	{ "inboxrealm", { "getrealminbox" }, 1, 1, S, cmd_inboxrealm },
+	{ "joingrouprealm", { NULL }, 2, 3, S, cmd_joingrouprealm },
+	{ "inboxgrouprealm", { NULL }, 2, 2, S, cmd_inboxgrouprealm },
+	{ LINK_COMMAND, { NULL }, 1, 1, T, cmd_realmlink },
 };
 
 #undef S
 #undef T
+#undef A
 
 /* "group <word> ...": the word names a command of the table above. */
 static const struct {
@@ -195,6 +212,11 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 		reply_error(out, E_BAD_COMMAND, NULL);
 		return;
 	}
+	/* "<their ip> <their port> <tokenid> ...": the client's own address */
+	if ((cmd->flags & CMD_ADDR) && rl.nwords > first + 2 &&
+	    !token_shaped(rl.w[first].p, rl.w[first].len) &&
+	    token_shaped(rl.w[first + 2].p, rl.w[first + 2].len))
+		first += 2;
 	if ((cmd->flags & CMD_SESSION) && rl.nwords > first &&
 	    token_parse(rl.w[first].p, rl.w[first].len, rq.token) == 0) {
 		token_arg = true;

@@ -69,10 +69,12 @@ touch(struct conn *c)
 	w->idle_tail = c;
 }
 
+/* backlogged - answer nothing more for now: replies pile up, or one waits */
 static bool
 backlogged(const struct conn *c)
 {
-	return buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
+	return c->wait_for != 0 || c->handoff != NULL ||
+	    buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
 }
 
 /* reply_target - where replies go: behind waiting bytes, or to scratch */
@@ -259,7 +261,7 @@ update_interest(struct conn *c)
 
 	if (buf_used(&c->out) > 0)
 		ev |= EPOLLOUT;
-	else if (c->eof || c->w->stopping)
+	else if ((c->eof || c->w->stopping) && c->wait_for == 0)
 		return false;
 	if (!c->eof && !backlogged(c))
 		ev |= EPOLLIN | EPOLLRDHUP;
@@ -325,8 +327,29 @@ conn_event(struct conn *c, uint32_t events)
 		conn_close(c);
 		return;
 	}
+	if (c->handoff != NULL) {
+		/* a realm link: what we owe goes out, the rest is realmd's */
+		(void)flush(c);
+		realm_handoff(c);
+		return;
+	}
 	if (flush(c) == -1 || !update_interest(c))
 		conn_close(c);
+}
+
+/*
+ * conn_late_reply - the reply of the request the connection waited on;
+ * then the lines that waited behind it are answered.  c may be closed.
+ */
+void
+conn_late_reply(struct conn *c, struct buf *reply)
+{
+	struct buf *out = reply_target(c);
+
+	if (buf_append(out, buf_head(reply), buf_used(reply)) == 0)
+		c->queued += buf_used(reply);
+	c->wait_for = 0;
+	conn_event(c, 0);
 }
 
 /* refuse - tell a client over the connection limit, then hang up */
@@ -399,8 +422,10 @@ conn_close(struct conn *c)
 			free(p);
 		}
 	}
+	realm_forget(c);
 	idle_unlink(w, c);
 	close(c->fd);
+	free(c->handoff);
 	buf_free(&c->in);
 	buf_free(&c->out);
 	free(c);

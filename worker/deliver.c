@@ -19,13 +19,14 @@
 #define GROUP_PREFIX	"group:"
 
 /*
- * target_resolve_locked - what t names, for the sender rq->user.
+ * target_resolve_locked - what t names, for the sender s->user.
  * Returns E_COUNT when it is a valid target, else the error to reply.
  */
 enum rc_code
-target_resolve_locked(struct request *rq, const struct word *t, struct target *out)
+target_resolve_locked(const struct sender *s, const struct word *t,
+    struct target *out)
 {
-	struct state *st = rq->w->st;
+	struct state *st = s->st;
 	const char *name = t->p;
 	size_t len = t->len, plen = strlen(GROUP_PREFIX);
 	bool forced = len > plen && strncmp(name, GROUP_PREFIX, plen) == 0;
@@ -44,7 +45,7 @@ target_resolve_locked(struct request *rq, const struct word *t, struct target *o
 	if ((out->group = group_find_locked(st, name, len)) != 0) {
 		memcpy(out->name, name, len);
 		out->name[len] = '\0';
-		return member_find_locked(st, out->group, rq->user) != 0 ?
+		return member_find_locked(st, out->group, s->user) != 0 ?
 		    E_COUNT : E_NOT_MEMBER;
 	}
 	if (!forced && user_find_locked(st, name, len) != 0) {
@@ -64,16 +65,16 @@ note(cJSON **list, const char *name)
 
 /* enqueue_to - one recipient's copy; -1 only on a hard error */
 static int
-enqueue_to(struct request *rq, uint32_t user, struct msg_new *m,
+enqueue_to(const struct sender *s, uint32_t user, struct msg_new *m,
     struct delivery *d)
 {
 	uint64_t id;
 
 	m->to = user;
-	if (msg_enqueue(rq->w->st, m, (uint32_t)rq->w->cf->inbox_quota, &id) == -1) {
+	if (msg_enqueue(s->st, m, (uint32_t)s->cf->inbox_quota, &id) == -1) {
 		if (errno != EDQUOT)
 			return -1;
-		note(&d->full, rq->w->st->users[user].name);
+		note(&d->full, s->st->users[user].name);
 		return 0;
 	}
 	if (d->id == 0)
@@ -82,31 +83,34 @@ enqueue_to(struct request *rq, uint32_t user, struct msg_new *m,
 	return 0;
 }
 
+/* to_group - history, then every other member of ours (remote ones read it there) */
 static int
-to_group(struct request *rq, const struct target *t, struct msg_new *m,
+to_group(const struct sender *s, const struct target *t, struct msg_new *m,
     struct delivery *d)
 {
-	struct state *st = rq->w->st;
+	struct state *st = s->st;
 	uint32_t cap = st->hdr->region[RG_MEMBERS].count, steps = 0;
 
 	m->group = t->group;
 	m->to = 0;
-	if (group_post(st, t->group, m, (uint32_t)rq->w->cf->group_history,
+	if (group_post(st, t->group, m, (uint32_t)s->cf->group_history,
 	    &d->id, &d->gone) == -1)
 		return -1;
 	for (uint32_t i = st->groups[t->group].members; i != 0 && i < cap &&
-	    steps++ < cap; i = st->members[i].next)
-		if (st->members[i].user != rq->user &&
-		    enqueue_to(rq, st->members[i].user, m, d) == -1)
+	    steps++ < cap; i = st->members[i].next) {
+		uint32_t u = st->members[i].user;
+		if (u != s->user && st->users[u].realm == 0 &&
+		    enqueue_to(s, u, m, d) == -1)
 			return -1;
+	}
 	return 0;
 }
 
 static int
-to_list(struct request *rq, const struct target *t, struct msg_new *m,
+to_list(const struct sender *s, const struct target *t, struct msg_new *m,
     struct delivery *d)
 {
-	struct state *st = rq->w->st;
+	struct state *st = s->st;
 	uint32_t seen[256];
 	size_t nseen = 0;
 	const char *p = t->list.p, *end = p + t->list.len;
@@ -134,7 +138,7 @@ to_list(struct request *rq, const struct target *t, struct msg_new *m,
 				return -1;
 			}
 			seen[nseen++] = u;
-			if (enqueue_to(rq, u, m, d) == -1)
+			if (enqueue_to(s, u, m, d) == -1)
 				return -1;
 		}
 		p += len + 1;
@@ -147,10 +151,10 @@ to_list(struct request *rq, const struct target *t, struct msg_new *m,
  * E_COUNT on success; else the error to reply (the caller aborts).
  */
 enum rc_code
-target_deliver(struct request *rq, const struct target *t, struct msg_new *m,
-    struct delivery *d)
+target_deliver(const struct sender *s, const struct target *t,
+    struct msg_new *m, struct delivery *d)
 {
-	int rc = t->group ? to_group(rq, t, m, d) : to_list(rq, t, m, d);
+	int rc = t->group ? to_group(s, t, m, d) : to_list(s, t, m, d);
 
 	if (rc == -1) {
 		if (errno == ENOSPC)

@@ -97,6 +97,8 @@ run(struct worker *w)
 				conn_accept(w);
 			else if (ev[i].data.ptr == &signal_mark)
 				drain_signals(w);
+			else if (ev[i].data.ptr == &realm_chan_mark)
+				realm_event(w, ev[i].events);
 			else
 				conn_event(ev[i].data.ptr, ev[i].events);
 		}
@@ -104,6 +106,7 @@ run(struct worker *w)
 		if (now >= next_tick) {
 			next_tick = now + TICK_MS;
 			conn_expire_idle(w, now);
+			realm_tick(w, now);
 			if (getppid() != w->st->procs[0].pid)
 				begin_stop(w);
 		}
@@ -123,7 +126,8 @@ run(struct worker *w)
 int
 worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 {
-	struct worker w = { .cf = cf, .st = st, .lfd = lfd, .sigfd = -1 };
+	struct worker w = { .cf = cf, .st = st, .lfd = lfd, .sigfd = -1,
+	    .realmd = { .fd = -1 } };
 
 	state_set_proc(st, slot);
 	w.me = &st->procs[slot];
@@ -144,6 +148,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	run(&w);
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
+	realm_close(&w);
 	free(w.msg_idx);
 	buf_free(&w.scratch);
 	return 0;

@@ -28,6 +28,9 @@ struct pending {
 	struct lease	 lease;
 };
 
+/* A request whose reply waits on realmd. */
+enum wait_for { WAIT_ASK = 1, WAIT_SEND };
+
 struct conn {
 	int		 fd;
 	struct worker	*w;
@@ -45,6 +48,24 @@ struct conn {
 	uint8_t		 token[TOKEN_LEN];
 	struct conn	*idle_prev;	/* by last_active, oldest at head */
 	struct conn	*idle_next;
+	/* waiting on realmd: no other line is answered meanwhile */
+	uint8_t		 wait_for;	/* enum wait_for, 0 if not waiting */
+	uint64_t	 wait_req;	/* our request number */
+	uint64_t	 wait_until;	/* now_msec() to give up */
+	uint64_t	 wait_msg;	/* WAIT_SEND: the queued message's id */
+	char		 wait_realm[NAME_LEN + 1];
+	struct conn	*wait_next;
+	char		*handoff;	/* a realm link's first line, to hand over */
+	size_t		 handoff_len;
+};
+
+/* The worker's end of the channel to realmd. */
+struct realm_chan {
+	int		 fd;		/* -1: not connected */
+	struct buf	 in;
+	struct buf	 out;
+	uint64_t	 next_req;
+	uint64_t	 retry_at;	/* now_msec() before which we do not connect */
 };
 
 struct worker {
@@ -61,6 +82,8 @@ struct worker {
 	struct conn	*idle_tail;
 	struct buf	 scratch;	/* replies of one read, before write */
 	uint32_t	*msg_idx;	/* inbox_batch slots for leasing */
+	struct realm_chan realmd;
+	struct conn	*waiting;	/* connections waiting on realmd */
 };
 
 /* A parsed request as a handler sees it. */
@@ -82,6 +105,7 @@ typedef void cmd_handler(struct request *);
 enum cmd_flags {
 	CMD_SESSION = 1 << 0,	/* needs a session; takes a token first */
 	CMD_TEXT = 1 << 1,	/* last argument is the rest of the line */
+	CMD_ADDR = 1 << 2,	/* may have the client's address before the token */
 };
 
 struct command {
@@ -99,6 +123,20 @@ struct target {
 	char		 name[NAME_LEN + 1];	/* the group's name */
 	struct word	 list;		/* the comma list */
 };
+
+/* Who sends a fan-out: one of our users, or a remote user (realmd). */
+struct sender {
+	struct state		*st;
+	const struct config	*cf;
+	uint32_t		 user;
+};
+
+static inline struct sender
+request_sender(const struct request *rq)
+{
+	struct sender s = { rq->w->st, rq->w->cf, rq->user };
+	return s;
+}
 
 /* What a fan-out did. */
 struct delivery {
@@ -119,6 +157,18 @@ void	conn_close(struct conn *);
 void	conn_expire_idle(struct worker *, uint64_t now);
 void	conn_stop(struct worker *);
 int	conn_add_pending(struct conn *, uint32_t user, const struct lease *);
+void	conn_late_reply(struct conn *, struct buf *reply);
+
+/* realm.c */
+extern char realm_chan_mark;	/* epoll data of the channel to realmd */
+int	realm_ask(struct request *, uint32_t type, cJSON *, enum wait_for,
+	    uint64_t msg);
+void	realm_notify(struct worker *, uint32_t realm, uint64_t msg);
+void	realm_event(struct worker *, uint32_t events);
+void	realm_tick(struct worker *, uint64_t now);
+void	realm_forget(struct conn *);
+void	realm_handoff(struct conn *);
+void	realm_close(struct worker *);
 
 /* command.c */
 void	command_init(void);
@@ -131,13 +181,27 @@ int	arg_copy(const struct word *, char *, size_t);
 const char *command_name(size_t);
 
 /* deliver.c */
-enum rc_code target_resolve_locked(struct request *, const struct word *,
+enum rc_code target_resolve_locked(const struct sender *, const struct word *,
 	    struct target *);
-enum rc_code target_deliver(struct request *, const struct target *,
+enum rc_code target_deliver(const struct sender *, const struct target *,
 	    struct msg_new *, struct delivery *);
 void	delivery_reply(struct request *, const struct target *,
 	    struct delivery *, const char *message);
 void	delivery_error(struct request *, enum rc_code, struct delivery *);
+
+/* A file a request carries, decoded. */
+struct upload {
+	char		 name[FILE_NAME_LEN + 1];
+	unsigned char	*body;
+	size_t		 size;
+	uint64_t	 id;		/* spool name, once stored */
+};
+
+/* cmd_file.c */
+bool	upload_decode(struct request *, const struct word *name, struct upload *);
+
+/* cmd_realm.c */
+cJSON	*realm_json(const struct shm_realm *);
 
 /* cmd_message.c */
 cJSON	*message_json(struct state *, const struct shm_msg *, bool content);
@@ -148,6 +212,10 @@ void	text_refused(struct request *, enum rc_code);
 /* cmd_account.c, cmd_message.c, cmd_group.c, cmd_file.c */
 cmd_handler cmd_auth, cmd_register, cmd_logout, cmd_info, cmd_whoami;
 cmd_handler cmd_send, cmd_inbox;
+cmd_handler cmd_addrealm, cmd_listrealm, cmd_ackrealm, cmd_sendrealm;
+cmd_handler cmd_sendfilerealm, cmd_sendgrouprealm, cmd_sendgroupfilerealm;
+cmd_handler cmd_inboxrealm, cmd_joingrouprealm, cmd_inboxgrouprealm;
+cmd_handler cmd_realmlink;
 cmd_handler cmd_addgroup, cmd_joingroup, cmd_leavegroup, cmd_sendgroup;
 cmd_handler cmd_inboxgroup, cmd_listgroups, cmd_groupmembers;
 cmd_handler cmd_sendfile, cmd_sendgroupfile, cmd_downloadfile;

@@ -332,7 +332,7 @@ lease(struct state *st, uint32_t user, const struct lease *l, uint32_t *out,
 	size_t n;
 
 	state_lock(st);
-	n = inbox_lease_locked(st, user, l, out, max, UINT64_MAX, more);
+	n = inbox_lease_locked(st, user, 0, l, out, max, UINT64_MAX, more);
 	state_unlock(st);
 	return n;
 }
@@ -1321,7 +1321,7 @@ test_lease_byte_limit(void **state)
 	}
 	struct lease l = my_lease(st, 1);
 	state_lock(st);
-	n = inbox_lease_locked(st, b, &l, idx, 8, 250, &more);
+	n = inbox_lease_locked(st, b, 0, &l, idx, 8, 250, &more);
 	state_unlock(st);
 	assert_int_equal(n, 2);				/* 200 of 250 bytes */
 	assert_true(more);
@@ -1329,7 +1329,7 @@ test_lease_byte_limit(void **state)
 
 	/* at least one message goes, however large */
 	state_lock(st);
-	n = inbox_lease_locked(st, b, &l, idx, 8, 50, &more);
+	n = inbox_lease_locked(st, b, 0, &l, idx, 8, 50, &more);
 	state_unlock(st);
 	assert_int_equal(n, 1);
 	assert_true(more);
@@ -1338,7 +1338,7 @@ test_lease_byte_limit(void **state)
 	release(st, b, &l);
 
 	state_lock(st);
-	n = inbox_lease_locked(st, b, &l, idx, 8, 300, &more);
+	n = inbox_lease_locked(st, b, 0, &l, idx, 8, 300, &more);
 	state_unlock(st);
 	assert_int_equal(n, 3);				/* exactly the limit */
 	assert_false(more);
@@ -1523,7 +1523,7 @@ test_files_and_spool(void **state)
 	send_ok(st, a, b, "after the file");
 	struct lease l = my_lease(st, 1);
 	state_lock(st);
-	assert_int_equal(inbox_lease_locked(st, b, &l, idx, 4, 5, &more), 1);
+	assert_int_equal(inbox_lease_locked(st, b, 0, &l, idx, 4, 5, &more), 1);
 	state_unlock(st);
 	assert_true(more);
 	assert_int_equal(msg_at(st, idx[0])->kind, MSG_FILE);
@@ -2243,7 +2243,7 @@ worker_loop(struct state *st, int slot, uint32_t a, uint32_t b)
 				.gen = st->procs[slot].gen, .serial = k,
 			};
 			state_lock(st);
-			size_t n = inbox_lease_locked(st, b, &l, idx, 8,
+			size_t n = inbox_lease_locked(st, b, 0, &l, idx, 8,
 			    UINT64_MAX, &more);
 			state_unlock(st);
 			if (n > 0 && k % 2 == 0)

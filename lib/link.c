@@ -1,0 +1,356 @@
+/*
+ * NAME
+ *	link - the realm link protocol and the worker-realmd channel
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <bsd/stdlib.h>
+#include <bsd/string.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "lib/link.h"
+#include "lib/reply.h"
+
+static const char *const type_names[LT_COUNT] = {
+	[LT_CHALLENGE] = "challenge", [LT_PROOF] = "proof",
+	[LT_WELCOME] = "welcome", [LT_ERROR] = "error", [LT_MSG] = "msg",
+	[LT_VERDICT] = "verdict", [LT_PING] = "ping", [LT_JOIN] = "join",
+	[LT_HISTORY] = "history", [LT_REPLY] = "reply",
+};
+
+/* link_str - obj[key] if it is a string, else NULL */
+const char *
+link_str(const cJSON *obj, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* link_uint - obj[key] if it is a whole number from 0 to 2^53 */
+bool
+link_uint(const cJSON *obj, const char *key, uint64_t *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsNumber(v) || v->valuedouble < 0 ||
+	    v->valuedouble > 9007199254740992.0 ||
+	    v->valuedouble != (double)(uint64_t)v->valuedouble)
+		return false;
+	*out = (uint64_t)v->valuedouble;
+	return true;
+}
+
+static bool
+has_bool(const cJSON *obj, const char *key, bool *out)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	if (!cJSON_IsBool(v))
+		return false;
+	*out = cJSON_IsTrue(v);
+	return true;
+}
+
+/* The string fields each type must carry. */
+static const char *const need_str[LT_COUNT][6] = {
+	[LT_CHALLENGE] = { "realm", "nonce", "inst", "proof" },
+	[LT_PROOF] = { "proof" },
+	[LT_ERROR] = { "code", "message" },
+	[LT_MSG] = { "kind", "from", "from_name", "to" },
+	[LT_JOIN] = { "from", "from_name", "group" },
+	[LT_HISTORY] = { "from", "group" },
+};
+
+/* check_msg - a msg frame has text or a file, not both, well formed */
+static bool
+check_msg(const cJSON *j, const char **why)
+{
+	const cJSON *file = cJSON_GetObjectItemCaseSensitive(j, "file");
+	const char *kind = link_str(j, "kind");
+	uint64_t n;
+
+	if (strcmp(kind, "private") != 0 && strcmp(kind, "group") != 0) {
+		*why = "unknown message kind";
+		return false;
+	}
+	if (!link_uint(j, "time", &n)) {
+		*why = "message without time";
+		return false;
+	}
+	if ((file == NULL) == (link_str(j, "text") == NULL)) {
+		*why = "a message has either text or a file";
+		return false;
+	}
+	if (file != NULL && (!cJSON_IsObject(file) ||
+	    link_str(file, "name") == NULL || link_str(file, "content") == NULL ||
+	    !link_uint(file, "size", &n))) {
+		*why = "bad file in message";
+		return false;
+	}
+	return true;
+}
+
+/*
+ * link_parse - one line of a link into f; -1 with *why if it is not a
+ * whole, known frame.
+ */
+int
+link_parse(const char *line, size_t len, struct link_frame *f, const char **why)
+{
+	const char *t;
+	int type = -1;
+
+	memset(f, 0, sizeof(*f));
+	if ((f->json = cJSON_ParseWithLength(line, len)) == NULL ||
+	    !cJSON_IsObject(f->json)) {
+		*why = "not a JSON object";
+		goto bad;
+	}
+	if ((t = link_str(f->json, "t")) == NULL) {
+		*why = "frame without type";
+		goto bad;
+	}
+	for (int i = 0; i < LT_COUNT; i++)
+		if (strcmp(t, type_names[i]) == 0)
+			type = i;
+	if (type == -1) {
+		*why = "unknown frame type";
+		goto bad;
+	}
+	f->type = (enum link_type)type;
+	for (int i = 0; i < 6 && need_str[type][i] != NULL; i++)
+		if (link_str(f->json, need_str[type][i]) == NULL) {
+			*why = "frame lacks a field";
+			goto bad;
+		}
+	switch (f->type) {
+	case LT_MSG:
+		if (!link_uint(f->json, "id", &f->id) || f->id == 0) {
+			*why = "message without id";
+			goto bad;
+		}
+		if (!check_msg(f->json, why))
+			goto bad;
+		break;
+	case LT_VERDICT:
+		if (!link_uint(f->json, "id", &f->id) ||
+		    !has_bool(f->json, "ok", &f->ok)) {
+			*why = "bad verdict";
+			goto bad;
+		}
+		break;
+	case LT_PING: case LT_JOIN: case LT_HISTORY:
+		if (!link_uint(f->json, "q", &f->q)) {
+			*why = "request without q";
+			goto bad;
+		}
+		break;
+	case LT_REPLY:
+		if (!link_uint(f->json, "q", &f->q) ||
+		    !has_bool(f->json, "ok", &f->ok)) {
+			*why = "bad reply";
+			goto bad;
+		}
+		break;
+	case LT_CHALLENGE:
+		if (!link_uint(f->json, "v", &f->id)) {
+			*why = "challenge without version";
+			goto bad;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+bad:
+	link_frame_free(f);
+	return -1;
+}
+
+void
+link_frame_free(struct link_frame *f)
+{
+	cJSON_Delete(f->json);
+	f->json = NULL;
+}
+
+/*
+ * link_hello_parse - a dialer's first line: "realmlink {...}" with v,
+ * realm, nonce and inst.  The object goes to *hello.
+ */
+int
+link_hello_parse(const char *line, size_t len, cJSON **hello, const char **why)
+{
+	size_t cl = strlen(LINK_COMMAND);
+	uint64_t v;
+
+	*hello = NULL;
+	if (len <= cl || strncasecmp(line, LINK_COMMAND, cl) != 0 ||
+	    (line[cl] != ' ' && line[cl] != '\t')) {
+		*why = "not a realm handshake";
+		return -1;
+	}
+	if ((*hello = cJSON_ParseWithLength(line + cl, len - cl)) == NULL ||
+	    !cJSON_IsObject(*hello) || !link_uint(*hello, "v", &v) ||
+	    link_str(*hello, "realm") == NULL ||
+	    link_str(*hello, "nonce") == NULL || link_str(*hello, "inst") == NULL) {
+		*why = "bad realm handshake";
+		goto bad;
+	}
+	if (v != LINK_VERSION) {
+		*why = "unsupported link version";
+		goto bad;
+	}
+	return 0;
+bad:
+	cJSON_Delete(*hello);
+	*hello = NULL;
+	return -1;
+}
+
+/* link_nonce - fresh random bytes, in hex */
+void
+link_nonce(char hex[2 * NONCE_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char b[NONCE_LEN];
+
+	arc4random_buf(b, sizeof(b));
+	for (int i = 0; i < NONCE_LEN; i++) {
+		hex[2 * i] = digits[b[i] >> 4];
+		hex[2 * i + 1] = digits[b[i] & 15];
+	}
+	hex[2 * NONCE_LEN] = '\0';
+}
+
+/*
+ * link_proof - HMAC-SHA-256(secret, label \n n1 \n n2 \n dialer \n
+ * acceptor), in hex.  The label names the direction of the proof.
+ */
+void
+link_proof(const char *secret, const char *label, const char *n1,
+    const char *n2, const char *dialer, const char *acceptor,
+    char out[PROOF_HEX + 1])
+{
+	static const char digits[] = "0123456789abcdef";
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	unsigned int maclen = 0;
+	char *text = NULL;
+	int n;
+
+	out[0] = '\0';
+	n = asprintf(&text, "%s\n%s\n%s\n%s\n%s\n", label, n1, n2, dialer,
+	    acceptor);
+	if (n < 0)
+		return;
+	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
+	    (const unsigned char *)text, (size_t)n, mac, &maclen) == NULL)
+		maclen = 0;
+	free(text);
+	if (maclen * 2 != PROOF_HEX)
+		return;
+	for (unsigned int i = 0; i < maclen; i++) {
+		out[2 * i] = digits[mac[i] >> 4];
+		out[2 * i + 1] = digits[mac[i] & 15];
+	}
+	out[PROOF_HEX] = '\0';
+}
+
+/* link_proof_ok - given is the proof we expect; compared in constant time */
+bool
+link_proof_ok(const char *secret, const char *label, const char *n1,
+    const char *n2, const char *dialer, const char *acceptor,
+    const char *given)
+{
+	char want[PROOF_HEX + 1];
+
+	link_proof(secret, label, n1, n2, dialer, acceptor, want);
+	return want[0] != '\0' && strlen(given) == PROOF_HEX &&
+	    CRYPTO_memcmp(want, given, PROOF_HEX) == 0;
+}
+
+/* link_send - append o as one line to b, and free it */
+int
+link_send(struct buf *b, cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+	int rc = -1;
+
+	cJSON_Delete(o);
+	if (text != NULL && buf_append(b, text, strlen(text)) == 0 &&
+	    buf_append(b, "\n", 1) == 0)
+		rc = 0;
+	free(text);
+	return rc;
+}
+
+/* rmsg_put - append one channel message to b */
+int
+rmsg_put(struct buf *b, uint32_t type, uint64_t req, const char *body,
+    size_t len)
+{
+	struct rmsg_hdr h = { .type = type, .len = (uint32_t)len, .req = req };
+
+	if (len > RMSG_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (buf_append(b, &h, sizeof(h)) == -1)
+		return -1;
+	return len > 0 ? buf_append(b, body, len) : 0;
+}
+
+/* rmsg_put_json - append a message whose body is o, and free o */
+int
+rmsg_put_json(struct buf *b, uint32_t type, uint64_t req, cJSON *o)
+{
+	char *text = cJSON_PrintUnformatted(o);
+	int rc = -1;
+
+	cJSON_Delete(o);
+	if (text != NULL)
+		rc = rmsg_put(b, type, req, text, strlen(text));
+	free(text);
+	return rc;
+}
+
+/*
+ * rmsg_take - the first whole message of b: 1 with *h and *body (a
+ * malloc'd, NUL-terminated copy), 0 if it is not all there yet, -1 if
+ * it cannot be a message (bad type or length: the channel is broken).
+ */
+int
+rmsg_take(struct buf *b, struct rmsg_hdr *h, char **body)
+{
+	*body = NULL;
+	if (buf_used(b) < sizeof(*h))
+		return 0;
+	memcpy(h, buf_head(b), sizeof(*h));
+	if (h->type == 0 || h->type >= RM_TYPES || h->len > RMSG_MAX) {
+		errno = EPROTO;
+		return -1;
+	}
+	if (buf_used(b) < sizeof(*h) + h->len)
+		return 0;
+	if ((*body = malloc((size_t)h->len + 1)) == NULL)
+		return -1;
+	memcpy(*body, buf_head(b) + sizeof(*h), h->len);
+	(*body)[h->len] = '\0';
+	buf_consume(b, sizeof(*h) + h->len);
+	return 1;
+}
+
+/* rmsg_socket_path - where realmd listens: state_dir/realmd.sock */
+int
+rmsg_socket_path(const struct config *cf, char *out, size_t size)
+{
+	int n = snprintf(out, size, "%s/realmd.sock", cf->state_dir);
+
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}

@@ -1,0 +1,1318 @@
+/*
+ * NAME
+ *	peer - realm links: dialing, the handshake, and the frames they carry
+ * DESCRIPTION
+ *	A link's life: the dialer connects (PH_CONNECTING), says hello and
+ *	waits for the acceptor's challenge (PH_CHALLENGE), proves the secret
+ *	and waits for the welcome (PH_WELCOME).  The acceptor (a connection
+ *	a worker handed over) waits for the hello (PH_HELLO), then for the
+ *	proof (PH_PROOF).  Both end in PH_UP, or closed; a dialer's link
+ *	that closes is dialled again after a backoff that doubles up to
+ *	realm_backoff_max.  Each phase but PH_UP must end within realm_wait.
+ *
+ *	Once up, the outbox is sent oldest first, at most LINK_WINDOW
+ *	messages unanswered; a new connection starts again from the head
+ *	of the outbox, and the receiver's high-water mark drops what it
+ *	already has.  A message leaves the outbox in the transaction that
+ *	handles its verdict.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <bsd/string.h>
+
+#include "lib/filedata.h"
+#include "lib/log.h"
+#include "lib/password.h"
+#include "realmd/realmd.h"
+#include "worker/worker.h"
+
+#define LABEL_ACCEPT	"realmchat-link-1 accept"
+#define LABEL_DIAL	"realmchat-link-1 dial"
+#define BACKOFF_MIN_MS	250
+#define KEEPALIVE_MS	10000		/* ping a link quiet this long */
+#define SILENT_MS	(3 * KEEPALIVE_MS)	/* then give it up */
+#define PUMP_HIGH	(4u << 20)	/* unsent bytes before we stop filling */
+#define OUT_MAX		(64u << 20)	/* unsent bytes of a peer that does not read */
+
+static void peer_close(struct peer *, const char *why);
+static void pump(uint32_t realm);
+
+static uint64_t
+line_max(void)
+{
+	return rd.cf->max_line + 4096;
+}
+
+static void
+set_link(uint32_t realm, enum link_state s)
+{
+	struct shm_realm *r = &rd.st->realms[realm];
+
+	if (realm == 0 || realm > REALMS_MAX)
+		return;
+	if (r->link != (uint32_t)s)
+		r->since = now_sec();
+	r->link = (uint32_t)s;
+}
+
+static void
+inst_hex(uint64_t v, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)v);
+}
+
+static void
+peer_flush(struct peer *p)
+{
+	struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = p };
+
+	if (p->phase == PH_CONNECTING)
+		return;
+	while (buf_used(&p->out) > 0) {
+		ssize_t n = send(p->fd, buf_head(&p->out), buf_used(&p->out),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				peer_close(p, strerror(errno));
+				return;
+			}
+			break;
+		}
+		buf_consume(&p->out, (size_t)n);
+	}
+	if (buf_used(&p->out) > 0)
+		e.events |= EPOLLOUT;
+	else {
+		buf_free(&p->out);
+		if (p->phase == PH_CLOSING) {
+			peer_close(p, NULL);
+			return;
+		}
+	}
+	epoll_ctl(rd.epfd, EPOLL_CTL_MOD, p->fd, &e);
+}
+
+static void
+send_frame(struct peer *p, cJSON *o)
+{
+	if (buf_used(&p->out) > OUT_MAX) {
+		cJSON_Delete(o);
+		peer_close(p, "the peer does not read");
+		return;
+	}
+	if (link_send(&p->out, o) == -1) {
+		peer_close(p, "out of memory");
+		return;
+	}
+	peer_flush(p);
+}
+
+/* refuse - tell the peer why, then hang up once that is written */
+static void
+refuse(struct peer *p, const char *why)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	log_warn("realm link %s%s: %s", p->peer_name[0] ? "with " : "",
+	    p->peer_name, why);
+	cJSON_AddStringToObject(o, "t", "error");
+	cJSON_AddStringToObject(o, "code", code_name(E_REALM_UNREACHABLE));
+	cJSON_AddStringToObject(o, "message", why);
+	if (p->ask != NULL) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "Realm Unreachable: %s", why);
+		realmd_error(p->ask, p->ask_req, E_REALM_UNREACHABLE, msg);
+		p->ask = NULL;
+	}
+	p->phase = PH_CLOSING;
+	send_frame(p, o);
+}
+
+static struct peer *
+peer_new(int fd, bool dialer)
+{
+	struct peer *p = calloc(1, sizeof(*p));
+	int one = 1;
+
+	if (p == NULL)
+		return NULL;
+	p->tag = TAG_PEER;
+	p->fd = fd;
+	p->dialer = dialer;
+	p->last_in = now_msec();
+	p->deadline = p->last_in + rd.cf->realm_wait * 1000;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (watch_fd(fd, EPOLLIN | EPOLLRDHUP, p) == -1) {
+		free(p);
+		return NULL;
+	}
+	p->next = rd.peers;
+	rd.peers = p;
+	return p;
+}
+
+/* link_down - a dialer's link is dialled again later, an acceptor's waits */
+static void
+link_down(uint32_t realm, const char *why)
+{
+	struct link_rt *l = &rd.links[realm];
+	struct shm_realm *r = realm_at(rd.st, realm);
+
+	l->conn = NULL;
+	waiters_fail_link(realm);
+	if (r == NULL)
+		return;
+	if (r->link == LINK_UP)
+		log_notice("realm %s down: %s", r->name, why ? why : "closed");
+	if (r->flags & RF_DIALER) {
+		uint64_t max = rd.cf->realm_backoff_max * 1000;
+		l->backoff_ms = l->backoff_ms == 0 ? BACKOFF_MIN_MS :
+		    l->backoff_ms * 2 > max ? max : l->backoff_ms * 2;
+		l->retry_at = now_msec() + l->backoff_ms;
+		set_link(realm, LINK_BACKOFF);
+	} else
+		set_link(realm, LINK_DOWN);
+}
+
+static void
+peer_close(struct peer *p, const char *why)
+{
+	struct peer **pp;
+
+	for (pp = &rd.peers; *pp != NULL && *pp != p; pp = &(*pp)->next)
+		;
+	if (*pp == NULL)
+		return;
+	*pp = p->next;
+	if (p->ask != NULL) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "Realm Unreachable: %s",
+		    why ? why : "connection closed");
+		realmd_error(p->ask, p->ask_req, E_REALM_UNREACHABLE, msg);
+	}
+	if (p->realm != 0 && rd.links[p->realm].conn == p)
+		link_down(p->realm, why);
+	close(p->fd);
+	buf_free(&p->in);
+	buf_free(&p->out);
+	free(p);
+}
+
+static void
+send_hello(struct peer *p)
+{
+	char line[512], inst[17];
+	cJSON *o = cJSON_CreateObject();
+	char *text;
+
+	link_nonce(p->nonce);
+	inst_hex(rd.st->hdr->instance, inst);
+	cJSON_AddNumberToObject(o, "v", LINK_VERSION);
+	cJSON_AddStringToObject(o, "realm", rd.cf->realm_name);
+	cJSON_AddStringToObject(o, "nonce", p->nonce);
+	cJSON_AddStringToObject(o, "inst", inst);
+	text = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (text == NULL) {
+		peer_close(p, "out of memory");
+		return;
+	}
+	snprintf(line, sizeof(line), "%s %s\n", LINK_COMMAND, text);
+	free(text);
+	p->phase = PH_CHALLENGE;
+	if (buf_append(&p->out, line, strlen(line)) == -1) {
+		peer_close(p, "out of memory");
+		return;
+	}
+	peer_flush(p);
+}
+
+/* dial - connect to host:port for link realm, or for an addrealm (realm 0) */
+static struct peer *
+dial(uint32_t realm, const char *host, uint16_t port, const char **why)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+	    .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+	char portstr[8];
+	struct peer *p;
+	int fd, rc;
+
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	if ((rc = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
+		*why = gai_strerror(rc);
+		return NULL;
+	}
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    ai->ai_protocol);
+	if (fd == -1 || (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+	    errno != EINPROGRESS)) {
+		*why = strerror(errno);
+		if (fd != -1)
+			close(fd);
+		freeaddrinfo(ai);
+		return NULL;
+	}
+	freeaddrinfo(ai);
+	if ((p = peer_new(fd, true)) == NULL) {
+		close(fd);
+		*why = "out of memory";
+		return NULL;
+	}
+	p->realm = realm;
+	p->phase = PH_CONNECTING;
+	strlcpy(p->host, host, sizeof(p->host));
+	p->port = port;
+	{
+		struct epoll_event e = { .events = EPOLLOUT, .data.ptr = p };
+		epoll_ctl(rd.epfd, EPOLL_CTL_MOD, fd, &e);
+	}
+	return p;
+}
+
+static void
+redial(uint32_t realm)
+{
+	struct shm_realm *r = &rd.st->realms[realm];
+	const char *why = NULL;
+	struct peer *p;
+
+	set_link(realm, LINK_CONNECTING);
+	if ((p = dial(realm, r->host, r->port, &why)) == NULL) {
+		log_info("realm %s: cannot dial %s:%u: %s", r->name, r->host,
+		    r->port, why);
+		link_down(realm, why);
+		return;
+	}
+	rd.links[realm].conn = p;
+}
+
+/* peer_addrealm - a worker's addrealm: dial, and store the link if it works */
+void
+peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
+{
+	const char *id = link_str(j, "id"), *host = link_str(j, "host"), *why;
+	uint64_t port;
+	uint32_t have;
+	struct peer *p;
+
+	if (id == NULL || host == NULL || !link_uint(j, "port", &port) ||
+	    port == 0 || port > 65535 || !name_valid(id, strlen(id))) {
+		realmd_error(c, req, E_BAD_ARGS, NULL);
+		return;
+	}
+	if (rd.cf->realm_secret[0] == '\0') {
+		realmd_error(c, req, E_REALM_UNREACHABLE,
+		    "Realm Unreachable: realm_secret is not set here");
+		return;
+	}
+	state_lock(rd.st);
+	have = realm_find_locked(rd.st, id, strlen(id));
+	state_unlock(rd.st);
+	for (p = rd.peers; p != NULL && have == 0; p = p->next)
+		if (p->ask != NULL && strcmp(p->ask_id, id) == 0)
+			have = 1;
+	if (have != 0) {
+		realmd_error(c, req, E_REALM_EXISTS, NULL);
+		return;
+	}
+	if ((p = dial(0, host, (uint16_t)port, &why)) == NULL) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "Realm Unreachable: %s", why);
+		realmd_error(c, req, E_REALM_UNREACHABLE, msg);
+		return;
+	}
+	p->ask = c;
+	p->ask_req = req;
+	strlcpy(p->ask_id, id, sizeof(p->ask_id));
+}
+
+/* peer_accept - a connection a worker handed over, with what it read */
+void
+peer_accept(int fd, const char *bytes, size_t len)
+{
+	struct peer *p = peer_new(fd, false);
+
+	if (p == NULL) {
+		close(fd);
+		return;
+	}
+	p->phase = PH_HELLO;
+	if (buf_append(&p->in, bytes, len) == -1) {
+		peer_close(p, "out of memory");
+		return;
+	}
+	peer_event(p, 0);
+}
+
+/* bind_link - record the peer's instance; a new one starts afresh */
+static int
+check_instance(uint32_t realm, uint64_t inst)
+{
+	struct shm_realm *r = &rd.st->realms[realm];
+
+	if (r->peer_inst == inst)
+		return 0;
+	if (r->peer_inst != 0)
+		log_warn("realm %s has a new state; its message ids start over",
+		    r->name);
+	if (txn_log(rd.st, &r->peer_inst, sizeof(r->peer_inst)) == -1 ||
+	    txn_log(rd.st, &r->recv_hwm, sizeof(r->recv_hwm)) == -1 ||
+	    txn_log(rd.st, r->reject_id, sizeof(r->reject_id)) == -1)
+		return -1;
+	r->peer_inst = inst;
+	r->recv_hwm = 0;
+	memset(r->reject_id, 0, sizeof(r->reject_id));
+	return 0;
+}
+
+static void
+link_up(struct peer *p, uint32_t realm)
+{
+	struct link_rt *l = &rd.links[realm];
+	struct shm_realm *r = &rd.st->realms[realm];
+
+	if (l->conn != NULL && l->conn != p) {
+		struct peer *old = l->conn;
+		old->realm = 0;		/* its close must not take the link down */
+		l->conn = NULL;
+		peer_close(old, "replaced by a new connection");
+		waiters_fail_link(realm);
+	}
+	l->conn = p;
+	l->backoff_ms = 0;
+	p->realm = realm;
+	p->phase = PH_UP;
+	p->sent_upto = 0;
+	p->inflight = 0;
+	set_link(realm, LINK_UP);
+	log_notice("realm %s up (%s, %s)", r->name, r->peer,
+	    p->dialer ? "we dialled" : "it dialled");
+	pump(realm);
+}
+
+static bool
+parse_inst(const char *hex, uint64_t *out)
+{
+	char *end;
+
+	if (hex == NULL || strlen(hex) != 16)
+		return false;
+	*out = strtoull(hex, &end, 16);
+	return *end == '\0';
+}
+
+/* on_hello - the acceptor reads the dialer's first line */
+static void
+on_hello(struct peer *p, const char *line, size_t len)
+{
+	char proof[PROOF_HEX + 1], inst[17];
+	const char *why, *name, *nonce;
+	cJSON *hello, *o;
+
+	if (link_hello_parse(line, len, &hello, &why) == -1) {
+		refuse(p, why);
+		return;
+	}
+	name = link_str(hello, "realm");
+	nonce = link_str(hello, "nonce");
+	if (!name_valid(name, strlen(name)) || strlen(nonce) != 2 * NONCE_LEN ||
+	    !parse_inst(link_str(hello, "inst"), &p->peer_inst)) {
+		cJSON_Delete(hello);
+		refuse(p, "bad realm handshake");
+		return;
+	}
+	strlcpy(p->peer_name, name, sizeof(p->peer_name));
+	strlcpy(p->peer_nonce, nonce, sizeof(p->peer_nonce));
+	cJSON_Delete(hello);
+	if (rd.cf->realm_secret[0] == '\0') {
+		refuse(p, "this realm takes no links (no realm_secret)");
+		return;
+	}
+	if (strcmp(p->peer_name, rd.cf->realm_name) == 0) {
+		refuse(p, "a realm cannot link to itself");
+		return;
+	}
+	link_nonce(p->nonce);
+	link_proof(rd.cf->realm_secret, LABEL_ACCEPT, p->peer_nonce, p->nonce,
+	    p->peer_name, rd.cf->realm_name, proof);
+	inst_hex(rd.st->hdr->instance, inst);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "t", "challenge");
+	cJSON_AddNumberToObject(o, "v", LINK_VERSION);
+	cJSON_AddStringToObject(o, "realm", rd.cf->realm_name);
+	cJSON_AddStringToObject(o, "nonce", p->nonce);
+	cJSON_AddStringToObject(o, "inst", inst);
+	cJSON_AddStringToObject(o, "proof", proof);
+	p->phase = PH_PROOF;
+	send_frame(p, o);
+}
+
+/* on_challenge - the dialer checks the acceptor's proof and gives its own */
+static void
+on_challenge(struct peer *p, const struct link_frame *f)
+{
+	const char *name = link_str(f->json, "realm");
+	const char *nonce = link_str(f->json, "nonce");
+	char proof[PROOF_HEX + 1];
+	cJSON *o;
+
+	if (f->id != LINK_VERSION) {
+		refuse(p, "unsupported link version");
+		return;
+	}
+	if (!name_valid(name, strlen(name)) || strlen(nonce) != 2 * NONCE_LEN ||
+	    !parse_inst(link_str(f->json, "inst"), &p->peer_inst)) {
+		refuse(p, "bad challenge");
+		return;
+	}
+	strlcpy(p->peer_name, name, sizeof(p->peer_name));
+	strlcpy(p->peer_nonce, nonce, sizeof(p->peer_nonce));
+	if (!link_proof_ok(rd.cf->realm_secret, LABEL_ACCEPT, p->nonce,
+	    p->peer_nonce, rd.cf->realm_name, p->peer_name,
+	    link_str(f->json, "proof"))) {
+		refuse(p, "the peer did not prove the realm secret");
+		return;
+	}
+	link_proof(rd.cf->realm_secret, LABEL_DIAL, p->peer_nonce, p->nonce,
+	    rd.cf->realm_name, p->peer_name, proof);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "t", "proof");
+	cJSON_AddStringToObject(o, "proof", proof);
+	p->phase = PH_WELCOME;
+	send_frame(p, o);
+}
+
+/* on_proof - the acceptor checks the dialer's proof and learns the link */
+static void
+on_proof(struct peer *p, const struct link_frame *f)
+{
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	char host[HOST_LEN + 1] = "?";
+	uint32_t realm;
+	const char *why = NULL;
+	cJSON *o;
+
+	if (!link_proof_ok(rd.cf->realm_secret, LABEL_DIAL, p->nonce,
+	    p->peer_nonce, p->peer_name, rd.cf->realm_name,
+	    link_str(f->json, "proof"))) {
+		refuse(p, "the peer did not prove the realm secret");
+		return;
+	}
+	if (getpeername(p->fd, (struct sockaddr *)&ss, &sl) == 0)
+		getnameinfo((struct sockaddr *)&ss, sl, host, sizeof(host), NULL,
+		    0, NI_NUMERICHOST);
+	txn_begin(rd.st);
+	realm = realm_find_peer_locked(rd.st, p->peer_name);
+	if (realm == 0 && realm_find_locked(rd.st, p->peer_name,
+	    strlen(p->peer_name)) != 0)
+		why = "a link of that name exists here for another realm";
+	else if (realm == 0 && realm_insert(rd.st, p->peer_name, p->peer_name,
+	    host, 0, 0, &realm) == -1)
+		why = errno == ENOSPC ? "no room for another link here" :
+		    "cannot store the link";
+	if (why == NULL && check_instance(realm, p->peer_inst) == -1)
+		why = "cannot store the link";
+	if (why != NULL) {
+		txn_abort(rd.st);
+		refuse(p, why);
+		return;
+	}
+	txn_commit(rd.st);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "t", "welcome");
+	if (link_send(&p->out, o) == -1) {	/* flushed by link_up */
+		peer_close(p, "out of memory");
+		return;
+	}
+	link_up(p, realm);
+}
+
+/* on_welcome - the dialer is in: a reconnect, or an addrealm to store */
+static void
+on_welcome(struct peer *p)
+{
+	uint32_t realm = p->realm;
+	const char *why = NULL;
+
+	txn_begin(rd.st);
+	if (realm == 0) {
+		if (realm_insert(rd.st, p->ask_id, p->peer_name, p->host, p->port,
+		    RF_DIALER, &realm) == -1)
+			why = errno == EEXIST ? "exists" : "full";
+	} else if (strcmp(rd.st->realms[realm].peer, p->peer_name) != 0) {
+		struct shm_realm *r = &rd.st->realms[realm];
+		log_warn("realm %s now answers as %s", r->name, p->peer_name);
+		if (txn_log(rd.st, r->peer, sizeof(r->peer)) == -1)
+			why = "full";
+		else
+			strlcpy(r->peer, p->peer_name, sizeof(r->peer));
+	}
+	if (why == NULL && check_instance(realm, p->peer_inst) == -1)
+		why = "full";
+	if (why != NULL) {
+		txn_abort(rd.st);
+		if (p->ask != NULL)
+			realmd_error(p->ask, p->ask_req, strcmp(why, "exists") == 0 ?
+			    E_REALM_EXISTS : E_QUOTA, strcmp(why, "exists") == 0 ?
+			    NULL : "No room for another realm link");
+		p->ask = NULL;
+		peer_close(p, "not stored");
+		return;
+	}
+	txn_commit(rd.st);
+	if (p->ask != NULL) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "ok", true);
+		cJSON_AddStringToObject(o, "message", "Connect realm berhasil");
+		cJSON_AddStringToObject(o, "realm", p->ask_id);
+		cJSON_AddStringToObject(o, "peer", p->peer_name);
+		realmd_result(p->ask, p->ask_req, o);
+		p->ask = NULL;
+		log_notice("realm %s added (%s at %s:%u)", p->ask_id, p->peer_name,
+		    p->host, p->port);
+	}
+	link_up(p, realm);
+}
+
+/* ---- messages over an up link ------------------------------------------ */
+
+/* A queued message, copied out of the state. */
+struct outgoing {
+	uint64_t	 id;
+	uint32_t	 kind;
+	uint32_t	 flags;
+	uint64_t	 time;
+	char		 from[REMOTE_NAME_LEN + 1];
+	char		 from_name[DISPLAY_LEN + 1];
+	char		*blob;		/* "<target>\0<text>" */
+	size_t		 len;
+	struct shm_file	 file;
+};
+
+/* next_outgoing - the first queued message after id `after`; false if none */
+static bool
+next_outgoing(uint32_t realm, uint64_t after, struct outgoing *o)
+{
+	struct state *st = rd.st;
+	struct shm_realm *r;
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0;
+	bool found = false;
+
+	state_lock(st);
+	r = realm_at(st, realm);
+	for (uint32_t i = r ? r->out_head : 0; i != 0 && i < cap &&
+	    steps++ < cap; i = st->msgs[i].next) {
+		struct shm_msg *m = &st->msgs[i];
+		if (m->id <= after)
+			continue;
+		o->id = m->id;
+		o->kind = m->kind;
+		o->flags = m->flags;
+		o->time = m->time;
+		strlcpy(o->from, st->users[m->from].name, sizeof(o->from));
+		strlcpy(o->from_name, st->users[m->from].display,
+		    sizeof(o->from_name));
+		o->len = m->len;
+		if ((o->blob = malloc(m->len + 1)) != NULL) {
+			memcpy(o->blob, heap_ptr(st, m->text), m->len);
+			o->blob[m->len] = '\0';
+		}
+		if (m->kind == MSG_FILE)
+			o->file = st->files[m->file];
+		found = o->blob != NULL;
+		break;
+	}
+	state_unlock(st);
+	return found;
+}
+
+/* msg_frame - the frame of a queued message; NULL if it cannot be built */
+static cJSON *
+msg_frame(struct outgoing *m)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t tlen = strlen(m->blob);
+
+	cJSON_AddStringToObject(o, "t", "msg");
+	cJSON_AddNumberToObject(o, "id", (double)m->id);
+	cJSON_AddStringToObject(o, "kind",
+	    m->flags & MF_GROUP_SEND ? "group" : "private");
+	cJSON_AddStringToObject(o, "from", m->from);
+	cJSON_AddStringToObject(o, "from_name", m->from_name);
+	cJSON_AddStringToObject(o, "to", m->blob);
+	cJSON_AddNumberToObject(o, "time", (double)m->time);
+	if (m->kind == MSG_FILE) {
+		char *b64 = file_body_b64(rd.st, &m->file);
+		cJSON *f;
+		if (b64 == NULL) {
+			cJSON_Delete(o);
+			return NULL;
+		}
+		f = cJSON_AddObjectToObject(o, "file");
+		cJSON_AddStringToObject(f, "name", m->file.name);
+		cJSON_AddNumberToObject(f, "size", (double)m->file.size);
+		cJSON_AddStringToObject(f, "content", b64);
+		free(b64);
+	} else
+		json_add_text(o, "text", m->blob + tlen + 1, m->len - tlen - 1);
+	return o;
+}
+
+/* pump - write queued messages to the link, as far as the window allows */
+static void
+pump(uint32_t realm)
+{
+	struct peer *p = rd.links[realm].conn;
+	struct outgoing m;
+
+	while (p != NULL && p->phase == PH_UP && p->inflight < LINK_WINDOW &&
+	    buf_used(&p->out) < PUMP_HIGH &&
+	    next_outgoing(realm, p->sent_upto, &m)) {
+		cJSON *o = msg_frame(&m);
+		free(m.blob);
+		p->sent_upto = m.id;
+		if (o == NULL) {
+			log_err("realm %s: cannot read the body of message %llu",
+			    rd.st->realms[realm].name, (unsigned long long)m.id);
+			continue;	/* stays queued; sent again on reconnect */
+		}
+		p->inflight++;
+		if (link_send(&p->out, o) == -1)
+			break;
+	}
+	if (p != NULL)
+		peer_flush(p);
+}
+
+/* peer_send - a worker queued message id for a link */
+void
+peer_send(struct chan *c, uint64_t req, cJSON *j)
+{
+	uint64_t realm = 0, id = 0;
+	const cJSON *wait = cJSON_GetObjectItemCaseSensitive(j, "wait");
+	struct peer *p;
+
+	if (!link_uint(j, "realm", &realm) || realm == 0 || realm > REALMS_MAX ||
+	    !link_uint(j, "id", &id))
+		return;
+	p = rd.links[realm].conn;
+	if (cJSON_IsTrue(wait)) {
+		if (p == NULL || p->phase != PH_UP) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddBoolToObject(o, "ok", true);
+			cJSON_AddBoolToObject(o, "queued", true);
+			realmd_result(c, req, o);
+			return;
+		}
+		waiter_add(WAIT_VERDICT, c, req, (uint32_t)realm, id);
+	}
+	pump((uint32_t)realm);
+}
+
+static void
+send_verdict(struct peer *p, uint64_t id, enum rc_code code, const char *msg,
+    cJSON *extra)
+{
+	cJSON *o = extra != NULL ? extra : cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "t", "verdict");
+	cJSON_AddNumberToObject(o, "id", (double)id);
+	cJSON_AddBoolToObject(o, "ok", code == E_COUNT);
+	if (code != E_COUNT) {
+		cJSON_AddStringToObject(o, "code", code_name(code));
+		cJSON_AddStringToObject(o, "message", msg ? msg : code_text(code));
+	}
+	send_frame(p, o);
+}
+
+/* incoming_text - the text of a msg frame as we store it; E_COUNT if fine */
+static enum rc_code
+incoming_text(const char *text, char **out, size_t *len)
+{
+	size_t n = strlen(text);
+
+	*out = NULL;
+	*len = n;
+	if (n > rd.cf->max_message)
+		return E_TOO_LARGE;
+	if (n == 0)
+		return E_BAD_ARGS;
+	if ((*out = malloc(3 * n + 1)) == NULL)
+		return E_INTERNAL;
+	*len = utf8_sanitize(text, n, *out);
+	return *len > rd.cf->max_message ? E_TOO_LARGE : E_COUNT;
+}
+
+/* incoming_file - decode and spool a msg frame's file */
+static enum rc_code
+incoming_file(const cJSON *file, uint64_t *spool, uint64_t *size, char *name)
+{
+	const char *b64 = link_str(file, "content");
+	const char *fname = link_str(file, "name");
+	size_t len = strlen(b64);
+	unsigned char *body;
+	ssize_t n;
+
+	file_name_clean(fname, strlen(fname), name, FILE_NAME_LEN + 1);
+	if (b64_decoded_max(len) > rd.cf->max_file + 3)
+		return E_TOO_LARGE;
+	if ((body = malloc(b64_decoded_max(len) + 1)) == NULL)
+		return E_INTERNAL;
+	if ((n = b64_decode(b64, len, body)) == -1) {
+		free(body);
+		return E_BAD_FILE;
+	}
+	*size = (uint64_t)n;
+	if (*size > rd.cf->max_file) {
+		free(body);
+		return E_TOO_LARGE;
+	}
+	if (spool_store(rd.st, body, *size, spool) == -1) {
+		log_err("realmd: spool: %m");
+		free(body);
+		return E_INTERNAL;
+	}
+	free(body);
+	return E_COUNT;
+}
+
+/* deliver_locked - store one message from the peer, inside a transaction */
+static enum rc_code
+deliver_locked(uint32_t realm, const cJSON *j, struct msg_new *m,
+    uint64_t spool, uint64_t size, const char *fname, struct delivery *d,
+    struct target *t)
+{
+	const char *to = link_str(j, "to");
+	struct sender s = { rd.st, rd.cf, 0 };
+	struct word w = { to, strlen(to) };
+	enum rc_code why = E_COUNT;
+	uint32_t f;
+
+	if (remote_user(rd.st, realm, link_str(j, "from"),
+	    link_str(j, "from_name"), &s.user) == -1)
+		return errno == ENOENT ? E_BAD_NAME : E_QUOTA;
+	m->from = s.user;
+	memset(t, 0, sizeof(*t));
+	if (strcmp(link_str(j, "kind"), "private") == 0) {
+		uint32_t u = name_valid(w.p, w.len) ?
+		    user_find_locked(rd.st, w.p, w.len) : 0;
+		if (u == 0 || rd.st->users[u].realm != 0)
+			return E_NO_USER;
+		t->list = w;
+	} else if ((why = target_resolve_locked(&s, &w, t)) != E_COUNT)
+		return why;
+	if (m->kind == MSG_FILE) {
+		if (file_create(rd.st, spool, size, fname, t->group,
+		    rd.cf->spool_max, &f) == -1)
+			return E_QUOTA;
+		m->file = f;
+	}
+	return target_deliver(&s, t, m, d);
+}
+
+/* on_msg - a message from the peer: store it once, answer every time */
+static void
+on_msg(struct peer *p, const struct link_frame *f)
+{
+	uint32_t realm = p->realm;
+	const cJSON *file = cJSON_GetObjectItemCaseSensitive(f->json, "file");
+	struct msg_new m = { .kind = file ? MSG_FILE : MSG_TEXT, .realm = realm };
+	char fname[FILE_NAME_LEN + 1] = "", *text = NULL;
+	uint64_t spool = 0, size = 0, hwm;
+	struct delivery d = { 0 };
+	enum rc_code why = E_COUNT;
+	struct target t;
+	cJSON *extra;
+	int old;
+
+	state_lock(rd.st);
+	hwm = rd.st->realms[realm].recv_hwm;
+	old = realm_rejected_locked(rd.st, realm, f->id);
+	state_unlock(rd.st);
+	if (f->id <= hwm) {		/* a resend: same answer, nothing stored */
+		send_verdict(p, f->id, old < 0 ? E_COUNT : (enum rc_code)old,
+		    NULL, NULL);
+		return;
+	}
+	link_uint(f->json, "time", &m.time);
+	if (file != NULL)
+		why = incoming_file(file, &spool, &size, fname);
+	else if ((why = incoming_text(link_str(f->json, "text"), &text,
+	    &m.len)) == E_COUNT)
+		m.text = text;
+	txn_begin(rd.st);
+	if (why == E_COUNT)
+		why = deliver_locked(realm, f->json, &m, spool, size, fname, &d, &t);
+	if (why == E_COUNT && realm_received(rd.st, realm, f->id, -1) == -1)
+		why = E_INTERNAL;
+	if (why != E_COUNT) {
+		txn_abort(rd.st);
+		if (spool != 0)
+			spool_unlink(rd.st, spool);
+		txn_begin(rd.st);
+		if (realm_received(rd.st, realm, f->id, why) == -1)
+			txn_abort(rd.st);
+		else
+			txn_commit(rd.st);
+		cJSON_Delete(d.unknown);
+		cJSON_Delete(d.full);
+		free(text);
+		send_verdict(p, f->id, why, why == E_QUOTA && d.delivered == 0 ?
+		    "No recipient could take the message" : NULL, NULL);
+		return;
+	}
+	txn_commit(rd.st);
+	free(text);
+	spool_unlink(rd.st, d.gone);
+	rd.st->realms[realm].received++;
+	__atomic_fetch_add(&rd.me->stored, d.delivered, __ATOMIC_RELAXED);
+	extra = cJSON_CreateObject();
+	if (t.group != 0)
+		cJSON_AddStringToObject(extra, "group", t.name);
+	cJSON_AddNumberToObject(extra, "recipients", d.delivered);
+	if (d.unknown != NULL)
+		cJSON_AddItemToObject(extra, "unknown", d.unknown);
+	if (d.full != NULL)
+		cJSON_AddItemToObject(extra, "full", d.full);
+	send_verdict(p, f->id, E_COUNT, NULL, extra);
+}
+
+/* copy_fields - the fields of a peer's answer a worker puts in its reply */
+static void
+copy_fields(cJSON *to, const cJSON *from)
+{
+	const cJSON *it;
+
+	cJSON_ArrayForEach(it, from) {
+		if (strcmp(it->string, "t") == 0 || strcmp(it->string, "q") == 0 ||
+		    strcmp(it->string, "id") == 0)
+			continue;
+		cJSON_AddItemToObject(to, it->string, cJSON_Duplicate(it, true));
+	}
+}
+
+/* on_verdict - the peer answered a message: it leaves the outbox */
+static void
+on_verdict(struct peer *p, const struct link_frame *f)
+{
+	uint32_t realm = p->realm, msg;
+	struct shm_realm *r = &rd.st->realms[realm];
+	struct waiter *w = waiter_take(WAIT_VERDICT, realm, f->id);
+	enum rc_code code = f->ok ? E_COUNT :
+	    code_parse(link_str(f->json, "code"));
+	const char *why = link_str(f->json, "message");
+	char target[REMOTE_NAME_LEN * 4 + 1] = "";
+	uint64_t gone = 0;
+	uint32_t from = 0;
+
+	if (!f->ok && code == E_COUNT)
+		code = E_INTERNAL;
+	txn_begin(rd.st);
+	if ((msg = outbox_find_locked(rd.st, realm, f->id)) != 0) {
+		from = rd.st->msgs[msg].from;
+		strlcpy(target, heap_ptr(rd.st, rd.st->msgs[msg].text),
+		    sizeof(target));
+		if (!f->ok && w == NULL && bounce_enqueue(rd.st, from, r->name,
+		    code, target, why ? why : code_text(code), f->id,
+		    (uint32_t)rd.cf->inbox_quota) == -1)
+			log_warn("realm %s: could not tell %s that message %llu "
+			    "was refused", r->name, rd.st->users[from].name,
+			    (unsigned long long)f->id);
+		if (outbox_remove(rd.st, realm, msg, &gone) == -1) {
+			log_err("realm %s: outbox: %m", r->name);
+			txn_abort(rd.st);
+			msg = 0;
+		}
+	}
+	if (msg != 0) {
+		txn_commit(rd.st);
+		spool_unlink(rd.st, gone);
+		r->sent++;
+		__atomic_fetch_add(&rd.me->delivered, 1, __ATOMIC_RELAXED);
+	} else
+		txn_abort(rd.st);
+	if (p->inflight > 0)
+		p->inflight--;
+	if (w != NULL) {
+		cJSON *o = cJSON_CreateObject();
+		copy_fields(o, f->json);
+		cJSON_AddStringToObject(o, "realm", r->name);
+		cJSON_AddNumberToObject(o, "id", (double)f->id);
+		cJSON_AddNumberToObject(o, "from", from);
+		cJSON_AddStringToObject(o, "target", target);
+		realmd_result(w->chan, w->req, o);
+		free(w);
+	}
+	pump(realm);
+}
+
+/* ---- round trips --------------------------------------------------------- */
+
+static void
+send_reply(struct peer *p, uint64_t q, enum rc_code code, const char *msg,
+    cJSON *o)
+{
+	if (o == NULL)
+		o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "t", "reply");
+	cJSON_AddNumberToObject(o, "q", (double)q);
+	cJSON_AddBoolToObject(o, "ok", code == E_COUNT);
+	if (code != E_COUNT) {
+		cJSON_AddStringToObject(o, "code", code_name(code));
+		cJSON_AddStringToObject(o, "message", msg ? msg : code_text(code));
+	} else if (msg != NULL)
+		cJSON_AddStringToObject(o, "message", msg);
+	send_frame(p, o);
+}
+
+/* serve_join - a remote user joins one of our groups */
+static void
+serve_join(struct peer *p, const struct link_frame *f)
+{
+	const char *gname = link_str(f->json, "group");
+	const char *pw = link_str(f->json, "password");
+	char pwhash[PWHASH_LEN];
+	enum rc_code why = E_COUNT;
+	uint32_t g, u;
+
+	state_lock(rd.st);
+	g = name_valid(gname, strlen(gname)) ?
+	    group_find_locked(rd.st, gname, strlen(gname)) : 0;
+	if (g != 0)
+		strlcpy(pwhash, rd.st->groups[g].pwhash, sizeof(pwhash));
+	state_unlock(rd.st);
+	if (g == 0) {
+		send_reply(p, f->q, E_NO_GROUP, NULL, NULL);
+		return;
+	}
+	if (pwhash[0] != '\0' && !password_verify(pw ? pw : "", pwhash)) {
+		send_reply(p, f->q, E_BAD_PASSWORD, NULL, NULL);
+		return;
+	}
+	txn_begin(rd.st);
+	if (remote_user(rd.st, p->realm, link_str(f->json, "from"),
+	    link_str(f->json, "from_name"), &u) == -1)
+		why = errno == ENOENT ? E_BAD_NAME : E_QUOTA;
+	else if (member_add(rd.st, g, u, (uint32_t)rd.cf->group_members) == -1)
+		why = errno == EEXIST ? E_ALREADY_MEMBER :
+		    errno == ENOENT ? E_NO_GROUP : E_QUOTA;
+	if (why == E_COUNT)
+		txn_commit(rd.st);
+	else
+		txn_abort(rd.st);
+	send_reply(p, f->q, why, why == E_COUNT ? "Berhasil join group" : NULL,
+	    NULL);
+}
+
+/* serve_history - a remote member reads one of our groups */
+static void
+serve_history(struct peer *p, const struct link_frame *f)
+{
+	struct state *st = rd.st;
+	const char *gname = link_str(f->json, "group");
+	char name[REMOTE_NAME_LEN + 1];
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, g, u;
+	enum rc_code why = E_COUNT;
+	cJSON *o = NULL, *list;
+
+	snprintf(name, sizeof(name), "%s@%s", link_str(f->json, "from"),
+	    st->realms[p->realm].name);
+	state_lock(st);
+	g = name_valid(gname, strlen(gname)) ?
+	    group_find_locked(st, gname, strlen(gname)) : 0;
+	u = user_find_locked(st, name, strlen(name));
+	if (g == 0)
+		why = E_NO_GROUP;
+	else if (u == 0 || member_find_locked(st, g, u) == 0)
+		why = E_NOT_MEMBER;
+	else {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "group", st->groups[g].name);
+		list = cJSON_AddArrayToObject(o, "messages");
+		for (uint32_t i = st->groups[g].hist_head; i != 0 && i < cap &&
+		    steps++ < cap; i = st->msgs[i].next)
+			cJSON_AddItemToArray(list, message_json(st, &st->msgs[i],
+			    false));
+	}
+	state_unlock(st);
+	send_reply(p, f->q, why, NULL, o);
+}
+
+/* on_reply - the peer answered one of our round trips */
+static void
+on_reply(struct peer *p, const struct link_frame *f)
+{
+	struct waiter *w;
+	cJSON *o;
+
+	if (f->q == 0 || (w = waiter_take(WAIT_REPLY, p->realm, f->q)) == NULL)
+		return;			/* a keepalive, or too late */
+	o = cJSON_CreateObject();
+	copy_fields(o, f->json);
+	cJSON_AddNumberToObject(o, "rtt_ms", (double)(now_msec() - w->started));
+	realmd_result(w->chan, w->req, o);
+	free(w);
+}
+
+/* peer_request - a worker's round trip: ping, join or history */
+void
+peer_request(struct chan *c, uint64_t req, uint32_t type, cJSON *j)
+{
+	static const char *const names[] = {
+		[RM_PING] = "ping", [RM_JOIN] = "join", [RM_HISTORY] = "history",
+	};
+	static const char *const fields[] = { "from", "from_name", "group",
+	    "password" };
+	uint64_t realm = 0;
+	struct peer *p;
+	cJSON *o;
+
+	if (type != RM_PING && type != RM_JOIN && type != RM_HISTORY)
+		return;
+	if (!link_uint(j, "realm", &realm) || realm == 0 || realm > REALMS_MAX ||
+	    realm_at(rd.st, (uint32_t)realm) == NULL) {
+		realmd_error(c, req, E_NO_REALM, NULL);
+		return;
+	}
+	p = rd.links[realm].conn;
+	if (p == NULL || p->phase != PH_UP) {
+		realmd_error(c, req, E_REALM_UNREACHABLE,
+		    "Realm Unreachable: the link is down");
+		return;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "t", names[type]);
+	cJSON_AddNumberToObject(o, "q", (double)++rd.next_q);
+	for (size_t i = 0; i < ARRAY_LEN(fields); i++) {
+		const char *v = link_str(j, fields[i]);
+		if (v != NULL)
+			cJSON_AddStringToObject(o, fields[i], v);
+	}
+	waiter_add(WAIT_REPLY, c, req, (uint32_t)realm, rd.next_q);
+	send_frame(p, o);
+}
+
+/* ---- input --------------------------------------------------------------- */
+
+static void
+on_frame(struct peer *p, const char *line, size_t len)
+{
+	struct link_frame f;
+	const char *why;
+
+	if (p->phase == PH_HELLO) {
+		on_hello(p, line, len);
+		return;
+	}
+	if (link_parse(line, len, &f, &why) == -1) {
+		refuse(p, why);
+		return;
+	}
+	if (f.type == LT_ERROR) {
+		char msg[256];
+		snprintf(msg, sizeof(msg), "refused by the peer: %s",
+		    link_str(f.json, "message"));
+		log_warn("realm link %s: %s", p->peer_name, msg);
+		peer_close(p, msg);
+	} else if (p->phase == PH_CHALLENGE && f.type == LT_CHALLENGE)
+		on_challenge(p, &f);
+	else if (p->phase == PH_PROOF && f.type == LT_PROOF)
+		on_proof(p, &f);
+	else if (p->phase == PH_WELCOME && f.type == LT_WELCOME)
+		on_welcome(p);
+	else if (p->phase != PH_UP)
+		refuse(p, "frame out of order");
+	else switch (f.type) {
+	case LT_MSG:
+		on_msg(p, &f);
+		break;
+	case LT_VERDICT:
+		on_verdict(p, &f);
+		break;
+	case LT_PING:
+		send_reply(p, f.q, E_COUNT, NULL, NULL);
+		break;
+	case LT_JOIN:
+		serve_join(p, &f);
+		break;
+	case LT_HISTORY:
+		serve_history(p, &f);
+		break;
+	case LT_REPLY:
+		on_reply(p, &f);
+		break;
+	default:
+		refuse(p, "frame out of order");
+	}
+	link_frame_free(&f);
+}
+
+/* still - p is still open (a frame may have closed it) */
+static bool
+still(const struct peer *p)
+{
+	for (const struct peer *q = rd.peers; q != NULL; q = q->next)
+		if (q == p)
+			return true;
+	return false;
+}
+
+/* take_lines - handle every whole line in p->in */
+static void
+take_lines(struct peer *p)
+{
+	while (still(p) && p->phase != PH_CLOSING && buf_used(&p->in) > 0) {
+		char *head = buf_head(&p->in);
+		size_t used = buf_used(&p->in);
+		char *nl = memchr(head + p->scanned, '\n', used - p->scanned);
+		size_t n;
+
+		if (nl == NULL) {
+			p->scanned = used;
+			if (used > line_max())
+				refuse(p, "frame too large");
+			return;
+		}
+		n = (size_t)(nl - head);
+		p->scanned = 0;
+		/* the frame is handled from a copy: handling may grow p->in */
+		char *line = malloc(n + 1);
+		if (line == NULL) {
+			peer_close(p, "out of memory");
+			return;
+		}
+		memcpy(line, head, n);
+		line[n] = '\0';
+		buf_consume(&p->in, n + 1);
+		if (n > 0 && line[n - 1] == '\r')
+			n--;
+		if (n > 0)
+			on_frame(p, line, n);
+		free(line);
+	}
+}
+
+/* peer_event - epoll says the link's socket is ready (events 0: input waits) */
+void
+peer_event(struct peer *p, uint32_t events)
+{
+	char data[64 * 1024];
+
+	if (p->phase == PH_CONNECTING && (events & (EPOLLOUT | EPOLLERR |
+	    EPOLLHUP))) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+		if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
+			peer_close(p, strerror(err ? err : ECONNREFUSED));
+			return;
+		}
+		send_hello(p);
+		return;
+	}
+	if (events & EPOLLOUT) {
+		peer_flush(p);
+		if (!still(p))
+			return;
+	}
+	for (;;) {
+		ssize_t n;
+		if (p->phase == PH_CLOSING)
+			return;
+		n = recv(p->fd, data, sizeof(data), MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN) {
+				peer_close(p, strerror(errno));
+				return;
+			}
+			break;
+		}
+		if (n == 0) {
+			take_lines(p);
+			if (still(p))
+				peer_close(p, "the peer closed the link");
+			return;
+		}
+		p->last_in = now_msec();
+		if (buf_append(&p->in, data, (size_t)n) == -1) {
+			peer_close(p, "out of memory");
+			return;
+		}
+		if (buf_used(&p->in) > line_max() + sizeof(data))
+			break;		/* handle what we have first */
+	}
+	take_lines(p);
+}
+
+/* peer_tick - timers: handshakes, keepalives, links to dial */
+void
+peer_tick(uint64_t now)
+{
+	struct peer *p, *next;
+
+	for (p = rd.peers; p != NULL; p = next) {
+		next = p->next;
+		if (p->phase != PH_UP && p->deadline <= now)
+			peer_close(p, "the handshake took too long");
+		else if (p->phase == PH_UP && now - p->last_in > SILENT_MS)
+			peer_close(p, "the peer went silent");
+		else if (p->phase == PH_UP && now - p->last_in > KEEPALIVE_MS &&
+		    buf_used(&p->out) == 0) {
+			cJSON *o = cJSON_CreateObject();
+			cJSON_AddStringToObject(o, "t", "ping");
+			cJSON_AddNumberToObject(o, "q", 0);
+			send_frame(p, o);
+		}
+	}
+	for (uint32_t i = 1; i <= REALMS_MAX; i++) {
+		struct shm_realm *r = realm_at(rd.st, i);
+		struct link_rt *l = &rd.links[i];
+		if (r == NULL) {
+			if (l->conn != NULL)
+				peer_close(l->conn, "link deleted");
+			memset(l, 0, sizeof(*l));
+			continue;
+		}
+		if (l->conn != NULL)
+			continue;
+		if (!(r->flags & RF_DIALER)) {
+			set_link(i, LINK_DOWN);
+			continue;
+		}
+		if (l->retry_at <= now)
+			redial(i);
+	}
+}
+
+/* peer_chan_gone - a worker went away: nobody to answer for it */
+void
+peer_chan_gone(struct chan *c)
+{
+	for (struct peer *p = rd.peers; p != NULL; p = p->next)
+		if (p->ask == c)
+			p->ask = NULL;
+}
+
+void
+peer_close_all(void)
+{
+	while (rd.peers != NULL)
+		peer_close(rd.peers, "realmd stopping");
+	for (uint32_t i = 1; i <= REALMS_MAX; i++)
+		if (realm_at(rd.st, i) != NULL)
+			set_link(i, LINK_DOWN);
+}

@@ -1,0 +1,482 @@
+/*
+ * NAME
+ *	realmd - the process that owns every link to another realm
+ * DESCRIPTION
+ *	Forked and supervised by the master like a worker, with the state
+ *	mapped.  Workers connect to its UNIX socket (state_dir/realmd.sock)
+ *	and send typed messages (lib/link.h): a connection that opened with
+ *	the realm handshake (its descriptor passed with SCM_RIGHTS), a
+ *	message queued for a link, addrealm, and the round trips (ping,
+ *	join, history).  Each is answered with one RM_RESULT carrying the
+ *	worker's request number.  A peer is accepted on the socket only if
+ *	its credentials name a live worker or the master of this state.
+ *
+ *	The loop wakes at least every TICK_MS for the timers: requests
+ *	that waited too long, handshakes that took too long, links to dial
+ *	again.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <bsd/unistd.h>
+
+#include "lib/log.h"
+#include "realmd/realmd.h"
+
+#define MAX_EVENTS	64
+#define TICK_MS		100
+#define CHAN_OUT_MAX	(64u << 20)	/* results a worker has not read */
+
+struct realmd rd;
+
+static char listen_mark, signal_mark;
+
+int
+watch_fd(int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event e = { .events = events, .data.ptr = ptr };
+
+	return epoll_ctl(rd.epfd, EPOLL_CTL_ADD, fd, &e);
+}
+
+static void
+chan_close(struct chan *c)
+{
+	struct chan **pp;
+
+	for (pp = &rd.chans; *pp != NULL && *pp != c; pp = &(*pp)->next)
+		;
+	if (*pp != NULL)
+		*pp = c->next;
+	peer_chan_gone(c);
+	for (struct waiter **wp = &rd.waiters; *wp != NULL;) {
+		struct waiter *w = *wp;
+		if (w->chan == c) {
+			*wp = w->next;
+			free(w);
+		} else
+			wp = &w->next;
+	}
+	for (int i = 0; i < c->nfds; i++)
+		close(c->fds[i]);
+	close(c->fd);
+	buf_free(&c->in);
+	buf_free(&c->out);
+	free(c);
+}
+
+/* chan_flush - write what the worker's socket takes */
+void
+chan_flush(struct chan *c)
+{
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
+
+	while (buf_used(&c->out) > 0) {
+		ssize_t n = send(c->fd, buf_head(&c->out), buf_used(&c->out),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			break;
+		}
+		buf_consume(&c->out, (size_t)n);
+	}
+	if (buf_used(&c->out) > 0)
+		e.events |= EPOLLOUT;
+	else
+		buf_free(&c->out);
+	epoll_ctl(rd.epfd, EPOLL_CTL_MOD, c->fd, &e);
+}
+
+/* realmd_result - answer request req of a worker with o (freed) */
+void
+realmd_result(struct chan *c, uint64_t req, cJSON *o)
+{
+	if (c == NULL || buf_used(&c->out) > CHAN_OUT_MAX) {
+		cJSON_Delete(o);
+		return;
+	}
+	if (rmsg_put_json(&c->out, RM_RESULT, req, o) == -1)
+		log_err("realmd: result: %m");
+	chan_flush(c);
+}
+
+void
+realmd_error(struct chan *c, uint64_t req, int code, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddBoolToObject(o, "ok", false);
+	cJSON_AddStringToObject(o, "code", code_name((enum rc_code)code));
+	cJSON_AddStringToObject(o, "message",
+	    msg != NULL ? msg : code_text((enum rc_code)code));
+	realmd_result(c, req, o);
+}
+
+void
+waiter_add(enum wait_kind kind, struct chan *c, uint64_t req, uint32_t realm,
+    uint64_t key)
+{
+	struct waiter *w = calloc(1, sizeof(*w));
+
+	if (w == NULL) {
+		realmd_error(c, req, E_INTERNAL, NULL);
+		return;
+	}
+	w->kind = kind;
+	w->chan = c;
+	w->req = req;
+	w->realm = realm;
+	w->key = key;
+	w->started = now_msec();
+	w->deadline = w->started + rd.cf->realm_wait * 1000;
+	w->next = rd.waiters;
+	rd.waiters = w;
+}
+
+/* waiter_take - unlink and return the waiter for (kind, realm, key) */
+struct waiter *
+waiter_take(enum wait_kind kind, uint32_t realm, uint64_t key)
+{
+	for (struct waiter **wp = &rd.waiters; *wp != NULL; wp = &(*wp)->next) {
+		struct waiter *w = *wp;
+		if (w->kind == kind && w->realm == realm && w->key == key) {
+			*wp = w->next;
+			return w;
+		}
+	}
+	return NULL;
+}
+
+/* waiter_expire - the answer of a request that can wait no more */
+static void
+waiter_expire(struct waiter *w, const char *why)
+{
+	if (w->kind == WAIT_VERDICT) {
+		cJSON *o = cJSON_CreateObject();
+		cJSON_AddBoolToObject(o, "ok", true);
+		cJSON_AddBoolToObject(o, "queued", true);
+		realmd_result(w->chan, w->req, o);
+	} else
+		realmd_error(w->chan, w->req, E_REALM_UNREACHABLE, why);
+	free(w);
+}
+
+/* waiters_fail_link - the link went down: nobody waits on it any more */
+void
+waiters_fail_link(uint32_t realm)
+{
+	for (struct waiter **wp = &rd.waiters; *wp != NULL;) {
+		struct waiter *w = *wp;
+		if (w->realm == realm) {
+			*wp = w->next;
+			waiter_expire(w, "Realm Unreachable: the link went down");
+		} else
+			wp = &w->next;
+	}
+}
+
+static void
+waiters_tick(uint64_t now)
+{
+	for (struct waiter **wp = &rd.waiters; *wp != NULL;) {
+		struct waiter *w = *wp;
+		if (w->deadline <= now) {
+			*wp = w->next;
+			waiter_expire(w, "Realm Unreachable: no answer in time");
+		} else
+			wp = &w->next;
+	}
+}
+
+/* sender_ok - a process of this state may use the socket */
+static bool
+sender_ok(pid_t pid)
+{
+	for (int i = 0; i < SHM_PROCS; i++)
+		if (rd.st->procs[i].pid == pid &&
+		    (rd.st->procs[i].role == PROC_WORKER ||
+		    rd.st->procs[i].role == PROC_MASTER))
+			return true;
+	return false;
+}
+
+static void
+chan_accept(void)
+{
+	for (;;) {
+		struct ucred cred;
+		socklen_t len = sizeof(cred);
+		struct chan *c;
+		int fd = accept4(rd.lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+		    !sender_ok(cred.pid)) {
+			log_warn("realmd: refused a connection from pid %d",
+			    (int)cred.pid);
+			close(fd);
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		c->tag = TAG_CHAN;
+		c->fd = fd;
+		c->pid = cred.pid;
+		if (watch_fd(fd, EPOLLIN, c) == -1) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		c->next = rd.chans;
+		rd.chans = c;
+	}
+}
+
+/* chan_read - bytes and passed descriptors; -1 when the worker is gone */
+static int
+chan_read(struct chan *c)
+{
+	char data[64 * 1024];
+	union {
+		char		buf[CMSG_SPACE(CHAN_FDS * sizeof(int))];
+		struct cmsghdr	align;
+	} ctl;
+
+	for (;;) {
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr mh = {
+			.msg_iov = &iov, .msg_iovlen = 1,
+			.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf),
+		};
+		ssize_t n = recvmsg(c->fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+
+		if (n == -1)
+			return errno == EAGAIN || errno == EINTR ? 0 : -1;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL;
+		    cm = CMSG_NXTHDR(&mh, cm)) {
+			if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int *fds = (int *)(void *)CMSG_DATA(cm);
+			for (size_t i = 0; i < k; i++) {
+				if (c->nfds < CHAN_FDS)
+					c->fds[c->nfds++] = fds[i];
+				else
+					close(fds[i]);
+			}
+		}
+		if (mh.msg_flags & MSG_CTRUNC)
+			log_warn("realmd: descriptors lost from worker %d",
+			    (int)c->pid);
+		if (n == 0)
+			return -1;
+		if (buf_append(&c->in, data, (size_t)n) == -1)
+			return -1;
+	}
+}
+
+/* take_fd - the oldest descriptor the worker passed, or -1 */
+static int
+take_fd(struct chan *c)
+{
+	int fd;
+
+	if (c->nfds == 0)
+		return -1;
+	fd = c->fds[0];
+	memmove(c->fds, c->fds + 1, (size_t)(c->nfds - 1) * sizeof(int));
+	c->nfds--;
+	return fd;
+}
+
+/* dispatch - one message from a worker; -1 if the channel is broken */
+static int
+dispatch(struct chan *c, const struct rmsg_hdr *h, const char *body)
+{
+	cJSON *j = NULL;
+	int fd;
+
+	if (h->type == RM_HANDOFF) {
+		if ((fd = take_fd(c)) == -1)
+			return -1;
+		peer_accept(fd, body, h->len);
+		return 0;
+	}
+	if (h->type == RM_RESULT || (j = cJSON_Parse(body)) == NULL ||
+	    !cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return -1;
+	}
+	switch (h->type) {
+	case RM_SEND:
+		peer_send(c, h->req, j);
+		break;
+	case RM_ADDREALM:
+		peer_addrealm(c, h->req, j);
+		break;
+	default:
+		peer_request(c, h->req, h->type, j);
+		break;
+	}
+	cJSON_Delete(j);
+	return 0;
+}
+
+static void
+chan_event(struct chan *c, uint32_t events)
+{
+	struct rmsg_hdr h;
+	char *body;
+	int rc;
+
+	if (events & EPOLLOUT)
+		chan_flush(c);
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
+		return;
+	if (chan_read(c) == -1) {
+		/* answer what is complete, then let the worker go */
+		while (rmsg_take(&c->in, &h, &body) == 1) {
+			(void)dispatch(c, &h, body);
+			free(body);
+		}
+		chan_close(c);
+		return;
+	}
+	while ((rc = rmsg_take(&c->in, &h, &body)) == 1) {
+		rc = dispatch(c, &h, body);
+		free(body);
+		if (rc == -1)
+			break;
+	}
+	if (rc == -1) {
+		log_warn("realmd: bad message from worker %d; dropped it",
+		    (int)c->pid);
+		chan_close(c);
+	}
+}
+
+/* open_socket - listen on state_dir/realmd.sock, for the workers alone */
+static int
+open_socket(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	mode_t old;
+
+	if (rmsg_socket_path(rd.cf, sa.sun_path, sizeof(sa.sun_path)) == -1) {
+		log_err("realmd: socket path too long under %s", rd.cf->state_dir);
+		return -1;
+	}
+	unlink(sa.sun_path);
+	if ((rd.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1)
+		return -1;
+	old = umask(077);
+	if (bind(rd.lfd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
+	    listen(rd.lfd, 128) == -1) {
+		umask(old);
+		log_err("realmd: %s: %m", sa.sun_path);
+		return -1;
+	}
+	umask(old);
+	return 0;
+}
+
+static int
+setup_signals(void)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	rd.sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return rd.sigfd == -1 ? -1 : 0;
+}
+
+static void
+run(void)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	uint64_t next_tick = 0;
+
+	while (!rd.stopping) {
+		int n = epoll_wait(rd.epfd, ev, MAX_EVENTS, TICK_MS);
+		uint64_t now;
+
+		if (n == -1 && errno != EINTR) {
+			log_err("realmd: epoll_wait: %m");
+			return;
+		}
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+			if (p == &listen_mark)
+				chan_accept();
+			else if (p == &signal_mark)
+				rd.stopping = true;
+			else if (*(enum tag *)p == TAG_CHAN)
+				chan_event(p, ev[i].events);
+			else
+				peer_event(p, ev[i].events);
+		}
+		now = now_msec();
+		if (now >= next_tick) {
+			next_tick = now + TICK_MS;
+			waiters_tick(now);
+			peer_tick(now);
+			if (getppid() != rd.st->procs[0].pid)
+				rd.stopping = true;
+		}
+	}
+}
+
+/*
+ * realmd_main - body of the realmd process; slot is its entry in the
+ * state's process table.  Returns the exit status.
+ */
+int
+realmd_main(const struct config *cf, struct state *st, int slot)
+{
+	rd.cf = cf;
+	rd.st = st;
+	rd.lfd = rd.sigfd = -1;
+	state_set_proc(st, slot);
+	rd.me = &st->procs[slot];
+	reply_count_errors(rd.me->errors);
+	setproctitle("%s", "realmd");
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != st->procs[0].pid)
+		return 1;
+	if (setup_signals() == -1 ||
+	    (rd.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+	    open_socket() == -1 ||
+	    watch_fd(rd.lfd, EPOLLIN, &listen_mark) == -1 ||
+	    watch_fd(rd.sigfd, EPOLLIN, &signal_mark) == -1) {
+		log_err("realmd setup: %m");
+		return 1;
+	}
+	log_info("realmd %d serving realm %s", (int)getpid(), cf->realm_name);
+	peer_close_all();	/* links a dead realmd left marked up are down */
+	run();
+	peer_close_all();
+	while (rd.chans != NULL)
+		chan_close(rd.chans);
+	return 0;
+}

@@ -1,0 +1,136 @@
+/*
+ * NAME
+ *	realmd.h - the process that owns every link to another realm
+ * DESCRIPTION
+ *	realmd.c runs the loop: the UNIX socket the workers talk to (struct
+ *	chan), the timers, and the requests workers wait on (struct waiter).
+ *	peer.c runs the links: the TCP connections to peer realms (struct
+ *	peer), their handshake, and the frames they carry, reading and
+ *	writing the realm table and the outboxes in the shared state.
+ */
+#ifndef RC_REALMD_H
+#define RC_REALMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/buf.h"
+#include "lib/config.h"
+#include "lib/link.h"
+#include "lib/reply.h"
+#include "shm/state.h"
+
+#define CHAN_FDS	8		/* descriptors received, not yet used */
+
+enum tag { TAG_CHAN = 1, TAG_PEER };	/* first field of what epoll points at */
+
+/* A worker connected to realmd's socket. */
+struct chan {
+	enum tag	 tag;
+	int		 fd;
+	pid_t		 pid;		/* from SO_PEERCRED, checked */
+	struct buf	 in;
+	struct buf	 out;
+	int		 fds[CHAN_FDS];	/* passed descriptors, oldest first */
+	int		 nfds;
+	struct chan	*next;
+};
+
+enum phase {
+	PH_CONNECTING,		/* dialer: TCP connect in progress */
+	PH_CHALLENGE,		/* dialer: hello sent, waiting for the challenge */
+	PH_WELCOME,		/* dialer: proof sent, waiting for the welcome */
+	PH_HELLO,		/* acceptor: waiting for the dialer's hello */
+	PH_PROOF,		/* acceptor: challenge sent, waiting for the proof */
+	PH_UP,
+	PH_CLOSING,		/* sending a last frame, then closed */
+};
+
+/* One TCP connection to a peer realm. */
+struct peer {
+	enum tag	 tag;
+	int		 fd;
+	enum phase	 phase;
+	bool		 dialer;
+	uint32_t	 realm;		/* its link slot; 0 until known */
+	char		 nonce[2 * NONCE_LEN + 1];	/* ours */
+	char		 peer_nonce[2 * NONCE_LEN + 1];
+	char		 peer_name[NAME_LEN + 1];
+	uint64_t	 peer_inst;
+	struct buf	 in;
+	struct buf	 out;
+	size_t		 scanned;	/* in: bytes known to hold no LF */
+	uint64_t	 deadline;	/* handshake must end by then */
+	uint64_t	 sent_upto;	/* highest queued id written here */
+	uint32_t	 inflight;	/* messages written, not yet answered */
+	uint64_t	 last_in;	/* now_msec() of the last byte read */
+	/* an addrealm in progress: who asked, and what to call the link */
+	struct chan	*ask;
+	uint64_t	 ask_req;
+	char		 ask_id[NAME_LEN + 1];
+	char		 host[HOST_LEN + 1];
+	uint16_t	 port;
+	struct peer	*next;
+};
+
+/* What realmd knows of a link beyond the shared state. */
+struct link_rt {
+	struct peer	*conn;		/* handshaking or up, or NULL */
+	uint64_t	 retry_at;	/* dialer: next dial, now_msec() */
+	uint64_t	 backoff_ms;
+};
+
+enum wait_kind { WAIT_VERDICT, WAIT_REPLY };
+
+/* A worker's request that waits on a peer. */
+struct waiter {
+	enum wait_kind	 kind;
+	struct chan	*chan;
+	uint64_t	 req;
+	uint32_t	 realm;
+	uint64_t	 key;		/* message id, or request number q */
+	uint64_t	 started;	/* now_msec() */
+	uint64_t	 deadline;
+	struct waiter	*next;
+};
+
+struct realmd {
+	const struct config *cf;
+	struct state	*st;
+	struct shm_proc	*me;
+	int		 epfd;
+	int		 lfd;		/* the workers' socket */
+	int		 sigfd;
+	bool		 stopping;
+	struct chan	*chans;
+	struct peer	*peers;
+	struct waiter	*waiters;
+	struct link_rt	 links[REALMS_MAX + 1];
+	uint64_t	 next_q;
+};
+
+extern struct realmd rd;
+
+/* realmd.c */
+int	realmd_main(const struct config *, struct state *, int slot);
+void	realmd_result(struct chan *, uint64_t req, cJSON *);
+void	realmd_error(struct chan *, uint64_t req, int code, const char *msg);
+struct waiter *waiter_take(enum wait_kind, uint32_t realm, uint64_t key);
+void	waiter_add(enum wait_kind, struct chan *, uint64_t req, uint32_t realm,
+	    uint64_t key);
+void	waiters_fail_link(uint32_t realm);
+int	watch_fd(int fd, uint32_t events, void *ptr);
+void	chan_flush(struct chan *);
+
+/* peer.c */
+void	peer_accept(int fd, const char *bytes, size_t len);
+void	peer_addrealm(struct chan *, uint64_t req, cJSON *);
+void	peer_event(struct peer *, uint32_t events);
+void	peer_tick(uint64_t now);
+void	peer_send(struct chan *, uint64_t req, cJSON *);
+void	peer_request(struct chan *, uint64_t req, uint32_t type, cJSON *);
+void	peer_chan_gone(struct chan *);
+void	peer_close_all(void);
+
+#endif

@@ -1,0 +1,337 @@
+/*
+ * NAME
+ *	realms - links to other realms, their outboxes and remote users
+ * DESCRIPTION
+ *	A link (struct shm_realm) holds the messages queued for the peer,
+ *	oldest first, and what we have stored from it: the high-water mark
+ *	of its message ids and a ring of the ids we refused, so that a
+ *	resent message gets the same verdict again and is never stored
+ *	twice.  Users of linked realms who reach us are remote users,
+ *	"user@realm" in the user table, so that memberships, histories and
+ *	inbox entries can name them like anybody else.
+ *	Functions that change anything run inside a transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <bsd/string.h>
+
+#include "lib/reply.h"
+#include "shm/table.h"
+
+/* realm_at - the link in slot i, or NULL if i is not a used slot */
+struct shm_realm *
+realm_at(struct state *st, uint32_t i)
+{
+	struct slot_table tb = realms_table(st);
+
+	return slot_used(&tb, i);
+}
+
+/* realm_find_locked - the link users call name, 0 if none */
+uint32_t
+realm_find_locked(struct state *st, const char *name, size_t len)
+{
+	if (len == 0 || len > NAME_LEN)
+		return 0;
+	for (uint32_t i = 1; i <= st->hdr->realms.hwm && i <= REALMS_MAX; i++) {
+		struct shm_realm *r = &st->realms[i];
+		if (r->state == SLOT_USED && strncmp(r->name, name, len) == 0 &&
+		    r->name[len] == '\0')
+			return i;
+	}
+	return 0;
+}
+
+/* realm_find_peer_locked - the link to the realm called peer, 0 if none */
+uint32_t
+realm_find_peer_locked(struct state *st, const char *peer)
+{
+	for (uint32_t i = 1; i <= st->hdr->realms.hwm && i <= REALMS_MAX; i++)
+		if (st->realms[i].state == SLOT_USED &&
+		    strcmp(st->realms[i].peer, peer) == 0)
+			return i;
+	return 0;
+}
+
+/*
+ * realm_insert - a new link.  EEXIST: name or peer taken; ENOSPC: the
+ * table is full.
+ */
+int
+realm_insert(struct state *st, const char *name, const char *peer,
+    const char *host, uint16_t port, uint32_t flags, uint32_t *idx)
+{
+	struct slot_table tb = realms_table(st);
+	struct shm_realm *r;
+	uint32_t i;
+
+	if (realm_find_locked(st, name, strlen(name)) != 0 ||
+	    realm_find_peer_locked(st, peer) != 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (slot_alloc(st, &tb, &i) == -1)
+		return -1;
+	r = &st->realms[i];
+	strlcpy(r->name, name, sizeof(r->name));
+	strlcpy(r->peer, peer, sizeof(r->peer));
+	strlcpy(r->host, host, sizeof(r->host));
+	r->port = port;
+	r->flags = flags;
+	r->created = now_sec();
+	*idx = i;
+	return 0;
+}
+
+/*
+ * realm_remove - drop a link with up to max of its queued messages
+ * (bodies to unlink go to gone[]); the link itself goes once its queue
+ * is empty.  Returns 1 when it is gone, 0 when messages remain.
+ */
+int
+realm_remove(struct state *st, uint32_t i, uint64_t *gone, size_t *ngone,
+    size_t max)
+{
+	struct slot_table tb = realms_table(st);
+	struct shm_realm *r = realm_at(st, i);
+
+	*ngone = 0;
+	if (r == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	while (r->out_head != 0 && *ngone < max) {
+		uint64_t g;
+		if (outbox_remove(st, i, r->out_head, &g) == -1)
+			return -1;
+		if (g != 0)
+			gone[(*ngone)++] = g;
+	}
+	if (r->out_head != 0)
+		return 0;
+	return slot_free(st, &tb, i) == -1 ? -1 : 1;
+}
+
+/*
+ * outbox_append - queue a message for link realm; its text is
+ * "<target>\0<text>".  EDQUOT: limit messages wait already.
+ */
+int
+outbox_append(struct state *st, uint32_t realm, const struct msg_new *m,
+    uint32_t limit, uint64_t *id)
+{
+	struct shm_realm *r = realm_at(st, realm);
+	struct msg_new q = *m;
+	struct shm_msg *tail;
+	uint32_t i;
+
+	if (r == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (r->out_count >= limit) {
+		errno = EDQUOT;
+		return -1;
+	}
+	q.to = 0;
+	q.realm = realm;
+	if (msg_create(st, &q, &i, id) == -1 ||
+	    txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1)
+		return -1;
+	if ((tail = msg_at(st, r->out_tail)) != NULL) {
+		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
+			return -1;
+		tail->next = i;
+	} else
+		r->out_head = i;
+	r->out_tail = i;
+	r->out_count++;
+	return 0;
+}
+
+/* outbox_find_locked - the queued message of link realm with this id, 0 */
+uint32_t
+outbox_find_locked(struct state *st, uint32_t realm, uint64_t id)
+{
+	struct shm_realm *r = realm_at(st, realm);
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0;
+
+	if (r == NULL)
+		return 0;
+	for (uint32_t i = r->out_head; i != 0 && i < cap && steps++ < cap;
+	    i = st->msgs[i].next) {
+		if (st->msgs[i].id == id)
+			return i;
+		if (st->msgs[i].id > id)
+			break;		/* ids increase along the queue */
+	}
+	return 0;
+}
+
+/* outbox_remove - take message msg off link realm's queue and free it */
+int
+outbox_remove(struct state *st, uint32_t realm, uint32_t msg, uint64_t *gone)
+{
+	struct shm_realm *r = realm_at(st, realm);
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, prev = 0;
+	uint32_t *link;
+
+	if (r == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1)
+		return -1;
+	for (link = &r->out_head; *link != 0 && *link != msg;
+	    link = &st->msgs[*link].next) {
+		if (*link >= cap || ++steps > cap) {
+			errno = EIO;
+			return -1;
+		}
+		prev = *link;
+	}
+	if (*link == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (txn_log(st, link, sizeof(*link)) == -1)
+		return -1;
+	*link = st->msgs[msg].next;
+	if (r->out_tail == msg)
+		r->out_tail = prev;
+	r->out_count--;
+	return msg_release(st, msg, gone);
+}
+
+/*
+ * realm_received - record that the peer's message id was handled:
+ * stored (code < 0) or refused with code.  Ids only grow.
+ */
+int
+realm_received(struct state *st, uint32_t realm, uint64_t id, int code)
+{
+	struct shm_realm *r = realm_at(st, realm);
+
+	if (r == NULL) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (txn_log(st, &r->recv_hwm, sizeof(r->recv_hwm)) == -1)
+		return -1;
+	if (id > r->recv_hwm)
+		r->recv_hwm = id;
+	if (code < 0)
+		return 0;
+	uint32_t k = r->reject_next % REJECTS_KEPT;
+	if (txn_log(st, &r->reject_next, sizeof(r->reject_next)) == -1 ||
+	    txn_log(st, &r->reject_id[k], sizeof(r->reject_id[k])) == -1 ||
+	    txn_log(st, &r->reject_code[k], sizeof(r->reject_code[k])) == -1)
+		return -1;
+	r->reject_id[k] = id;
+	r->reject_code[k] = (uint8_t)code;
+	r->reject_next = (k + 1) % REJECTS_KEPT;
+	return 0;
+}
+
+/* realm_rejected_locked - the code a resent id was refused with, or -1 */
+int
+realm_rejected_locked(struct state *st, uint32_t realm, uint64_t id)
+{
+	struct shm_realm *r = realm_at(st, realm);
+
+	if (r == NULL)
+		return -1;
+	for (int k = 0; k < REJECTS_KEPT; k++)
+		if (r->reject_id[k] == id && id != 0)
+			return r->reject_code[k];
+	return -1;
+}
+
+/*
+ * remote_user - the user slot standing for user of link realm, made on
+ * first use; its display name follows what the peer says.
+ */
+int
+remote_user(struct state *st, uint32_t realm, const char *user,
+    const char *display, uint32_t *idx)
+{
+	struct shm_realm *r = realm_at(st, realm);
+	char name[REMOTE_NAME_LEN + 1];
+	struct user_fields f;
+	size_t len;
+
+	if (r == NULL || !name_valid(user, strlen(user))) {
+		errno = ENOENT;
+		return -1;
+	}
+	len = (size_t)snprintf(name, sizeof(name), "%s@%s", user, r->name);
+	if ((*idx = user_find_locked(st, name, len)) != 0) {
+		struct shm_user *u = &st->users[*idx];
+		if (strcmp(u->display, display) == 0)
+			return 0;
+		if (txn_log(st, u->display, sizeof(u->display)) == -1)
+			return -1;
+		strlcpy(u->display, display, sizeof(u->display));
+		return 0;
+	}
+	f.name = name;
+	f.display = display;
+	f.country = "";
+	f.pwhash = "!";		/* matches no password */
+	if (user_insert(st, &f, idx) == -1)
+		return -1;
+	st->users[*idx].realm = realm;	/* a fresh slot: logged whole */
+	return 0;
+}
+
+/* remote_user_name - the user part of a remote user's name */
+const char *
+remote_user_name(const struct shm_user *u, size_t *len)
+{
+	const char *at = strchr(u->name, '@');
+
+	*len = at != NULL ? (size_t)(at - u->name) : strlen(u->name);
+	return u->name;
+}
+
+/* user_name_ok - the record's name follows the rules for its kind */
+bool
+user_name_ok(const struct shm_user *u)
+{
+	const char *at;
+
+	if (memchr(u->name, '\0', sizeof(u->name)) == NULL)
+		return false;
+	if (u->realm == 0)
+		return name_valid(u->name, strlen(u->name));
+	at = strchr(u->name, '@');
+	return at != NULL && u->realm <= REALMS_MAX &&
+	    name_valid(u->name, (size_t)(at - u->name)) &&
+	    name_valid(at + 1, strlen(at + 1));
+}
+
+/*
+ * bounce_enqueue - tell user that the peer refused message ref; the
+ * notice's text is "<realm>\0<code>\0<target>\0<why>".
+ */
+int
+bounce_enqueue(struct state *st, uint32_t user, const char *realm, int code,
+    const char *target, const char *why, uint64_t ref, uint32_t quota)
+{
+	char text[NAME_LEN + 16 + REMOTE_NAME_LEN * 4 + 256];
+	const char *cname = code_name((enum rc_code)code);
+	int n;
+	struct msg_new m = {
+		.from = user, .to = user, .kind = MSG_TEXT, .time = now_sec(),
+		.flags = MF_BOUNCE, .ref = ref, .text = text,
+	};
+	uint64_t id;
+
+	n = snprintf(text, sizeof(text), "%s%c%s%c%.*s%c%.200s", realm, '\0',
+	    cname, '\0', REMOTE_NAME_LEN * 4, target, '\0', why);
+	if (n < 0 || (size_t)n >= sizeof(text))
+		n = (int)sizeof(text) - 1;
+	m.len = (size_t)n;
+	return msg_enqueue(st, &m, quota, &id);
+}

@@ -1,0 +1,393 @@
+/*
+ * NAME
+ *	cmd_realm - the realm commands of a worker
+ * DESCRIPTION
+ *	A realm send is stored in the link's outbox (one transaction)
+ *	before anything is said to the client; then, if the link is up, the
+ *	reply waits for the peer's verdict through realmd (realm.c), else it
+ *	says "queued".  Everything that needs the peer itself (addrealm,
+ *	ackrealm, joingrouprealm, inboxgrouprealm) is a round trip through
+ *	realmd.  Messages that arrived over a link are read with inboxrealm.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bsd/string.h>
+
+#include "lib/filedata.h"
+#include "lib/link.h"
+#include "lib/log.h"
+#include "worker/worker.h"
+
+#define INBOX_REPLY_BYTES	(32 << 20)
+
+/* find_realm - the link named by w, or 0 after replying NO_REALM */
+static uint32_t
+find_realm(struct request *rq, const struct word *w)
+{
+	uint32_t r;
+
+	state_lock(rq->w->st);
+	r = realm_find_locked(rq->w->st, w->p, w->len);
+	state_unlock(rq->w->st);
+	if (r == 0)
+		reply_error(rq->out, E_NO_REALM, NULL);
+	return r;
+}
+
+static const char *
+link_state_name(uint32_t s)
+{
+	static const char *const names[] = {
+		[LINK_DOWN] = "down", [LINK_CONNECTING] = "connecting",
+		[LINK_AUTH] = "authenticating", [LINK_UP] = "up",
+		[LINK_BACKOFF] = "backoff",
+	};
+
+	return s < ARRAY_LEN(names) ? names[s] : "down";
+}
+
+/* realm_json - one link as listrealm (and realmctl) show it */
+cJSON *
+realm_json(const struct shm_realm *r)
+{
+	cJSON *e = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(e, "id", r->name);
+	cJSON_AddStringToObject(e, "peer", r->peer);
+	cJSON_AddStringToObject(e, "host", r->host);
+	cJSON_AddNumberToObject(e, "port", r->port);
+	cJSON_AddBoolToObject(e, "dialer", (r->flags & RF_DIALER) != 0);
+	cJSON_AddStringToObject(e, "state", link_state_name(r->link));
+	cJSON_AddNumberToObject(e, "queued", r->out_count);
+	cJSON_AddNumberToObject(e, "sent", (double)r->sent);
+	cJSON_AddNumberToObject(e, "received", (double)r->received);
+	return e;
+}
+
+/* cmd_addrealm - addrealm <id> <host> <port> [src_host src_port] */
+void
+cmd_addrealm(struct request *rq)
+{
+	const struct word *id = &rq->args[0];
+	char name[NAME_LEN + 1], host[HOST_LEN + 1], port[8];
+	uint64_t p;
+	cJSON *o;
+
+	if (!name_valid(id->p, id->len) || token_shaped(id->p, id->len)) {
+		reply_error(rq->out, E_BAD_NAME, "Realm names are 1-32 of A-Za-z0-9_.-");
+		return;
+	}
+	if (arg_copy(&rq->args[1], host, sizeof(host)) == -1 ||
+	    arg_copy(&rq->args[2], port, sizeof(port)) == -1 ||
+	    parse_uint(port, 65535, &p) == -1 || p == 0) {
+		reply_error(rq->out, E_BAD_ARGS, "Usage: addrealm <id> <host> <port>");
+		return;
+	}
+	arg_copy(id, name, sizeof(name));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", name);
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddNumberToObject(o, "port", (double)p);
+	if (realm_ask(rq, RM_ADDREALM, o, WAIT_ASK, 0) == -1)
+		reply_error(rq->out, E_REALM_UNREACHABLE,
+		    "Realm Unreachable: realmd is not running");
+}
+
+/* cmd_listrealm - every link, its state and its counters */
+void
+cmd_listrealm(struct request *rq)
+{
+	struct state *st = rq->w->st;
+	cJSON *o = reply_ok(NULL), *list = cJSON_AddArrayToObject(o, "realms");
+
+	state_lock(st);
+	for (uint32_t i = 1; i <= st->hdr->realms.hwm && i <= REALMS_MAX; i++)
+		if (realm_at(st, i) != NULL)
+			cJSON_AddItemToArray(list, realm_json(&st->realms[i]));
+	state_unlock(st);
+	reply_finish(rq->out, o);
+}
+
+/* ask_peer - a round trip to link r; the reply comes from realm.c */
+static void
+ask_peer(struct request *rq, uint32_t type, uint32_t r, cJSON *o)
+{
+	cJSON_AddNumberToObject(o, "realm", r);
+	if (realm_ask(rq, type, o, WAIT_ASK, 0) == -1)
+		reply_error(rq->out, E_REALM_UNREACHABLE,
+		    "Realm Unreachable: realmd is not running");
+}
+
+/* cmd_ackrealm - ackrealm <id>: is the peer there? */
+void
+cmd_ackrealm(struct request *rq)
+{
+	uint32_t r = find_realm(rq, &rq->args[0]);
+
+	if (r != 0)
+		ask_peer(rq, RM_PING, r, cJSON_CreateObject());
+}
+
+/* add_sender - who asks, as the peer will know them */
+static void
+add_sender(struct request *rq, cJSON *o)
+{
+	struct state *st = rq->w->st;
+
+	state_lock(st);
+	cJSON_AddStringToObject(o, "from", st->users[rq->user].name);
+	cJSON_AddStringToObject(o, "from_name", st->users[rq->user].display);
+	state_unlock(st);
+}
+
+/* cmd_joingrouprealm - joingrouprealm <id> <group> [password] */
+void
+cmd_joingrouprealm(struct request *rq)
+{
+	uint32_t r = find_realm(rq, &rq->args[0]);
+	char group[NAME_LEN + 1], pw[256] = "";
+	cJSON *o;
+
+	if (r == 0)
+		return;
+	if (arg_copy(&rq->args[1], group, sizeof(group)) == -1 ||
+	    !name_valid(group, strlen(group))) {
+		reply_error(rq->out, E_NO_GROUP, NULL);
+		return;
+	}
+	if (rq->nargs > 2 && arg_copy(&rq->args[2], pw, sizeof(pw)) == -1) {
+		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+		return;
+	}
+	o = cJSON_CreateObject();
+	add_sender(rq, o);
+	cJSON_AddStringToObject(o, "group", group);
+	json_add_text(o, "password", pw, strlen(pw));
+	ask_peer(rq, RM_JOIN, r, o);
+}
+
+/* cmd_inboxgrouprealm - inboxgrouprealm <id> <group>: its history there */
+void
+cmd_inboxgrouprealm(struct request *rq)
+{
+	uint32_t r = find_realm(rq, &rq->args[0]);
+	char group[NAME_LEN + 1];
+	cJSON *o;
+
+	if (r == 0)
+		return;
+	if (arg_copy(&rq->args[1], group, sizeof(group)) == -1 ||
+	    !name_valid(group, strlen(group))) {
+		reply_error(rq->out, E_NO_GROUP, NULL);
+		return;
+	}
+	o = cJSON_CreateObject();
+	add_sender(rq, o);
+	cJSON_AddStringToObject(o, "group", group);
+	ask_peer(rq, RM_HISTORY, r, o);
+}
+
+/*
+ * queue_send - store "<target>\0<text>" (or a file) in link r's outbox,
+ * then wait for the verdict if the link is up.
+ */
+static void
+queue_send(struct request *rq, uint32_t r, const struct word *to,
+    struct msg_new *m, const struct upload *up)
+{
+	struct state *st = rq->w->st;
+	size_t tlen = to->len;
+	char *blob;
+	uint64_t id = 0;
+	bool link_up = false;
+	int rc, saved = 0;
+	cJSON *o;
+
+	if ((blob = malloc(tlen + 1 + m->len)) == NULL) {
+		reply_error(rq->out, E_INTERNAL, NULL);
+		return;
+	}
+	memcpy(blob, to->p, tlen);
+	blob[tlen] = '\0';
+	if (m->len > 0)
+		memcpy(blob + tlen + 1, m->text, m->len);
+	m->text = blob;
+	m->len += tlen + 1;
+	txn_begin(st);
+	rc = up == NULL ? 0 : file_create(st, up->id, up->size, up->name, 0,
+	    rq->w->cf->spool_max, &m->file);
+	if (rc == -1)
+		saved = EFBIG;
+	else if ((rc = outbox_append(st, r, m, (uint32_t)rq->w->cf->realm_queue,
+	    &id)) == -1)
+		saved = errno;
+	if (rc == 0) {
+		txn_commit(st);
+		link_up = st->realms[r].link == LINK_UP;
+	} else {
+		txn_abort(st);
+		if (up != NULL)
+			spool_unlink(st, up->id);
+	}
+	free(blob);
+	if (rc == -1) {
+		if (saved == EFBIG)
+			reply_error(rq->out, E_QUOTA, "File store is full");
+		else if (saved == EDQUOT)
+			reply_errorf(rq->out, E_QUOTA, "Queue to realm %s is full",
+			    st->realms[r].name);
+		else if (saved == ENOENT)
+			reply_error(rq->out, E_NO_REALM, NULL);
+		else
+			reply_error(rq->out, E_QUOTA, "Message store is full");
+		return;
+	}
+	__atomic_fetch_add(&rq->w->me->stored, 1, __ATOMIC_RELAXED);
+	strlcpy(rq->c->wait_realm, st->realms[r].name, sizeof(rq->c->wait_realm));
+	if (link_up) {
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "realm", r);
+		cJSON_AddNumberToObject(o, "id", (double)id);
+		cJSON_AddBoolToObject(o, "wait", true);
+		if (realm_ask(rq, RM_SEND, o, WAIT_SEND, id) == 0)
+			return;
+	} else
+		realm_notify(rq->w, r, id);
+	o = reply_ok("Message Sent");
+	cJSON_AddNumberToObject(o, "id", (double)id);
+	cJSON_AddStringToObject(o, "realm", rq->c->wait_realm);
+	cJSON_AddBoolToObject(o, "queued", true);
+	reply_finish(rq->out, o);
+}
+
+/* send_text - sendrealm / sendgrouprealm */
+static void
+send_text(struct request *rq, uint32_t flags)
+{
+	const struct word *to = &rq->args[1];
+	struct msg_new m = { .from = rq->user, .kind = MSG_TEXT,
+	    .time = now_sec(), .flags = flags };
+	enum rc_code why;
+	char *tofree;
+	uint32_t r;
+
+	if ((r = find_realm(rq, &rq->args[0])) == 0)
+		return;
+	if (to->len == 0 || to->len > REMOTE_NAME_LEN * 4 ||
+	    memchr(to->p, '\0', to->len) != NULL) {
+		reply_error(rq->out, flags ? E_NO_GROUP : E_NO_USER, NULL);
+		return;
+	}
+	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
+		text_refused(rq, why);
+		return;
+	}
+	queue_send(rq, r, to, &m, NULL);
+	free(tofree);
+}
+
+/* send_file - sendfilerealm / sendgroupfilerealm */
+static void
+send_file(struct request *rq, uint32_t flags)
+{
+	struct state *st = rq->w->st;
+	const struct word *to = &rq->args[1];
+	struct msg_new m = { .from = rq->user, .kind = MSG_FILE,
+	    .time = now_sec(), .flags = flags };
+	struct upload up = { .body = NULL };
+	uint32_t r;
+
+	if ((r = find_realm(rq, &rq->args[0])) == 0)
+		return;
+	if (to->len == 0 || to->len > REMOTE_NAME_LEN * 4) {
+		reply_error(rq->out, flags ? E_NO_GROUP : E_NO_USER, NULL);
+		return;
+	}
+	if (!upload_decode(rq, &rq->args[2], &up))
+		goto done;
+	if (spool_store(st, up.body, up.size, &up.id) == -1) {
+		log_err("spool: %m");
+		reply_error(rq->out, E_INTERNAL, "Cannot store the file");
+		goto done;
+	}
+	queue_send(rq, r, to, &m, &up);
+done:
+	free(up.body);
+}
+
+void
+cmd_sendrealm(struct request *rq)
+{
+	send_text(rq, 0);
+}
+
+void
+cmd_sendgrouprealm(struct request *rq)
+{
+	send_text(rq, MF_GROUP_SEND);
+}
+
+void
+cmd_sendfilerealm(struct request *rq)
+{
+	send_file(rq, 0);
+}
+
+void
+cmd_sendgroupfilerealm(struct request *rq)
+{
+	send_file(rq, MF_GROUP_SEND);
+}
+
+/* cmd_inboxrealm - inboxrealm <id>: drain what arrived over that link */
+void
+cmd_inboxrealm(struct request *rq)
+{
+	struct worker *w = rq->w;
+	struct state *st = w->st;
+	struct lease l = {
+		.proc = (uint32_t)st->proc + 1,
+		.gen = __atomic_load_n(&w->me->gen, __ATOMIC_ACQUIRE),
+		.serial = ++w->serial,
+	};
+	uint32_t r = find_realm(rq, &rq->args[0]);
+	cJSON *o, *list;
+	bool more;
+	size_t n;
+
+	if (r == 0)
+		return;
+	state_lock(st);
+	n = inbox_lease_locked(st, rq->user, r, &l, w->msg_idx,
+	    (size_t)w->cf->inbox_batch, INBOX_REPLY_BYTES, &more);
+	state_unlock(st);
+	o = reply_ok(NULL);
+	list = cJSON_AddArrayToObject(o, "messages");
+	for (size_t i = 0; i < n; i++)
+		cJSON_AddItemToArray(list, message_json(st, &st->msgs[w->msg_idx[i]],
+		    true));
+	if (more)
+		cJSON_AddBoolToObject(o, "more", true);
+	if (reply_finish(rq->out, o) == -1 ||
+	    (n > 0 && conn_add_pending(rq->c, rq->user, &l) == -1)) {
+		state_lock(st);
+		inbox_release_locked(st, rq->user, &l);
+		state_unlock(st);
+	}
+}
+
+/* cmd_realmlink - a peer realm dials in: the connection goes to realmd */
+void
+cmd_realmlink(struct request *rq)
+{
+	struct conn *c = rq->c;
+	size_t cl = strlen(LINK_COMMAND);
+
+	if (c->handoff != NULL || (c->handoff = malloc(cl + 1 + rq->textlen)) == NULL)
+		return;
+	memcpy(c->handoff, LINK_COMMAND, cl);
+	c->handoff[cl] = ' ';
+	memcpy(c->handoff + cl + 1, rq->text, rq->textlen);
+	c->handoff_len = cl + 1 + rq->textlen;
+}
