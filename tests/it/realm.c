@@ -112,13 +112,19 @@ setup_wrong_secret(void **state)
 }
 
 static int
-setup_limits(void **state)
+setup_max_realms(void **state)
 {
-	static const char *const extra[3] = {
-		"max_realms = 1\nrealm_queue = 3\n", NULL, NULL
-	};
+	static const char *const extra[3] = { "max_realms = 1\n" };
 
 	return fed_new(state, 3, extra, NULL);
+}
+
+static int
+setup_realm_queue(void **state)
+{
+	static const char *const extra[3] = { "realm_queue = 3\n" };
+
+	return fed_new(state, 2, extra, NULL);
 }
 
 static int
@@ -1424,9 +1430,9 @@ test_forged_dialer_refused_on_the_wire(void **state)
 	struct fed *f = *state;
 	struct daemon *A = f->d[0];
 	static const char hello[] = "realmlink {\"v\":1,\"realm\":\"evil\","
-	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"forged\"}\n";
+	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}\n";
 	static const char hello2[] = "realmlink {\"v\":2,\"realm\":\"evil\","
-	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"forged\"}\n";
+	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}\n";
 	static const char forged[] = "{\"t\":\"proof\",\"proof\":\""
 	    "0000000000000000000000000000000000000000000000000000000000000000"
 	    "\"}\n{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"evil\","
@@ -1437,14 +1443,32 @@ test_forged_dialer_refused_on_the_wire(void **state)
 	cJSON *j, *a;
 
 	for (int i = 0; i < 2; i++) {
-		struct client *raw = client_connect(A);
-		int fd = client_fd(raw);
+		struct client *raw;
+		double end = now_s() + 3.0;
+		int fd;
 
-		client_write(raw, hello, strlen(hello));
-		j = raw_line(fd, 5000);
-		if (j == NULL)
-			fail_msg("connection ended instead of a challenge");
-		assert_string_equal(str(j, "t"), "challenge");
+		/*
+		 * Right after the start, realmd may not serve yet and the
+		 * handshake is refused (test_addrealm_to_a_peer_just_started
+		 * covers that); a challenge must come within 3 s.
+		 */
+		for (;;) {
+			raw = client_connect(A);
+			fd = client_fd(raw);
+			client_write(raw, hello, strlen(hello));
+			j = raw_line(fd, 5000);
+			if (j == NULL)
+				fail_msg("connection ended instead of a "
+				    "challenge");
+			if (strcmp(str(j, "t"), "error") != 0 ||
+			    now_s() > end)
+				break;
+			cJSON_Delete(j);
+			client_close(raw);
+			sleep_ms(100);
+		}
+		if (strcmp(str(j, "t"), "challenge") != 0)
+			fail_msg("expected a challenge: %s", show(j));
 		assert_int_equal((int)num(j, "v"), 1);
 		assert_string_equal(str(j, "realm"), "alpha");
 		if (!is_hex_len(str(j, "nonce"), 32))
@@ -1493,6 +1517,24 @@ test_forged_dialer_refused_on_the_wire(void **state)
 	cJSON_Delete(a);
 	assert_int_equal(realm_pending(am, "evil"), 0);
 	ERR(am, "NO_REALM", "inboxrealm evil");
+}
+
+/*
+ * A peer that has just started (it answers on its chat port) takes a
+ * link at once: no window where a realm handshake is refused.
+ */
+static void
+test_addrealm_to_a_peer_just_started(void **state)
+{
+	struct fed *f = *state;
+	struct client *am = user_on(f->d[0], "messi");
+	static const char *const names[2] = { "beta", "gamma" };
+
+	for (int i = 0; i < 2; i++) {
+		f->d[i + 1] = start_realm(names[i], SECRET, NULL);
+		f->n = i + 2;
+		link_realm(am, names[i], f->d[i + 1], names[i]);
+	}
 }
 
 /*
@@ -2062,22 +2104,35 @@ test_three_realms(void **state)
 	assert_int_equal(drain_realm(gm, "beta", NULL), 0);
 }
 
-/* max_realms and realm_queue: QUOTA, and the queue takes more once sent */
+/* max_realms: QUOTA for one link too many, and nothing stored for it */
 static void
-test_limits_quota(void **state)
+test_max_realms_quota(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
-	struct client *am = user_on(A, "messi"), *bh;
-	cJSON *a, *got;
-	char buf[64], text[32];
+	struct client *am = user_on(A, "messi");
+	cJSON *a;
 
 	link_realm(am, "beta", B, "beta");
 	ERR(am, "QUOTA", "addrealm gamma 127.0.0.1 %d", daemon_port(G));
 	a = list_realms(am, "listrealm");
 	assert_int_equal(cJSON_GetArraySize(a), 1);
+	assert_non_null(realm_entry(a, "beta"));
 	cJSON_Delete(a);
+	ERR(am, "NO_REALM", "sendrealm gamma messi hi");
+}
 
+/* realm_queue: QUOTA when full, and the queue takes more once sent */
+static void
+test_realm_queue_quota(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh;
+	cJSON *got;
+	char buf[64], text[32];
+
+	link_realm(am, "beta", B, "beta");
 	wait_link_up(am, "beta", 5.0);
 	daemon_stop(B);
 	wait_state_not_up(am, "beta", 5.0, buf, sizeof(buf));
@@ -2119,12 +2174,14 @@ main(void)
 		TS(test_wrong_secret_refused, setup_wrong_secret),
 		TS(test_dead_port_and_silent_peer_refused, setup1),
 		TS(test_forged_dialer_refused_on_the_wire, setup1),
+		TS(test_addrealm_to_a_peer_just_started, setup1),
 		T2(test_peer_stopped_queued_then_delivered_once),
 		T2(test_300_messages_while_realmd_killed),
 		T2(test_restart_either_side_link_returns),
 		T2(test_refused_while_down_bounces),
 		TS(test_three_realms, setup3),
-		TS(test_limits_quota, setup_limits),
+		TS(test_max_realms_quota, setup_max_realms),
+		TS(test_realm_queue_quota, setup_realm_queue),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
