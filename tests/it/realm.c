@@ -578,15 +578,22 @@ send_realm(struct client *c, const char *id, const char *user,
 }
 
 /* send_delivered - sendrealm with the link up: OK and not queued */
+#define send_delivered(c, id, user, text) \
+	send_delivered_at(__FILE__, __LINE__, c, id, user, text)
+
 static void
-send_delivered(struct client *c, const char *id, const char *user,
-    const char *text)
+send_delivered_at(const char *file, int line, struct client *c,
+    const char *id, const char *user, const char *text)
 {
+	double t0 = now_s();
 	cJSON *r = send_realm(c, id, user, text);
 
-	if (is_queued(r))
-		fail_msg("link %s is up, yet the reply says queued: %s", id,
-		    show(r));
+	if (is_queued(r)) {
+		print_error("# %s:%d: link %s is up, yet the reply (after "
+		    "%.2f s) says queued: %s\n", file, line, id,
+		    now_s() - t0, show(r));
+		_fail(file, line);
+	}
 	cJSON_Delete(r);
 }
 
@@ -1737,6 +1744,8 @@ test_300_messages_while_realmd_killed(void **state)
 			kill_no++;
 			continue;
 		}
+		/* paced, so that sends fall before, in and after each outage */
+		sleep_ms(3);
 		snprintf(text, sizeof(text), "k300-%03d", i);
 		c = who300(i, am, bh, &dest);
 		r = client_cmd(c, "sendrealm %s %s", dest, text);
@@ -2129,6 +2138,44 @@ test_three_realms(void **state)
 	assert_int_equal(drain_realm(gm, "beta", NULL), 0);
 }
 
+/*
+ * Two realms dial one: with both links up, every send from either gets
+ * the peer's verdict within realm_wait (none is "queued"), and each
+ * message arrives once, in the queue of its realm.
+ */
+static void
+test_verdicts_with_two_links_into_one_realm(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *gm = user_on(G, "messi");
+	cJSON *from_a = cJSON_CreateArray(), *from_g = cJSON_CreateArray();
+	char text[32];
+
+	link_realm(am, "beta", B, "beta");
+	link_realm(gm, "beta", B, "beta");
+	wait_link_up(am, "beta", 5.0);
+	wait_link_up(gm, "beta", 5.0);
+	wait_link_up(bh, "alpha", 5.0);
+	wait_link_up(bh, "gamma", 5.0);
+	/* gamma's twenty back to back, then alpha's */
+	for (int i = 0; i < 40; i++) {
+		int k = i < 20 ? 2 * i + 1 : 2 * (i - 20);
+
+		snprintf(text, sizeof(text), "two-links-%02d", k);
+		send_delivered(k % 2 ? gm : am, "beta", "henderson", text);
+	}
+	assert_int_equal(drain_realm(bh, "alpha", from_a), 20);
+	assert_int_equal(drain_realm(bh, "gamma", from_g), 20);
+	for (int i = 0; i < 40; i++) {
+		snprintf(text, sizeof(text), "two-links-%02d", i);
+		assert_int_equal(count_text(i % 2 ? from_g : from_a, text), 1);
+	}
+	cJSON_Delete(from_a);
+	cJSON_Delete(from_g);
+}
+
 /* max_realms: QUOTA for one link too many, and nothing stored for it */
 static void
 test_max_realms_quota(void **state)
@@ -2205,6 +2252,7 @@ main(void)
 		T2(test_restart_either_side_link_returns),
 		T2(test_refused_while_down_bounces),
 		TS(test_three_realms, setup3),
+		TS(test_verdicts_with_two_links_into_one_realm, setup3),
 		TS(test_max_realms_quota, setup_max_realms),
 		TS(test_realm_queue_quota, setup_realm_queue),
 	};
