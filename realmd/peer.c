@@ -42,6 +42,7 @@
 #define SILENT_MS	(3 * KEEPALIVE_MS)	/* then give it up */
 #define PUMP_HIGH	(4u << 20)	/* unsent bytes before we stop filling */
 #define OUT_MAX		(64u << 20)	/* unsent bytes of a peer that does not read */
+#define HANDSHAKES_MAX	64		/* connections not yet up, at once */
 
 static void peer_close(struct peer *, const char *why);
 static void pump(uint32_t realm);
@@ -231,6 +232,7 @@ send_hello(struct peer *p)
 	snprintf(line, sizeof(line), "%s %s\n", LINK_COMMAND, text);
 	free(text);
 	p->phase = PH_CHALLENGE;
+	set_link(p->realm, LINK_AUTH);
 	if (buf_append(&p->out, line, strlen(line)) == -1) {
 		peer_close(p, "out of memory");
 		return;
@@ -341,9 +343,17 @@ peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
 void
 peer_accept(int fd, const char *bytes, size_t len)
 {
-	struct peer *p = peer_new(fd, false);
+	struct peer *p;
+	int n = 0;
 
-	if (p == NULL) {
+	for (p = rd.peers; p != NULL; p = p->next)
+		n += p->phase != PH_UP;
+	if (n >= HANDSHAKES_MAX) {
+		log_warn("realm link refused: %d handshakes in progress", n);
+		close(fd);
+		return;
+	}
+	if ((p = peer_new(fd, false)) == NULL) {
 		close(fd);
 		return;
 	}
@@ -1124,7 +1134,8 @@ on_frame(struct peer *p, const char *line, size_t len)
 		char msg[256];
 		snprintf(msg, sizeof(msg), "refused by the peer: %s",
 		    link_str(f.json, "message"));
-		log_warn("realm link %s: %s", p->peer_name, msg);
+		log_warn("realm link to %s: %s", p->peer_name[0] ? p->peer_name :
+		    p->host, msg);
 		peer_close(p, msg);
 	} else if (p->phase == PH_CHALLENGE && f.type == LT_CHALLENGE)
 		on_challenge(p, &f);
@@ -1271,8 +1282,9 @@ peer_tick(uint64_t now)
 		else if (p->phase == PH_UP && now - p->last_in > SILENT_MS)
 			peer_close(p, "the peer went silent");
 		else if (p->phase == PH_UP && now - p->last_in > KEEPALIVE_MS &&
-		    buf_used(&p->out) == 0) {
+		    now - p->last_ping > KEEPALIVE_MS) {
 			cJSON *o = cJSON_CreateObject();
+			p->last_ping = now;
 			cJSON_AddStringToObject(o, "t", "ping");
 			cJSON_AddNumberToObject(o, "q", 0);
 			send_frame(p, o);
@@ -1287,8 +1299,10 @@ peer_tick(uint64_t now)
 			memset(l, 0, sizeof(*l));
 			continue;
 		}
-		if (l->conn != NULL)
+		if (l->conn != NULL) {
+			pump(i);	/* anything queued while nobody told us */
 			continue;
+		}
 		if (!(r->flags & RF_DIALER)) {
 			set_link(i, LINK_DOWN);
 			continue;

@@ -65,6 +65,7 @@ struct peer {
 	uint64_t	 sent_upto;	/* highest queued id written here */
 	uint32_t	 inflight;	/* messages written, not yet answered */
 	uint64_t	 last_in;	/* now_msec() of the last byte read */
+	uint64_t	 last_ping;	/* now_msec() of our last keepalive */
 	/* an addrealm in progress: who asked, and what to call the link */
 	struct chan	*ask;
 	uint64_t	 ask_req;

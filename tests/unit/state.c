@@ -31,6 +31,7 @@
 
 #include "lib/config.h"
 #include "lib/log.h"
+#include "lib/reply.h"
 #include "shm/state.h"
 
 /* capacities of a test's state file */
@@ -2480,6 +2481,214 @@ test_lock_counter_two_processes(void **state)
 	check_ok(st);
 }
 
+/* ---- realms ---- */
+
+/* outbox_ids - the ids queued for link r, as "id,id,..." */
+static const char *
+outbox_ids(struct state *st, uint32_t r, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (uint32_t i = st->realms[r].out_head; i != 0; i = st->msgs[i].next)
+		off += (size_t)snprintf(buf + off, size - off, "%s%llu",
+		    off ? "," : "", (unsigned long long)st->msgs[i].id);
+	return buf;
+}
+
+/* queue_for - one "<target>\0<text>" message for link r; its id */
+static uint64_t
+queue_for(struct state *st, uint32_t r, uint32_t from, const char *target,
+    const char *text, uint32_t limit, int *rc)
+{
+	char blob[128];
+	size_t tl = strlen(target), xl = strlen(text);
+	struct msg_new m = { .from = from, .kind = MSG_TEXT, .time = 1700000000,
+	    .text = blob, .len = tl + 1 + xl };
+	uint64_t id = 0;
+
+	memcpy(blob, target, tl + 1);
+	memcpy(blob + tl + 1, text, xl);
+	txn_begin(st);
+	*rc = outbox_append(st, r, &m, limit, &id);
+	if (*rc == -1)
+		txn_abort(st);
+	else
+		txn_commit(st);
+	return id;
+}
+
+static void
+test_realm_links_and_outbox(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), r, r2;
+	uint64_t id1, id2, id3, gone;
+	char buf[128];
+	int rc;
+
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "beta", "beta", "127.0.0.1", 8890,
+	    RF_DIALER, &r), 0);
+	assert_int_equal(realm_insert(st, "beta", "other", "h", 1, 0, &r2), -1);
+	assert_int_equal(errno, EEXIST);			/* name taken */
+	assert_int_equal(realm_insert(st, "b2", "beta", "h", 1, 0, &r2), -1);
+	assert_int_equal(errno, EEXIST);			/* peer taken */
+	txn_commit(st);
+	state_lock(st);
+	assert_int_equal(realm_find_locked(st, "beta", 4), r);
+	assert_int_equal(realm_find_locked(st, "bet", 3), 0);
+	assert_int_equal(realm_find_peer_locked(st, "beta"), r);
+	state_unlock(st);
+
+	id1 = queue_for(st, r, a, "bob", "one", 2, &rc);
+	assert_int_equal(rc, 0);
+	id2 = queue_for(st, r, a, "bob", "two", 2, &rc);
+	assert_int_equal(rc, 0);
+	queue_for(st, r, a, "bob", "three", 2, &rc);		/* limit 2 */
+	assert_int_equal(rc, -1);
+	assert_int_equal(errno, EDQUOT);
+	assert_true(id2 > id1);
+	check_ok(st);
+
+	/* a verdict for the second first: taken out of the middle */
+	state_lock(st);
+	uint32_t m2 = outbox_find_locked(st, r, id2);
+	assert_int_not_equal(m2, 0);
+	assert_int_equal(outbox_find_locked(st, r, id2 + 100), 0);
+	state_unlock(st);
+	txn_begin(st);
+	assert_int_equal(outbox_remove(st, r, m2, &gone), 0);
+	txn_commit(st);
+	id3 = queue_for(st, r, a, "bob", "three", 2, &rc);
+	assert_int_equal(rc, 0);
+	snprintf(buf, sizeof(buf), "%llu,%llu", (unsigned long long)id1,
+	    (unsigned long long)id3);
+	assert_string_equal(outbox_ids(st, r, buf + 64, 64), buf);
+	assert_int_equal(st->realms[r].out_count, 2);
+	check_ok(st);
+
+	/* removing the link drops its queue */
+	uint64_t bodies[4];
+	size_t nb;
+	txn_begin(st);
+	assert_int_equal(realm_remove(st, r, bodies, &nb, 4), 1);
+	txn_commit(st);
+	assert_null(realm_at(st, r));
+	assert_int_equal(st->hdr->msgs.count, 0);
+	check_ok(st);
+}
+
+static void
+test_realm_received_and_refusals(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t r;
+
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "beta", "beta", "h", 1, 0, &r), 0);
+	assert_int_equal(realm_received(st, r, 5, -1), 0);	/* stored */
+	assert_int_equal(realm_received(st, r, 7, E_NO_USER), 0);	/* refused */
+	assert_int_equal(realm_received(st, r, 6, -1), 0);	/* never lowers */
+	txn_commit(st);
+	state_lock(st);
+	assert_int_equal(st->realms[r].recv_hwm, 7);
+	assert_int_equal(realm_rejected_locked(st, r, 7), E_NO_USER);
+	assert_int_equal(realm_rejected_locked(st, r, 5), -1);
+	state_unlock(st);
+	/* the ring keeps the last REJECTS_KEPT refusals */
+	txn_begin(st);
+	for (uint64_t id = 100; id < 100 + REJECTS_KEPT; id++)
+		assert_int_equal(realm_received(st, r, id, E_NO_GROUP), 0);
+	txn_commit(st);
+	state_lock(st);
+	assert_int_equal(realm_rejected_locked(st, r, 7), -1);
+	assert_int_equal(realm_rejected_locked(st, r, 100), E_NO_GROUP);
+	assert_int_equal(realm_rejected_locked(st, r, 99 + REJECTS_KEPT),
+	    E_NO_GROUP);
+	state_unlock(st);
+	/* an aborted transaction leaves the mark where it was */
+	txn_begin(st);
+	assert_int_equal(realm_received(st, r, 1000, -1), 0);
+	txn_abort(st);
+	assert_int_equal(st->realms[r].recv_hwm, 99 + REJECTS_KEPT);
+	check_ok(st);
+}
+
+static void
+test_remote_users_and_realm_inbox(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t b = add_user(st, "bob"), r, ru, ru2, counts[REALMS_MAX + 1];
+	struct msg_new m = { .to = b, .kind = MSG_TEXT, .time = 1700000000,
+	    .text = "over the link", .len = 13 };
+	uint32_t idx[8];
+	uint64_t id;
+	bool more;
+
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "alpha", "alpha", "h", 1, 0, &r), 0);
+	assert_int_equal(remote_user(st, r, "messi", "Lionel Messi", &ru), 0);
+	assert_int_equal(remote_user(st, r, "messi", "L. Messi", &ru2), 0);
+	assert_int_equal(ru, ru2);				/* made once */
+	assert_int_equal(remote_user(st, r, "bad name", "x", &ru2), -1);
+	txn_commit(st);
+	assert_string_equal(st->users[ru].name, "messi@alpha");
+	assert_string_equal(st->users[ru].display, "L. Messi");
+	assert_int_equal(st->users[ru].realm, r);
+	assert_true(user_name_ok(&st->users[ru]));
+	state_lock(st);
+	assert_int_equal(user_find_locked(st, "messi", 5), 0);	/* not ours */
+	state_unlock(st);
+
+	m.from = ru;
+	m.realm = r;
+	txn_begin(st);
+	assert_int_equal(msg_enqueue(st, &m, 100, &id), 0);
+	txn_commit(st);
+	send_ok(st, b, b, "a local one");
+	assert_int_equal(st->users[b].realm_count, 1);
+	check_ok(st);
+
+	/* inbox sees only the local message, inboxrealm only the link's */
+	struct lease l = my_lease(st, 1);
+	state_lock(st);
+	assert_int_equal(inbox_lease_locked(st, b, 0, &l, idx, 8, UINT64_MAX,
+	    &more), 1);
+	assert_int_equal(st->msgs[idx[0]].realm, 0);
+	inbox_realm_counts_locked(st, b, counts);
+	assert_int_equal(counts[r], 1);
+	state_unlock(st);
+	assert_int_equal(inbox_commit(st, b, &l), 1);
+	l = my_lease(st, 2);
+	state_lock(st);
+	assert_int_equal(inbox_lease_locked(st, b, r, &l, idx, 8, UINT64_MAX,
+	    &more), 1);
+	assert_int_equal(st->msgs[idx[0]].from, ru);
+	state_unlock(st);
+	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(st->users[b].realm_count, 0);
+	assert_int_equal(st->users[b].inbox_count, 0);
+	check_ok(st);
+
+	/* a bounce notice is an ordinary message of the sender's own inbox */
+	txn_begin(st);
+	assert_int_equal(bounce_enqueue(st, b, "alpha", E_NO_USER, "nobody",
+	    "User Tidak Ditemukan", 41, 100), 0);
+	txn_commit(st);
+	assert_int_equal(st->users[b].inbox_count, 1);
+	assert_int_equal(st->msgs[st->users[b].inbox_head].flags, MF_BOUNCE);
+	assert_int_equal(st->msgs[st->users[b].inbox_head].ref, 41);
+	check_ok(st);
+
+	/* damage: "user@realm" on a user that is not remote is refused */
+	st->users[ru].realm = 0;
+	check_fails(st, "damaged record");
+}
+
 int
 main(void)
 {
@@ -2519,6 +2728,9 @@ main(void)
 		T(test_lock_excludes_and_wakes),
 		T(test_lock_waiter_wakes_after_holder_dies),
 		T(test_lock_counter_two_processes),
+		T(test_realm_links_and_outbox),
+		T(test_realm_received_and_refusals),
+		T(test_remote_users_and_realm_inbox),
 	};
 #undef T
 #undef TC
