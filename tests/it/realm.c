@@ -23,7 +23,7 @@
  *	  - bounce notices for queued messages the peer refuses;
  *	  - three realms: per-realm queues, a link id other than the peer's
  *	    name, a group with members from two other realms;
- *	  - max_realms and realm_queue limits (QUOTA).
+ *	  - the realm_queue limit (QUOTA).
  *	Every wait is bounded.
  */
 #include "harness.h"
@@ -109,14 +109,6 @@ setup_wrong_secret(void **state)
 	static const char *const secret[3] = { SECRET, "another-secret" };
 
 	return fed_new(state, 2, NULL, secret);
-}
-
-static int
-setup_max_realms(void **state)
-{
-	static const char *const extra[3] = { "max_realms = 1\n" };
-
-	return fed_new(state, 3, extra, NULL);
 }
 
 static int
@@ -996,7 +988,12 @@ test_link_and_private_messages_both_ways(void **state)
 	}
 
 	/* alpha -> beta: the verdict came, so it is stored at beta already */
-	send_delivered(am, "beta", "henderson", text);
+	{
+		cJSON *r = send_realm(am, "beta", "henderson", text);
+		assert_false(is_queued(r));
+		assert_int_equal((int)num(r, "recipients"), 1);
+		cJSON_Delete(r);
+	}
 	assert_int_equal(realm_pending(bl, "alpha"), 0);
 	{
 		cJSON *r = client_cmd(bh, "inbox");
@@ -1112,7 +1109,7 @@ test_groups_across_realms_both_ways(void **state)
 	assert_reply_ok(r);
 	assert_reply_message(r, "Message Sent");
 	assert_string_equal(str(r, "realm"), "beta");
-	assert_int_equal((int)num(r, "delivered"), 1);
+	assert_int_equal((int)num(r, "recipients"), 1);
 	if (!array_has_string(cJSON_GetObjectItem(r, "unknown"), "nobody") ||
 	    cJSON_GetArraySize(cJSON_GetObjectItem(r, "unknown")) != 1)
 		fail_msg("expected \"unknown\":[\"nobody\"]: %s", show(r));
@@ -1120,7 +1117,7 @@ test_groups_across_realms_both_ways(void **state)
 	cJSON_Delete(r);
 	r = client_cmd(am, "sendgrouprealm beta henderson,lineker to both");
 	assert_reply_ok(r);
-	assert_int_equal((int)num(r, "delivered"), 2);
+	assert_int_equal((int)num(r, "recipients"), 2);
 	assert_null(cJSON_GetObjectItem(r, "unknown"));
 	cJSON_Delete(r);
 	got = cJSON_CreateArray();
@@ -1161,11 +1158,11 @@ test_groups_across_realms_both_ways(void **state)
 	assert_reply_message(r, "Message Sent");
 	assert_string_equal(str(r, "realm"), "beta");
 	assert_string_equal(str(r, "group"), "football");
-	assert_int_equal((int)num(r, "delivered"), 2);
+	assert_int_equal((int)num(r, "recipients"), 2);
 	cJSON_Delete(r);
 	r = client_cmd(am, "sendgrouprealm beta group:football prefixed");
 	assert_reply_ok(r);
-	assert_int_equal((int)num(r, "delivered"), 2);
+	assert_int_equal((int)num(r, "recipients"), 2);
 	cJSON_Delete(r);
 	for (int i = 0; i < 2; i++) {
 		got = cJSON_CreateArray();
@@ -1228,7 +1225,7 @@ test_groups_across_realms_both_ways(void **state)
 	assert_reply_ok(r);
 	assert_string_equal(str(r, "realm"), "alpha");
 	assert_string_equal(str(r, "group"), "jarkom");
-	assert_int_equal((int)num(r, "delivered"), 1);
+	assert_int_equal((int)num(r, "recipients"), 1);
 	cJSON_Delete(r);
 	got = cJSON_CreateArray();
 	assert_int_equal(drain_realm(am, "beta", got), 1);
@@ -1321,7 +1318,7 @@ test_files_across_realms_byte_exact(void **state)
 	assert_reply_ok(r);
 	assert_string_equal(str(r, "realm"), "beta");
 	assert_string_equal(str(r, "group"), "football");
-	assert_int_equal((int)num(r, "delivered"), 2);
+	assert_int_equal((int)num(r, "recipients"), 2);
 	cJSON_Delete(r);
 	for (int i = 0; i < 2; i++) {
 		got = cJSON_CreateArray();
@@ -1359,7 +1356,7 @@ test_files_across_realms_byte_exact(void **state)
 	r = send_file(am, "sendgrouprealmfile", "beta", "henderson,ghost",
 	    "list.bin", senc);
 	assert_reply_ok(r);
-	assert_int_equal((int)num(r, "delivered"), 1);
+	assert_int_equal((int)num(r, "recipients"), 1);
 	assert_true(array_has_string(cJSON_GetObjectItem(r, "unknown"), "ghost"));
 	cJSON_Delete(r);
 	got = cJSON_CreateArray();
@@ -2121,7 +2118,7 @@ test_three_realms(void **state)
 	assert_reply_ok(r);
 	assert_string_equal(str(r, "group"), "football");
 	/* copies go to beta's members only; messi@alpha reads the history */
-	assert_int_equal((int)num(r, "delivered"), 1);
+	assert_int_equal((int)num(r, "recipients"), 1);
 	cJSON_Delete(r);
 	got = cJSON_CreateArray();
 	assert_int_equal(drain_realm(bh, "gamma", got), 1);
@@ -2174,24 +2171,6 @@ test_verdicts_with_two_links_into_one_realm(void **state)
 	}
 	cJSON_Delete(from_a);
 	cJSON_Delete(from_g);
-}
-
-/* max_realms: QUOTA for one link too many, and nothing stored for it */
-static void
-test_max_realms_quota(void **state)
-{
-	struct fed *f = *state;
-	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
-	struct client *am = user_on(A, "messi");
-	cJSON *a;
-
-	link_realm(am, "beta", B, "beta");
-	ERR(am, "QUOTA", "addrealm gamma 127.0.0.1 %d", daemon_port(G));
-	a = list_realms(am, "listrealm");
-	assert_int_equal(cJSON_GetArraySize(a), 1);
-	assert_non_null(realm_entry(a, "beta"));
-	cJSON_Delete(a);
-	ERR(am, "NO_REALM", "sendrealm gamma messi hi");
 }
 
 /* realm_queue: QUOTA when full, and the queue takes more once sent */
@@ -2253,7 +2232,6 @@ main(void)
 		T2(test_refused_while_down_bounces),
 		TS(test_three_realms, setup3),
 		TS(test_verdicts_with_two_links_into_one_realm, setup3),
-		TS(test_max_realms_quota, setup_max_realms),
 		TS(test_realm_queue_quota, setup_realm_queue),
 	};
 
