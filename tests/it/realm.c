@@ -20,6 +20,8 @@
  *	  - 300 messages while realmd is killed with SIGKILL on each side:
  *	    each delivered exactly once;
  *	  - restart and kill -9 of either side: the link comes back by itself;
+ *	  - kill -9 of a whole realm, either side, under a pipelined stream:
+ *	    what was answered OK arrives once, nothing twice;
  *	  - bounce notices for queued messages the peer refuses;
  *	  - three realms: per-realm queues, a link id other than the peer's
  *	    name, a group with members from two other realms;
@@ -1799,6 +1801,120 @@ test_300_messages_while_realmd_killed(void **state)
 	cJSON_Delete(at_a);
 }
 
+/* count_prefixed - how often each "<prefix>-<i>" (i < n) is in got */
+static void
+count_prefixed(const cJSON *got, const char *prefix, int *count, int n)
+{
+	const cJSON *e;
+	size_t pl = strlen(prefix);
+
+	cJSON_ArrayForEach(e, got) {
+		const char *m = str(e, "msg");
+		int i, used = 0;
+
+		if (strncmp(m, prefix, pl) != 0 || m[pl] != '-' ||
+		    sscanf(m + pl + 1, "%d%n", &i, &used) != 1 ||
+		    m[pl + 1 + used] != '\0' || i < 0 || i >= n)
+			fail_msg("unexpected message \"%s\"", m);
+		count[i]++;
+	}
+}
+
+/* settle - the sender's queue is empty and one round trip has passed */
+static void
+settle(struct client *sender, const char *id)
+{
+	wait_queued(sender, id, 0, 10.0);
+	OK(sender, NULL, "ackrealm %s", id);
+	sleep_ms(300);
+}
+
+#define NKILL	100
+
+/*
+ * kill -9 of a whole realm while a stream of sends is pipelined: every
+ * send answered OK before the kill arrives once, none arrives twice.
+ * First the sender's realm dies mid-stream, then the receiver's.
+ */
+static void
+test_kill9_whole_realm_mid_stream(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	int count[NKILL], answered;
+	size_t cap = NKILL * 48, o;
+	char *lines = malloc(cap);
+	cJSON *got;
+
+	link_realm(am, "beta", B, "beta");
+	wait_link_up(am, "beta", 5.0);
+	wait_link_up(bh, "alpha", 5.0);
+
+	/* the sender's whole realm dies after 40 answers */
+	o = 0;
+	for (int i = 0; i < NKILL; i++)
+		o += snprintf(lines + o, cap - o, "sendrealm beta henderson "
+		    "ka-%d\r\n", i);
+	client_write(am, lines, o);
+	for (answered = 0; answered < 40; answered++) {
+		cJSON *r = client_reply(am);
+		assert_reply_ok(r);
+		cJSON_Delete(r);
+	}
+	daemon_kill9_tree(A);
+	client_close(am);
+	daemon_restart(A);
+	am = user_on(A, "messi");
+	wait_link_up(am, "beta", LINK_TIMEOUT);
+	got = cJSON_CreateArray();
+	collect_realm(bh, "alpha", got, answered, DRAIN_TIMEOUT);
+	settle(am, "beta");
+	drain_realm(bh, "alpha", got);
+	memset(count, 0, sizeof(count));
+	count_prefixed(got, "ka", count, NKILL);
+	for (int i = 0; i < NKILL; i++)
+		if (i < answered ? count[i] != 1 : count[i] > 1)
+			fail_msg("ka-%d (%s before the kill) arrived %d times",
+			    i, i < answered ? "answered OK" : "not answered",
+			    count[i]);
+	print_message("# sender killed: %d answered, %d arrived\n", answered,
+	    cJSON_GetArraySize(got));
+	cJSON_Delete(got);
+
+	/* the receiver's whole realm dies after 30 answers */
+	o = 0;
+	for (int i = 0; i < NKILL; i++)
+		o += snprintf(lines + o, cap - o, "sendrealm beta henderson "
+		    "kb-%d\r\n", i);
+	client_write(am, lines, o);
+	for (answered = 0; answered < NKILL; answered++) {
+		cJSON *r;
+
+		if (answered == 30) {
+			daemon_kill9_tree(B);
+			client_close(bh);
+		}
+		r = client_reply(am);
+		assert_reply_ok(r);
+		cJSON_Delete(r);
+	}
+	daemon_restart(B);
+	bh = user_on(B, "henderson");
+	wait_link_up(am, "beta", LINK_TIMEOUT);
+	got = cJSON_CreateArray();
+	collect_realm(bh, "alpha", got, NKILL, DRAIN_TIMEOUT);
+	settle(am, "beta");
+	drain_realm(bh, "alpha", got);
+	memset(count, 0, sizeof(count));
+	count_prefixed(got, "kb", count, NKILL);
+	for (int i = 0; i < NKILL; i++)
+		if (count[i] != 1)
+			fail_msg("kb-%d arrived %d times", i, count[i]);
+	cJSON_Delete(got);
+	free(lines);
+}
+
 /* check_link_works - a message each way is delivered, not queued */
 static void
 check_link_works(struct client *am, struct client *bh, const char *tag)
@@ -2229,6 +2345,7 @@ main(void)
 		T2(test_peer_stopped_queued_then_delivered_once),
 		T2(test_300_messages_while_realmd_killed),
 		T2(test_restart_either_side_link_returns),
+		T2(test_kill9_whole_realm_mid_stream),
 		T2(test_refused_while_down_bounces),
 		TS(test_three_realms, setup3),
 		TS(test_verdicts_with_two_links_into_one_realm, setup3),
