@@ -22,6 +22,8 @@
  *	  - restart and kill -9 of either side: the link comes back by itself;
  *	  - kill -9 of a whole realm, either side, under a pipelined stream:
  *	    what was answered OK arrives once, nothing twice;
+ *	  - a peer started afresh (new instance) is a new sender for
+ *	    de-duplication;
  *	  - bounce notices for queued messages the peer refuses;
  *	  - three realms: per-realm queues, a link id other than the peer's
  *	    name, a group with members from two other realms;
@@ -1915,6 +1917,54 @@ test_kill9_whole_realm_mid_stream(void **state)
 	free(lines);
 }
 
+/*
+ * A peer whose state was started afresh (a new instance, message ids from
+ * the start again) is a new sender: its messages are not taken for
+ * resends of the old instance's.
+ */
+static void
+test_peer_started_afresh_is_a_new_sender(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	char cmd[2048], text[32];
+	cJSON *got;
+
+	link_realm(am, "beta", B, "beta");
+	wait_link_up(am, "beta", 5.0);
+	for (int i = 0; i < 5; i++) {
+		snprintf(text, sizeof(text), "old-%d", i);
+		send_delivered(am, "beta", "henderson", text);
+	}
+	got = cJSON_CreateArray();
+	assert_int_equal(drain_realm(bh, "alpha", got), 5);
+	cJSON_Delete(got);
+
+	/* alpha loses its state: same name, a new instance */
+	client_close(am);
+	daemon_stop(A);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s/state' && mkdir '%s/state'",
+	    daemon_dir(A), daemon_dir(A));
+	assert_int_equal(system(cmd), 0);
+	daemon_restart(A);
+	am = user_on(A, "messi");
+	link_realm(am, "beta", B, "beta");
+	wait_link_up(am, "beta", LINK_TIMEOUT);
+	wait_link_up(bh, "alpha", LINK_TIMEOUT);
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "new-%d", i);
+		send_delivered(am, "beta", "henderson", text);
+	}
+	got = cJSON_CreateArray();
+	assert_int_equal(drain_realm(bh, "alpha", got), 3);
+	for (int i = 0; i < 3; i++) {
+		snprintf(text, sizeof(text), "new-%d", i);
+		assert_string_equal(str(cJSON_GetArrayItem(got, i), "msg"), text);
+	}
+	cJSON_Delete(got);
+}
+
 /* check_link_works - a message each way is delivered, not queued */
 static void
 check_link_works(struct client *am, struct client *bh, const char *tag)
@@ -2346,6 +2396,7 @@ main(void)
 		T2(test_300_messages_while_realmd_killed),
 		T2(test_restart_either_side_link_returns),
 		T2(test_kill9_whole_realm_mid_stream),
+		T2(test_peer_started_afresh_is_a_new_sender),
 		T2(test_refused_while_down_bounces),
 		TS(test_three_realms, setup3),
 		TS(test_verdicts_with_two_links_into_one_realm, setup3),
