@@ -73,6 +73,42 @@ start_realm(const char *name, const char *secret, const char *extra)
 	return daemon_start(cfg);
 }
 
+/* drop_config_key - remove every "key = ..." line of d's config file */
+static void
+drop_config_key(struct daemon *d, const char *key)
+{
+	FILE *fp = fopen(daemon_config_path(d), "r");
+	char line[4096], *text = calloc(1, 65536);
+	size_t o = 0, kl = strlen(key);
+
+	assert_non_null(fp);
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		const char *p = line + strspn(line, " \t");
+
+		if (strncmp(p, key, kl) == 0 && strchr(" \t=", p[kl]) != NULL)
+			continue;
+		o += snprintf(text + o, 65536 - o, "%s", line);
+	}
+	fclose(fp);
+	write_file(daemon_config_path(d), text);
+	free(text);
+}
+
+/* start_realm_without_secret - a daemon named name with no realm_secret */
+static struct daemon *
+start_realm_without_secret(const char *name)
+{
+	char cfg[256];
+	struct daemon *d;
+
+	snprintf(cfg, sizeof(cfg), "realm_name = %s\nrealm_backoff_max = 1\n"
+	    "realm_wait = 2\n", name);
+	d = daemon_prepare(cfg);
+	drop_config_key(d, "realm_secret");
+	daemon_launch(d);
+	return d;
+}
+
 /* fed_new - n daemons named alpha, beta, gamma with the given extras */
 static int
 fed_new(void **state, int n, const char *const extra[3],
@@ -81,7 +117,9 @@ fed_new(void **state, int n, const char *const extra[3],
 	struct fed *f = calloc(1, sizeof(*f));
 
 	for (int i = 0; i < n; i++)
-		f->d[i] = start_realm(realm_names[i],
+		f->d[i] = secret && secret[i] && !*secret[i] ?
+		    start_realm_without_secret(realm_names[i]) :
+		    start_realm(realm_names[i],
 		    secret && secret[i] ? secret[i] : SECRET,
 		    extra ? extra[i] : NULL);
 	f->n = n;
@@ -110,9 +148,9 @@ setup1(void **state)
 static int
 setup_wrong_secret(void **state)
 {
-	static const char *const secret[3] = { SECRET, "another-secret" };
+	static const char *const secret[3] = { SECRET, "another-secret", "" };
 
-	return fed_new(state, 2, NULL, secret);
+	return fed_new(state, 3, NULL, secret);
 }
 
 static int
@@ -1376,7 +1414,10 @@ test_files_across_realms_byte_exact(void **state)
 	free(wrapped);
 }
 
-/* A peer with another secret is refused, both ways; nothing is listed. */
+/*
+ * A peer with another secret is refused, both ways, and so is a realm
+ * without realm_secret; nothing is listed.
+ */
 static void
 test_wrong_secret_refused(void **state)
 {
@@ -1404,6 +1445,24 @@ test_wrong_secret_refused(void **state)
 	ERR(am, "NO_REALM", "sendrealm beta henderson hi");
 	ERR(bh, "NO_REALM", "sendrealm alpha messi hi");
 	assert_int_equal(realm_pending(bh, "alpha"), 0);
+
+	/* gamma has no realm_secret: it neither dials nor accepts */
+	{
+		struct daemon *G = f->d[2];
+		struct client *gm = user_on(G, "messi");
+
+		ERR(am, "REALM_UNREACHABLE", "addrealm gamma 127.0.0.1 %d",
+		    daemon_port(G));
+		ERR(gm, "REALM_UNREACHABLE", "addrealm alpha 127.0.0.1 %d",
+		    daemon_port(A));
+		for (int i = 0; i < 2; i++) {
+			a = list_realms(i ? gm : am, "listrealm");
+			if (cJSON_GetArraySize(a) != 0)
+				fail_msg("%s lists a refused link: %s",
+				    i ? "gamma" : "alpha", show(a));
+			cJSON_Delete(a);
+		}
+	}
 }
 
 /* Nothing listening, and a listener that never answers. */
