@@ -13,8 +13,10 @@
  *	  - sendgrouprealm to lists and to remote groups, joingrouprealm,
  *	    inboxgrouprealm, "<user>@<realm>" members at home;
  *	  - files across realms byte-exact, private and group;
- *	  - refusals: wrong secret, dead port, a peer that never answers, a
- *	    forged dialer on the wire (bad proof, other version);
+ *	  - refusals: wrong secret, no realm_secret, dead port, a peer that
+ *	    never answers, a forged dialer on the wire (bad proof, other
+ *	    version);
+ *	  - a link to a peer that has only just started;
  *	  - a stopped peer: replies say "queued", each message delivered once
  *	    when it returns, both directions;
  *	  - 300 messages while realmd is killed with SIGKILL on each side:
@@ -26,7 +28,8 @@
  *	    de-duplication;
  *	  - bounce notices for queued messages the peer refuses;
  *	  - three realms: per-realm queues, a link id other than the peer's
- *	    name, a group with members from two other realms;
+ *	    name, a group with members from two other realms; verdicts in
+ *	    time with two links into one realm;
  *	  - the realm_queue limit (QUOTA).
  *	Every wait is bounded.
  */
