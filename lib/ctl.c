@@ -15,10 +15,13 @@ static const struct {
 	[CTL_SHOW_USERS] = { "show_users", false },
 	[CTL_SHOW_SESSIONS] = { "show_sessions", false },
 	[CTL_SHOW_GROUPS] = { "show_groups", false },
+	[CTL_SHOW_REALMS] = { "show_realms", false },
 	[CTL_STATS] = { "stats", false },
 	[CTL_KICK] = { "kick", true },
 	[CTL_RELOAD] = { "reload", true },
 	[CTL_STOP] = { "stop", true },
+	[CTL_ADD_REALM] = { "add_realm", true },
+	[CTL_DEL_REALM] = { "del_realm", true },
 };
 
 /* ctl_type_name - the wire name of a request type */

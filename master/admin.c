@@ -20,6 +20,8 @@
 #include "worker/worker.h"
 
 #define KICK_BATCH	256	/* sessions ended per transaction */
+#define MOVE_BATCH	2048	/* arrivals moved home per transaction */
+#define DROP_BATCH	1024	/* queued messages dropped per transaction */
 
 static cJSON *
 busy(void)
@@ -269,6 +271,27 @@ admin_groups(void)
 	return o;
 }
 
+/* admin_realms - every link to another realm, as listrealm shows it */
+cJSON *
+admin_realms(void)
+{
+	struct state *st = master_state();
+	cJSON *a, *o;
+	uint32_t n = 0;
+
+	if (master_lock() == -1)
+		return busy();
+	o = list_reply("realms", &a);
+	for (uint32_t i = 1; i <= st->hdr->realms.hwm && i <= REALMS_MAX; i++)
+		if (realm_at(st, i) != NULL) {
+			cJSON_AddItemToArray(a, realm_json(&st->realms[i]));
+			n++;
+		}
+	list_end(o, n);
+	state_unlock(st);
+	return o;
+}
+
 /* sum - counters of every process that is or was, since the start */
 static void
 sum(struct state *st, struct shm_proc *total)
@@ -357,5 +380,69 @@ admin_kick(const char *name, unsigned *ended)
 		txn_commit(st);
 		*ended += (unsigned)n;
 	} while (n == KICK_BATCH);
+	return 0;
+}
+
+/*
+ * del_step - one transaction of admin_delrealm: move arrivals home and,
+ * once a scan of the whole message table found none left, drop queued
+ * messages.  1 when the link is gone, 0 when there is more to do.
+ */
+static int
+del_step(struct state *st, const char *name, struct realm_del *d,
+    uint32_t *pos, uint64_t *gone, size_t *ngone)
+{
+	uint32_t r = realm_find_locked(st, name, strlen(name)), before;
+	bool whole;
+	int n;
+
+	*ngone = 0;
+	if (r == 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	if ((n = realm_arrivals_home(st, r, pos, MOVE_BATCH, &whole)) == -1)
+		return -1;
+	d->moved += (unsigned)n;
+	if (!whole)
+		return 0;
+	before = st->realms[r].out_count;
+	if ((n = realm_remove(st, r, gone, ngone, DROP_BATCH)) == -1)
+		return -1;
+	d->dropped += before - (n == 1 ? 0 : st->realms[r].out_count);
+	return n;
+}
+
+/*
+ * admin_delrealm - drop the link called name.  Messages that arrived
+ * over it and wait in inboxes become ordinary inbox messages; messages
+ * queued for it are dropped.  realmd closes the connection when it sees
+ * the slot free.  -1 with ENOENT if there is no such link, EBUSY if the
+ * state stayed locked (what was done by then stays done).
+ */
+int
+admin_delrealm(const char *name, struct realm_del *d)
+{
+	struct state *st = master_state();
+	uint64_t gone[DROP_BATCH];
+	uint32_t pos = 1;
+	size_t ngone;
+	int rc, saved;
+
+	memset(d, 0, sizeof(*d));
+	do {
+		if (master_lock() == -1)
+			return -1;
+		txn_begin_locked(st);
+		if ((rc = del_step(st, name, d, &pos, gone, &ngone)) == -1) {
+			saved = errno;
+			txn_abort(st);
+			errno = saved;
+			return -1;
+		}
+		txn_commit(st);
+		for (size_t i = 0; i < ngone; i++)
+			spool_unlink(st, gone[i]);
+	} while (rc == 0);
 	return 0;
 }

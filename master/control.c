@@ -17,6 +17,12 @@
  *
  *	The client of "stop" is held open until the master exits, so that
  *	realmctl can tell when the daemon is gone.
+ *
+ *	"add_realm" needs the peer, which may take its time: the request
+ *	goes to realmd over its socket (lib/link.h, RM_ADDREALM) and the
+ *	client waits, without holding up the loop, until realmd's RM_RESULT
+ *	comes back or CTL_TIMEOUT_MS runs out; then it has CTL_TIMEOUT_MS
+ *	again to take its reply.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -29,6 +35,7 @@
 #include <sys/un.h>
 
 #include "lib/ctl.h"
+#include "lib/link.h"
 #include "lib/log.h"
 #include "lib/reply.h"
 #include "master/master.h"
@@ -37,9 +44,22 @@
 #define CTL_TIMEOUT_MS	5000		/* to send a request, take a reply */
 #define CTL_BACKLOG	16
 
-_Static_assert(2 + CTL_CONNS <= CONTROL_POLLFDS, "CONTROL_POLLFDS too small");
+_Static_assert(2 + 2 * CTL_CONNS <= CONTROL_POLLFDS,
+    "CONTROL_POLLFDS too small");
+_Static_assert(CTL_HOST_LEN == HOST_LEN, "CTL_HOST_LEN is not HOST_LEN");
+
+#define ASK_REQ		1		/* our number for the one request */
+#define ASK_IN_MAX	(64 << 10)	/* bytes of realmd's answer */
 
 enum { SOCK_RW, SOCK_RO, SOCK_COUNT };
+
+/* A request of a client that waits on realmd. */
+struct ctl_ask {
+	int		 fd;		/* to realmd's socket */
+	char		 id[NAME_LEN + 1];	/* the link asked for */
+	struct buf	 out;		/* what realmd has not taken yet */
+	struct buf	 in;		/* what realmd said, until whole */
+};
 
 struct ctl_conn {
 	int		 fd;		/* -1: entry free */
@@ -52,6 +72,7 @@ struct ctl_conn {
 	size_t		 outlen;
 	size_t		 outoff;	/* bytes of out written */
 	uint64_t	 deadline;	/* now_msec() by which it is done */
+	struct ctl_ask	*ask;		/* waiting on realmd, or NULL */
 };
 
 static struct {
@@ -62,18 +83,22 @@ static struct {
 } ctl;
 
 typedef cJSON *ctl_handler(struct ctl_conn *, const cJSON *req);
-static ctl_handler do_status, do_users, do_sessions, do_groups, do_stats;
-static ctl_handler do_kick, do_reload, do_stop;
+static ctl_handler do_status, do_users, do_sessions, do_groups, do_realms;
+static ctl_handler do_stats, do_kick, do_reload, do_stop, do_addrealm;
+static ctl_handler do_delrealm;
 
 static ctl_handler *const handlers[CTL_COUNT] = {
 	[CTL_STATUS] = do_status,
 	[CTL_SHOW_USERS] = do_users,
 	[CTL_SHOW_SESSIONS] = do_sessions,
 	[CTL_SHOW_GROUPS] = do_groups,
+	[CTL_SHOW_REALMS] = do_realms,
 	[CTL_STATS] = do_stats,
 	[CTL_KICK] = do_kick,
 	[CTL_RELOAD] = do_reload,
 	[CTL_STOP] = do_stop,
+	[CTL_ADD_REALM] = do_addrealm,
+	[CTL_DEL_REALM] = do_delrealm,
 };
 
 /* ---------------------------------------------------------------- */
@@ -181,9 +206,24 @@ control_open(const struct config *cf, const struct priv *p, char *err,
 	return 0;
 }
 
+/* ask_end - stop waiting on realmd */
+static void
+ask_end(struct ctl_conn *c)
+{
+	if (c->ask == NULL)
+		return;
+	if (c->ask->fd != -1)
+		close(c->ask->fd);
+	buf_free(&c->ask->out);
+	buf_free(&c->ask->in);
+	free(c->ask);
+	c->ask = NULL;
+}
+
 static void
 conn_close(struct ctl_conn *c)
 {
+	ask_end(c);
 	close(c->fd);
 	free(c->out);
 	memset(c, 0, sizeof(*c));
@@ -215,9 +255,12 @@ control_forget(void)
 {
 	if (!ctl.ready)
 		return;
-	for (int i = 0; i < CTL_CONNS; i++)
+	for (int i = 0; i < CTL_CONNS; i++) {
 		if (ctl.conns[i].fd != -1)
 			close(ctl.conns[i].fd);
+		if (ctl.conns[i].ask != NULL && ctl.conns[i].ask->fd != -1)
+			close(ctl.conns[i].ask->fd);
+	}
 	for (int i = 0; i < SOCK_COUNT; i++)
 		if (ctl.fd[i] != -1)
 			close(ctl.fd[i]);
@@ -249,9 +292,14 @@ control_pollfds(struct pollfd *pfd, int max)
 			pfd[n++] = (struct pollfd){ ctl.fd[i], POLLIN, 0 };
 	for (int i = 0; i < CTL_CONNS && n < max; i++) {
 		const struct ctl_conn *c = &ctl.conns[i];
-		if (c->fd != -1)
-			pfd[n++] = (struct pollfd){ c->fd,
-			    c->out != NULL ? POLLOUT : POLLIN, 0 };
+		if (c->fd == -1)
+			continue;
+		/* while realmd answers, the client is watched for a hang-up */
+		pfd[n++] = (struct pollfd){ c->fd, c->ask != NULL ? 0 :
+		    c->out != NULL ? POLLOUT : POLLIN, 0 };
+		if (c->ask != NULL && n < max)
+			pfd[n++] = (struct pollfd){ c->ask->fd,
+			    buf_used(&c->ask->out) > 0 ? POLLOUT : POLLIN, 0 };
 	}
 	return n;
 }
@@ -417,9 +465,11 @@ conn_read(struct ctl_conn *c)
 		return;
 	}
 	c->inlen += (size_t)n;
-	if ((lf = memchr(c->in, '\n', c->inlen)) != NULL)
-		set_reply(c, run(c, c->in, (size_t)(lf - c->in)));
-	else if (c->inlen == sizeof(c->in))
+	if ((lf = memchr(c->in, '\n', c->inlen)) != NULL) {
+		cJSON *reply = run(c, c->in, (size_t)(lf - c->in));
+		if (c->ask == NULL)		/* else realmd answers later */
+			set_reply(c, reply);
+	} else if (c->inlen == sizeof(c->in))
 		set_reply(c, error("request longer than %d bytes",
 		    CTL_REQUEST_MAX));
 	if (c->fd != -1 && c->out != NULL)
@@ -435,13 +485,168 @@ conn_of(int fd)
 	return NULL;
 }
 
+/* ask_of - the client whose request to realmd goes over fd */
+static struct ctl_conn *
+ask_of(int fd)
+{
+	for (int i = 0; i < CTL_CONNS; i++)
+		if (ctl.conns[i].ask != NULL && ctl.conns[i].ask->fd == fd)
+			return &ctl.conns[i];
+	return NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Requests that wait on realmd                                     */
+/* ---------------------------------------------------------------- */
+
+/* ask_start - send RM_ADDREALM to realmd; NULL: the client waits */
+static cJSON *
+ask_start(struct ctl_conn *c, const char *id, const char *host, uint64_t port)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct ctl_ask *a;
+	cJSON *o;
+	int e;
+
+	if (rmsg_socket_path(master_config(), sun.sun_path,
+	    sizeof(sun.sun_path)) == -1)
+		return error("the path of realmd's socket is too long");
+	if ((c->ask = a = calloc(1, sizeof(*a))) == NULL)
+		return error("out of memory");
+	a->fd = -1;
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "id", id);
+	cJSON_AddStringToObject(o, "host", host);
+	cJSON_AddNumberToObject(o, "port", (double)port);
+	if (rmsg_put_json(&a->out, RM_ADDREALM, ASK_REQ, o) == -1 ||
+	    (a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1 ||
+	    connect(a->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		e = errno;
+		ask_end(c);
+		if (e == ENOENT || e == ECONNREFUSED)
+			return error("realmd is not running: cannot add realm %s",
+			    id);
+		return error("cannot reach realmd: %s", strerror(e));
+	}
+	c->deadline = now_msec() + CTL_TIMEOUT_MS;
+	return NULL;
+}
+
+/* ask_result - the reply to add_realm, from the body of realmd's RM_RESULT */
+static cJSON *
+ask_result(const struct ctl_ask *a, const char *body)
+{
+	cJSON *j = cJSON_Parse(body), *o;
+	const char *msg, *peer, *code;
+
+	if (!cJSON_IsObject(j)) {
+		cJSON_Delete(j);
+		return error("realmd sent a malformed answer");
+	}
+	msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "message"));
+	peer = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "peer"));
+	code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "code"));
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"))) {
+		o = reply_ok(msg != NULL ? msg : "added");
+		cJSON_AddStringToObject(o, "realm", a->id);
+		cJSON_AddStringToObject(o, "peer", peer != NULL ? peer : "");
+	} else {
+		o = error("cannot add realm %s: %s", a->id,
+		    msg != NULL ? msg : "refused");
+		cJSON_AddStringToObject(o, "code", code != NULL ? code :
+		    "INTERNAL");
+	}
+	cJSON_Delete(j);
+	return o;
+}
+
+/* ask_finish - the wait is over: reply to the client, who may now take it */
+static void
+ask_finish(struct ctl_conn *c, cJSON *reply)
+{
+	ask_end(c);
+	c->deadline = now_msec() + CTL_TIMEOUT_MS;
+	set_reply(c, reply);
+	if (c->fd != -1 && c->out != NULL)
+		conn_write(c);
+}
+
+/* ask_flush - send what realmd takes of the request; -1 if it is gone */
+static int
+ask_flush(struct ctl_ask *a)
+{
+	while (buf_used(&a->out) > 0) {
+		ssize_t n = send(a->fd, buf_head(&a->out), buf_used(&a->out),
+		    MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n == -1)
+			return -1;
+		buf_consume(&a->out, (size_t)n);
+	}
+	return 0;
+}
+
+/* ask_read - take what realmd wrote; -1 if it hung up or says too much */
+static int
+ask_read(struct ctl_ask *a)
+{
+	char data[4096];
+
+	for (;;) {
+		ssize_t n = recv(a->fd, data, sizeof(data), 0);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno == EAGAIN)
+			return 0;
+		if (n <= 0 || buf_used(&a->in) + (size_t)n > ASK_IN_MAX ||
+		    buf_append(&a->in, data, (size_t)n) == -1)
+			return -1;
+	}
+}
+
+/* ask_event - realmd can take the request, or has answered it */
+static void
+ask_event(struct ctl_conn *c)
+{
+	struct ctl_ask *a = c->ask;
+	struct rmsg_hdr h;
+	char *body;
+	int rc;
+
+	if (ask_flush(a) == -1 || ask_read(a) == -1) {
+		ask_finish(c, error("realmd closed the connection without an "
+		    "answer"));
+		return;
+	}
+	while ((rc = rmsg_take(&a->in, &h, &body)) == 1) {
+		if (h.type == RM_RESULT && h.req == ASK_REQ) {
+			cJSON *reply = ask_result(a, body);
+			free(body);
+			ask_finish(c, reply);
+			return;
+		}
+		free(body);
+	}
+	if (rc == -1)
+		ask_finish(c, error("realmd sent a malformed answer"));
+}
+
 /* expire - drop the clients that did not finish in time */
 static void
 expire(uint64_t now)
 {
 	for (int i = 0; i < CTL_CONNS; i++) {
 		struct ctl_conn *c = &ctl.conns[i];
-		if (c->fd != -1 && !c->held && now >= c->deadline) {
+		if (c->fd != -1 && c->ask != NULL && now >= c->deadline)
+			ask_finish(c, error("no answer from realmd within %d s; "
+			    "the link may still come up (see show realms)",
+			    CTL_TIMEOUT_MS / 1000));
+		else if (c->fd != -1 && !c->held && now >= c->deadline) {
 			log_info("control: dropped a client (uid %d) too slow "
 			    "to finish", (int)c->uid);
 			conn_close(c);
@@ -461,9 +666,14 @@ control_dispatch(const struct pollfd *pfd, int n)
 		return;
 	for (int i = 0; i < n; i++) {
 		struct ctl_conn *c;
-		if (pfd[i].revents == 0 || (c = conn_of(pfd[i].fd)) == NULL)
+		if (pfd[i].revents == 0)
 			continue;
-		if (c->out != NULL)
+		if ((c = conn_of(pfd[i].fd)) == NULL) {
+			if ((c = ask_of(pfd[i].fd)) != NULL)
+				ask_event(c);
+		} else if (c->ask != NULL)
+			conn_close(c);		/* hung up while realmd works */
+		else if (c->out != NULL)
 			conn_write(c);
 		else
 			conn_read(c);
@@ -560,4 +770,67 @@ do_stop(struct ctl_conn *c, const cJSON *req)
 	c->held = true;
 	master_stop(why);
 	return reply_ok("stopping");
+}
+
+static cJSON *
+do_realms(struct ctl_conn *c, const cJSON *req)
+{
+	return admin_realms();
+}
+
+/* realm_id - the "id" of req if it can name a link, else NULL */
+static const char *
+realm_id(const cJSON *req)
+{
+	const char *id = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(req, "id"));
+
+	if (id == NULL || !name_valid(id, strlen(id)) ||
+	    token_shaped(id, strlen(id)))
+		return NULL;
+	return id;
+}
+
+/* do_addrealm - {"id", "host", "port"}: realmd dials; the reply waits */
+static cJSON *
+do_addrealm(struct ctl_conn *c, const cJSON *req)
+{
+	const char *id = realm_id(req), *host = cJSON_GetStringValue(
+	    cJSON_GetObjectItemCaseSensitive(req, "host"));
+	const cJSON *port = cJSON_GetObjectItemCaseSensitive(req, "port");
+
+	if (id == NULL)
+		return error("add realm needs an id: 1-%d of A-Za-z0-9_.-",
+		    NAME_LEN);
+	if (host == NULL || host[0] == '\0' || strlen(host) > HOST_LEN)
+		return error("add realm needs a host of 1-%d bytes", HOST_LEN);
+	if (!cJSON_IsNumber(port) || port->valuedouble < 1 ||
+	    port->valuedouble > 65535 ||
+	    port->valuedouble != (double)(int)port->valuedouble)
+		return error("add realm needs a port from 1 to 65535");
+	return ask_start(c, id, host, (uint64_t)port->valuedouble);
+}
+
+/* do_delrealm - {"id"}: drop a link; what arrived over it stays */
+static cJSON *
+do_delrealm(struct ctl_conn *c, const cJSON *req)
+{
+	const char *id = realm_id(req);
+	struct realm_del d;
+	cJSON *o;
+
+	if (id == NULL)
+		return error("del realm needs an id: 1-%d of A-Za-z0-9_.-",
+		    NAME_LEN);
+	if (admin_delrealm(id, &d) == -1)
+		return errno == ENOENT ? error("no such realm: %s", id) :
+		    error("del realm %s: %s", id, strerror(errno));
+	log_notice("realm %s deleted: %u queued messages dropped, %u moved "
+	    "to personal inboxes (uid %d)", id, d.dropped, d.moved,
+	    (int)c->uid);
+	o = reply_ok("deleted");
+	cJSON_AddStringToObject(o, "realm", id);
+	cJSON_AddNumberToObject(o, "dropped", d.dropped);
+	cJSON_AddNumberToObject(o, "moved", d.moved);
+	return o;
 }

@@ -30,6 +30,12 @@ struct reload_report {
 	unsigned	 workers;	/* workers from now on */
 };
 
+/* What deleting a link did. */
+struct realm_del {
+	unsigned	 dropped;	/* queued messages dropped */
+	unsigned	 moved;		/* arrivals moved to the personal inbox */
+};
+
 /* A worker as the master knows it. */
 struct child_info {
 	pid_t		 pid;
@@ -49,7 +55,7 @@ int		 master_reload(struct reload_report *);
 void		 master_stop(const char *why);
 
 /* control.c */
-#define CONTROL_POLLFDS	18	/* two sockets and their clients */
+#define CONTROL_POLLFDS	34	/* two sockets, their clients, realmd for each */
 int	control_open(const struct config *, const struct priv *, char *err,
 	    size_t errlen);
 int	control_pollfds(struct pollfd *, int max);
@@ -63,8 +69,10 @@ cJSON	*admin_status(void);
 cJSON	*admin_users(void);
 cJSON	*admin_sessions(void);
 cJSON	*admin_groups(void);
+cJSON	*admin_realms(void);
 cJSON	*admin_stats(void);
 int	 admin_kick(const char *user, unsigned *ended);
+int	 admin_delrealm(const char *id, struct realm_del *);
 
 /* priv.c */
 int	priv_lookup(const struct config *, struct priv *, char *err,

@@ -13,17 +13,21 @@
 
 typedef void printer(const cJSON *);
 static printer show_status, show_users, show_sessions, show_groups;
-static printer show_stats, show_kick, show_reload, show_stop;
+static printer show_realms, show_stats, show_kick, show_reload, show_stop;
+static printer show_add_realm, show_del_realm;
 
 static printer *const printers[CTL_COUNT] = {
 	[CTL_STATUS] = show_status,
 	[CTL_SHOW_USERS] = show_users,
 	[CTL_SHOW_SESSIONS] = show_sessions,
 	[CTL_SHOW_GROUPS] = show_groups,
+	[CTL_SHOW_REALMS] = show_realms,
 	[CTL_STATS] = show_stats,
 	[CTL_KICK] = show_kick,
 	[CTL_RELOAD] = show_reload,
 	[CTL_STOP] = show_stop,
+	[CTL_ADD_REALM] = show_add_realm,
+	[CTL_DEL_REALM] = show_del_realm,
 };
 
 /* Tables of status whose use is counted in bytes. */
@@ -207,6 +211,23 @@ show_groups(const cJSON *r)
 	truncated(r, "groups");
 }
 
+static void
+show_realms(const cJSON *r)
+{
+	const cJSON *l;
+
+	printf("%-32s %-32s %-24s %5s %-6s %-14s %7s %9s %9s\n", "REALM",
+	    "PEER", "HOST", "PORT", "DIALER", "STATE", "QUEUED", "SENT",
+	    "RECEIVED");
+	cJSON_ArrayForEach(l, list(r, "realms"))
+		printf("%-32s %-32s %-24s %5.0f %-6s %-14s %7.0f %9.0f %9.0f\n",
+		    str(l, "id"), str(l, "peer"), str(l, "host"),
+		    num(l, "port"), flag(l, "dialer") ? "yes" : "no",
+		    str(l, "state"), num(l, "queued"), num(l, "sent"),
+		    num(l, "received"));
+	truncated(r, "realms");
+}
+
 /* show_counts - "NAME COUNT" lines of an object of counters */
 static void
 show_counts(const char *title, const cJSON *counts)
@@ -239,6 +260,21 @@ show_kick(const cJSON *r)
 {
 	printf("kicked %s: %.0f sessions ended\n", str(r, "user"),
 	    num(r, "sessions"));
+}
+
+static void
+show_add_realm(const cJSON *r)
+{
+	printf("added realm %s: linked to %s\n", str(r, "realm"),
+	    str(r, "peer"));
+}
+
+static void
+show_del_realm(const cJSON *r)
+{
+	printf("deleted realm %s: %.0f queued messages dropped, %.0f moved to "
+	    "personal inboxes\n", str(r, "realm"), num(r, "dropped"),
+	    num(r, "moved"));
 }
 
 static void

@@ -2,7 +2,7 @@
  * NAME
  *	realmctl - steer a running realmchatd over its control socket
  * SYNOPSIS
- *	realmctl [-j] [-s socket | -f config] command [argument]
+ *	realmctl [-j] [-s socket | -f config] command [argument ...]
  * DESCRIPTION
  *	Sends one request (lib/ctl.h) and shows the reply, as aligned text
  *	or, with -j, as JSON.  The socket is -s, else the "control" key of
@@ -32,9 +32,10 @@ static void
 usage(void)
 {
 	fprintf(stderr,
-	    "usage: realmctl [-j] [-s socket | -f config] command [argument]\n"
-	    "commands: status, show users, show sessions, show groups, stats,\n"
-	    "          kick USER, reload, stop\n");
+	    "usage: realmctl [-j] [-s socket | -f config] command [argument ...]\n"
+	    "commands: status, show users, show sessions, show groups,\n"
+	    "          show realms, stats, kick USER, add realm ID HOST PORT,\n"
+	    "          del realm ID, reload, stop\n");
 	exit(1);
 }
 
@@ -93,6 +94,12 @@ send_request(int fd, const struct parse_result *res)
 	cJSON_AddStringToObject(o, "type", ctl_type_name(res->action));
 	if (res->action == CTL_KICK)
 		cJSON_AddStringToObject(o, "user", res->user);
+	if (res->action == CTL_ADD_REALM || res->action == CTL_DEL_REALM)
+		cJSON_AddStringToObject(o, "id", res->realm);
+	if (res->action == CTL_ADD_REALM) {
+		cJSON_AddStringToObject(o, "host", res->host);
+		cJSON_AddNumberToObject(o, "port", res->port);
+	}
 	text = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	if (text == NULL)

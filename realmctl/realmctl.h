@@ -17,6 +17,9 @@
 struct parse_result {
 	enum ctl_type	 action;
 	char		 user[NAME_LEN + 1];	/* kick */
+	char		 realm[NAME_LEN + 1];	/* add realm, del realm: the id */
+	char		 host[CTL_HOST_LEN + 1];	/* add realm */
+	unsigned	 port;			/* add realm */
 };
 
 /* parser.c */

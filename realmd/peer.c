@@ -297,6 +297,7 @@ redial(uint32_t realm)
 		return;
 	}
 	rd.links[realm].conn = p;
+	rd.links[realm].created = r->created;
 }
 
 /* peer_addrealm - a worker's addrealm: dial, and store the link if it works */
@@ -400,6 +401,7 @@ link_up(struct peer *p, uint32_t realm)
 		waiters_fail_link(realm);
 	}
 	l->conn = p;
+	l->created = r->created;
 	l->backoff_ms = 0;
 	p->realm = realm;
 	p->phase = PH_UP;
@@ -1293,11 +1295,15 @@ peer_tick(uint64_t now)
 	for (uint32_t i = 1; i <= REALMS_MAX; i++) {
 		struct shm_realm *r = realm_at(rd.st, i);
 		struct link_rt *l = &rd.links[i];
-		if (r == NULL) {
-			if (l->conn != NULL)
+		if (r == NULL || (l->conn != NULL && l->created != r->created)) {
+			/* deleted (and perhaps its slot taken by a new link) */
+			if (l->conn != NULL) {
+				l->conn->realm = 0;
 				peer_close(l->conn, "link deleted");
+			}
 			memset(l, 0, sizeof(*l));
-			continue;
+			if (r == NULL)
+				continue;
 		}
 		if (l->conn != NULL) {
 			pump(i);	/* anything queued while nobody told us */

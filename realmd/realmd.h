@@ -78,6 +78,7 @@ struct peer {
 /* What realmd knows of a link beyond the shared state. */
 struct link_rt {
 	struct peer	*conn;		/* handshaking or up, or NULL */
+	uint64_t	 created;	/* of the link conn belongs to */
 	uint64_t	 retry_at;	/* dialer: next dial, now_msec() */
 	uint64_t	 backoff_ms;
 };

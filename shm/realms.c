@@ -86,8 +86,9 @@ realm_insert(struct state *st, const char *name, const char *peer,
 
 /*
  * realm_remove - drop a link with up to max of its queued messages
- * (bodies to unlink go to gone[]); the link itself goes once its queue
- * is empty.  Returns 1 when it is gone, 0 when messages remain.
+ * (bodies to unlink go to gone[], which has room for max); the link
+ * itself goes once its queue is empty.  max bounds what one transaction
+ * logs.  Returns 1 when it is gone, 0 when messages remain.
  */
 int
 realm_remove(struct state *st, uint32_t i, uint64_t *gone, size_t *ngone,
@@ -95,13 +96,14 @@ realm_remove(struct state *st, uint32_t i, uint64_t *gone, size_t *ngone,
 {
 	struct slot_table tb = realms_table(st);
 	struct shm_realm *r = realm_at(st, i);
+	size_t n = 0;
 
 	*ngone = 0;
 	if (r == NULL) {
 		errno = ENOENT;
 		return -1;
 	}
-	while (r->out_head != 0 && *ngone < max) {
+	while (r->out_head != 0 && n++ < max) {
 		uint64_t g;
 		if (outbox_remove(st, i, r->out_head, &g) == -1)
 			return -1;
@@ -111,6 +113,43 @@ realm_remove(struct state *st, uint32_t i, uint64_t *gone, size_t *ngone,
 	if (r->out_head != 0)
 		return 0;
 	return slot_free(st, &tb, i) == -1 ? -1 : 1;
+}
+
+/*
+ * realm_arrivals_home - make up to max messages that arrived over link
+ * realm and still wait in inboxes ordinary inbox messages, as if sent
+ * from here (before the link goes, so that none is left pointing at it).
+ * The scan of the message table starts at *pos and wraps round; *pos
+ * is where to go on, and *whole says the scan saw every slot, so that
+ * none is left in this transaction.  Returns how many were moved.
+ */
+int
+realm_arrivals_home(struct state *st, uint32_t realm, uint32_t *pos,
+    uint32_t max, bool *whole)
+{
+	uint32_t hwm = st->hdr->msgs.hwm, start, steps, n = 0;
+
+	start = *pos >= 1 && *pos <= hwm ? *pos : 1;
+	for (steps = 0; steps < hwm && n < max; steps++) {
+		struct shm_msg *m = &st->msgs[(start - 1 + steps) % hwm + 1];
+		struct shm_user *u;
+
+		if (m->state != SLOT_USED || m->realm != realm || m->to == 0)
+			continue;
+		if ((u = user_at(st, m->to)) == NULL || u->realm_count == 0) {
+			errno = EIO;
+			return -1;
+		}
+		if (txn_log(st, &m->realm, sizeof(m->realm)) == -1 ||
+		    txn_log(st, &u->realm_count, sizeof(u->realm_count)) == -1)
+			return -1;
+		m->realm = 0;
+		u->realm_count--;
+		n++;
+	}
+	*pos = hwm == 0 ? 1 : (start - 1 + steps) % hwm + 1;
+	*whole = steps == hwm;
+	return (int)n;
 }
 
 /*

@@ -160,6 +160,8 @@ int		 realm_insert(struct state *, const char *name, const char *peer,
 		     const char *host, uint16_t port, uint32_t flags, uint32_t *);
 int		 realm_remove(struct state *, uint32_t, uint64_t *gone, size_t *ngone,
 		     size_t max);
+int		 realm_arrivals_home(struct state *, uint32_t realm, uint32_t *pos,
+		     uint32_t max, bool *whole);
 int		 outbox_append(struct state *, uint32_t realm, const struct msg_new *,
 		     uint32_t limit, uint64_t *id);
 uint32_t	 outbox_find_locked(struct state *, uint32_t realm, uint64_t id);

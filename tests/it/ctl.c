@@ -11,6 +11,13 @@
  *	socket, SIGHUP still reloading, idle control clients that cannot
  *	stall supervision, the log lines of notable events, and the drop to
  *	an unprivileged user when started as root.
+ *
+ *	The realm words run against two daemons, alpha and beta, sharing a
+ *	realm secret: add realm links them (show realms then lists the link
+ *	as up on both sides), a dead port or a second link of the same name
+ *	fails, a master waiting on realmd still answers other clients, and
+ *	del realm drops what was queued while moving what had arrived over
+ *	the link to its recipient's personal inbox.
  */
 #include "harness.h"
 
@@ -616,6 +623,10 @@ static void test_read_only_socket(void **state)
 	const char *status[] = { "-s", ro, "-j", "status", NULL };
 	const char *kick[] = { "-s", ro, "kick", "messi", NULL };
 	const char *stop[] = { "-s", ro, "stop", NULL };
+	const char *add[] = { "-s", ro, "add", "realm", "beta", "127.0.0.1",
+	    "1", NULL };
+	const char *del[] = { "-s", ro, "del", "realm", "beta", NULL };
+	const char *realms[] = { "-s", ro, "show", "realms", NULL };
 	struct stat sb;
 
 	snprintf(ro, sizeof ro, "%s/ro.sock", daemon_dir(d));
@@ -634,6 +645,18 @@ static void test_read_only_socket(void **state)
 	free(err);
 	assert_int_equal(realmctl_run(stop, &out, &err), 1);
 	assert_non_null(strstr(err, "not allowed on a read-only"));
+	free(out);
+	free(err);
+	assert_int_equal(realmctl_run(add, &out, &err), 1);
+	assert_non_null(strstr(err, "add_realm is not allowed on a read-only"));
+	free(out);
+	free(err);
+	assert_int_equal(realmctl_run(del, &out, &err), 1);
+	assert_non_null(strstr(err, "del_realm is not allowed on a read-only"));
+	free(out);
+	free(err);
+	assert_int_equal(realmctl_run(realms, &out, &err), 0);
+	assert_true(has_line(out, "REALM", "PEER"));
 	free(out);
 	free(err);
 	assert_true(daemon_running(d));
@@ -820,7 +843,282 @@ static void test_missing_user_refused(void **state)
 	daemon_destroy(d);
 }
 
+
+/* ---- realms ---- */
+
+#define REALM_LINES(name) \
+	"realm_name = " name "\nrealm_secret = s\nrealm_backoff_max = 1\n"
+
+struct pair {
+	struct daemon	*alpha, *beta;
+};
+
+static int setup_pair(void **state)
+{
+	struct pair *p = calloc(1, sizeof(*p));
+
+	assert_non_null(p);
+	p->alpha = daemon_start(REALM_LINES("alpha"));
+	p->beta = daemon_start(REALM_LINES("beta"));
+	*state = p;
+	/* the chat port may open before realmd takes requests */
+	assert_true(wait_log(p->alpha, "serving realm alpha", 5.0));
+	assert_true(wait_log(p->beta, "serving realm beta", 5.0));
+	return 0;
+}
+
+static int teardown_pair(void **state)
+{
+	struct pair *p = *state;
+	void *d;
+
+	d = p->alpha;
+	it_teardown(&d);
+	d = p->beta;
+	it_teardown(&d);
+	free(p);
+	return 0;
+}
+
+/* port_of - the daemon's chat port, as a word */
+static const char *port_of(struct daemon *d, char *buf, size_t len)
+{
+	snprintf(buf, len, "%d", daemon_port(d));
+	return buf;
+}
+
+/* link_state - state of link id in -j show realms, "" if not listed */
+static void link_state(struct daemon *d, const char *id, char *out, size_t len)
+{
+	cJSON *j = ctl_json(d, "show", "realms");
+	const cJSON *l = entry(j, "realms", "id", id);
+
+	snprintf(out, len, "%s", l != NULL ? json_string(l, "state") : "");
+	cJSON_Delete(j);
+}
+
+/* wait_link - link id of d reaches state want within the time */
+static void wait_link(struct daemon *d, const char *id, const char *want)
+{
+	double end = now_s() + 5.0;
+	char st[32];
+
+	for (;;) {
+		link_state(d, id, st, sizeof st);
+		if (strcmp(st, want) == 0)
+			return;
+		if (now_s() > end)
+			fail_msg("link %s is \"%s\", not \"%s\"", id, st, want);
+		sleep_ms(50);
+	}
+}
+
+/* add_beta - alpha links to beta under the id "beta" */
+static void add_beta(struct pair *p)
+{
+	char port[16], *out;
+
+	out = ctl_ok(p->alpha, "add", "realm", "beta", "127.0.0.1",
+	    port_of(p->beta, port, sizeof port));
+	assert_string_equal(out, "added realm beta: linked to beta\n");
+	free(out);
+}
+
+static void test_realm_add_and_show(void **state)
+{
+	struct pair *p = *state;
+	const cJSON *l;
+	char port[16], want[128], *out;
+	cJSON *j;
+
+	/* nothing yet: only the header */
+	out = ctl_ok(p->alpha, "show", "realms");
+	assert_true(has_line(out, "REALM", "PEER"));
+	assert_null(strchr(strchr(out, '\n') + 1, '\n'));
+	free(out);
+	add_beta(p);
+	wait_link(p->alpha, "beta", "up");
+	wait_link(p->beta, "alpha", "up");
+	out = ctl_ok(p->alpha, "sh", "re");
+	assert_true(has_line(out, "beta", "beta"));
+	snprintf(want, sizeof want, "%-24s %5s %-6s %-14s %7d", "127.0.0.1",
+	    port_of(p->beta, port, sizeof port), "yes", "up", 0);
+	if (strstr(out, want) == NULL)
+		fail_msg("show realms lacks \"%s\":\n%s", want, out);
+	free(out);
+	out = ctl_ok(p->beta, "show", "realms");
+	assert_true(has_line(out, "alpha", "alpha"));
+	free(out);
+	j = ctl_json(p->alpha, "show", "realms");
+	assert_int_equal(cJSON_GetArraySize(get(j, "realms")), 1);
+	l = entry(j, "realms", "id", "beta");
+	assert_non_null(l);
+	assert_string_equal(json_string(l, "peer"), "beta");
+	assert_string_equal(json_string(l, "host"), "127.0.0.1");
+	assert_int_equal((int)number(l, "port"), daemon_port(p->beta));
+	assert_true(cJSON_IsTrue(get(l, "dialer")));
+	assert_int_equal((int)number(l, "queued"), 0);
+	assert_int_equal((int)number(l, "sent"), 0);
+	assert_int_equal((int)number(l, "received"), 0);
+	cJSON_Delete(j);
+	j = ctl_json(p->beta, "show", "realms");
+	assert_false(cJSON_IsTrue(get(entry(j, "realms", "id", "alpha"),
+	    "dialer")));
+	cJSON_Delete(j);
+	/* a second link of the same id is refused with the reason */
+	ctl_fails(p->alpha, "cannot add realm beta", "add", "realm", "beta",
+	    "127.0.0.1", port);
+}
+
+static void test_realm_add_json(void **state)
+{
+	struct pair *p = *state;
+	char port[16];
+	cJSON *j;
+
+	j = ctl_json(p->alpha, "add", "realm", "b2", "127.0.0.1",
+	    port_of(p->beta, port, sizeof port));
+	assert_string_equal(json_string(j, "realm"), "b2");
+	assert_string_equal(json_string(j, "peer"), "beta");
+	cJSON_Delete(j);
+	wait_link(p->alpha, "b2", "up");
+}
+
+static void test_realm_add_dead_port(void **state)
+{
+	struct pair *p = *state;
+	char *out;
+
+	ctl_fails(p->alpha, "cannot add realm gamma: Realm Unreachable",
+	    "add", "realm", "gamma", "127.0.0.1", "1");
+	ctl_fails(p->alpha, "cannot add realm gamma", "-j", "add", "realm",
+	    "gamma", "127.0.0.1", "1");
+	out = ctl_ok(p->alpha, "show", "realms");
+	assert_null(strstr(out, "gamma"));
+	free(out);
+	/* words that cannot be an id, a host or a port */
+	ctl_fails(p->alpha, "expected one of: PORT", "add", "realm", "gamma",
+	    "127.0.0.1", "http");
+	ctl_fails(p->alpha, "expected one of: PORT", "add", "realm", "gamma",
+	    "127.0.0.1", "65536");
+	ctl_fails(p->alpha, "expected one of: ID", "add", "realm", "a b");
+	ctl_fails(p->alpha, "missing word", "add", "realm", "gamma");
+	ctl_fails(p->alpha, "no such realm: gamma", "del", "realm", "gamma");
+}
+
+/* realmd_pid - the daemon's realmd process */
+static pid_t realmd_pid(struct daemon *d)
+{
+	pid_t kids[64];
+	int n = daemon_children(d, kids, 64);
+
+	for (int i = 0; i < n; i++) {
+		char *t = proc_title(kids[i]);
+		bool is = t != NULL && strstr(t, "realmd") != NULL;
+
+		free(t);
+		if (is)
+			return kids[i];
+	}
+	fail_msg("no realmd among %d children", n);
+	return -1;
+}
+
+/* test_realm_add_waits_aside - a silent realmd holds up no one else */
+static void test_realm_add_waits_aside(void **state)
+{
+	struct pair *p = *state;
+	pid_t rd = realmd_pid(p->alpha), ctl;
+	char port[16], *out;
+	double t0, took;
+	int st;
+
+	assert_int_equal(kill(rd, SIGSTOP), 0);
+	port_of(p->beta, port, sizeof port);
+	if ((ctl = fork()) == 0) {
+		const char *args[] = { "-s", daemon_control_path(p->alpha),
+		    "add", "realm", "beta", "127.0.0.1", port, NULL };
+		char *o, *e;
+		int rc = realmctl_run(args, &o, &e);
+
+		_exit(rc == 1 && strstr(e, "no answer from realmd") ? 0 : 1);
+	}
+	assert_true(ctl > 0);
+	sleep_ms(300);
+	t0 = now_s();
+	out = ctl_ok(p->alpha, "status");
+	took = now_s() - t0;
+	free(out);
+	assert_int_equal(waitpid(ctl, &st, 0), ctl);
+	kill(rd, SIGCONT);
+	assert_true(took < 1.0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_realm_del(void **state)
+{
+	struct pair *p = *state;
+	struct client *b = logged_in(p->beta, "messi");
+	struct client *a = logged_in(p->alpha, "messi"), *h;
+	const cJSON *from;
+	cJSON *r, *j;
+	char *out;
+
+	add_beta(p);
+	wait_link(p->alpha, "beta", "up");
+	wait_link(p->beta, "alpha", "up");
+	/* one message arrives at alpha over the link ... */
+	assert_reply_ok(client_cmd(b, "sendrealm alpha henderson hello from beta"));
+	/* ... and one waits at alpha for beta, which has gone */
+	daemon_stop(p->beta);
+	wait_link(p->alpha, "beta", "backoff");
+	r = client_cmd(a, "sendrealm beta lineker see you later");
+	assert_reply_ok(r);
+	assert_true(cJSON_IsTrue(get(r, "queued")));
+	out = ctl_ok(p->alpha, "del", "realm", "beta");
+	assert_string_equal(out, "deleted realm beta: 1 queued messages "
+	    "dropped, 1 moved to personal inboxes\n");
+	free(out);
+	assert_true(wait_log(p->alpha, "notice: realm beta deleted", 1.0));
+	j = ctl_json(p->alpha, "show", "realms");
+	assert_int_equal(cJSON_GetArraySize(get(j, "realms")), 0);
+	cJSON_Delete(j);
+	ctl_fails(p->alpha, "no such realm: beta", "del", "realm", "beta");
+	assert_reply_error(client_cmd(a, "sendrealm beta lineker again"),
+	    "NO_REALM");
+	/* the state passes its check at start; the message is henderson's */
+	daemon_restart(p->alpha);
+	h = logged_in(p->alpha, "henderson");
+	r = client_cmd(h, "inbox");
+	assert_int_equal(inbox_count(r), 1);
+	from = cJSON_GetArrayItem(inbox_from(r, "messi@beta"), 0);
+	assert_non_null(from);
+	assert_string_equal(json_string(from, "msg"), "hello from beta");
+	assert_string_equal(json_string(from, "realm"), "beta");
+	assert_null(cJSON_GetObjectItemCaseSensitive(r, "realm_pending"));
+}
+
+static void test_realm_del_json(void **state)
+{
+	struct pair *p = *state;
+	cJSON *j;
+
+	add_beta(p);
+	j = ctl_json(p->alpha, "del", "realm", "beta");
+	assert_string_equal(json_string(j, "realm"), "beta");
+	assert_int_equal((int)number(j, "dropped"), 0);
+	assert_int_equal((int)number(j, "moved"), 0);
+	cJSON_Delete(j);
+	/* realmd lets the connection go; the peer sees the link down */
+	wait_link(p->beta, "alpha", "down");
+	/* and the id can be used again */
+	add_beta(p);
+	wait_link(p->alpha, "beta", "up");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
+#define TP(f) cmocka_unit_test_setup_teardown(f, setup_pair, teardown_pair)
 
 int main(void)
 {
@@ -847,6 +1145,12 @@ int main(void)
 		T(test_log_lines),
 		cmocka_unit_test(test_privilege_drop),
 		cmocka_unit_test(test_missing_user_refused),
+		TP(test_realm_add_and_show),
+		TP(test_realm_add_json),
+		TP(test_realm_add_dead_port),
+		TP(test_realm_add_waits_aside),
+		TP(test_realm_del),
+		TP(test_realm_del_json),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

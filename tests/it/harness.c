@@ -989,22 +989,28 @@ int daemon_children(struct daemon *d, pid_t *pids, int max)
 	return n;
 }
 
-/* daemon_workers - children titled as workers (all children if none is) */
+/*
+ * daemon_workers - children titled as workers (if none is, every child
+ * but realmd: titles may not be readable)
+ */
 int daemon_workers(struct daemon *d, pid_t *pids, int max)
 {
 	pid_t kids[64];
+	bool realmd[64];
 	int nkids = daemon_children(d, kids, 64), n = 0;
 
 	for (int i = 0; i < nkids && n < max; i++) {
 		char *t = proc_title(kids[i]);
 
+		realmd[i] = strstr(t, "realmd") != NULL;
 		if (strstr(t, "worker") != NULL)
 			pids[n++] = kids[i];
 		free(t);
 	}
 	if (n == 0)
 		for (int i = 0; i < nkids && n < max; i++)
-			pids[n++] = kids[i];
+			if (!realmd[i])
+				pids[n++] = kids[i];
 	return n;
 }
 

@@ -2689,6 +2689,89 @@ test_remote_users_and_realm_inbox(void **state)
 	check_fails(st, "damaged record");
 }
 
+/* remove_link - what realmctl del realm does: chunks of max, each checked */
+static void
+remove_link(struct state *st, uint32_t r, uint32_t max, uint32_t *moved)
+{
+	uint64_t gone[4];
+	uint32_t pos = 1;
+	size_t ngone;
+	bool whole;
+	int n, rc = 0;
+
+	*moved = 0;
+	while (rc != 1) {
+		txn_begin(st);
+		n = realm_arrivals_home(st, r, &pos, max, &whole);
+		assert_true(n >= 0);
+		*moved += (uint32_t)n;
+		if (whole)
+			rc = realm_remove(st, r, gone, &ngone, 2);
+		assert_true(rc >= 0);
+		txn_commit(st);
+		check_ok(st);
+	}
+}
+
+static void
+test_realm_remove_moves_arrivals(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob"), r, o;
+	uint32_t ra, moved, idx[16];
+	struct msg_new m = { .from = a, .kind = MSG_TEXT, .time = 1,
+	    .text = "x\0hi", .len = 4 };
+	struct lease l;
+	uint64_t id;
+	bool more;
+
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "beta", "beta", "127.0.0.1", 1, 0, &r),
+	    0);
+	assert_int_equal(realm_insert(st, "gamma", "gamma", "127.0.0.1", 2, 0,
+	    &o), 0);
+	assert_int_equal(remote_user(st, r, "carol", "Carol", &ra), 0);
+	txn_commit(st);
+	send_ok(st, a, b, "local");
+	/* five arrived over beta, one over gamma, five wait to go to beta */
+	for (int i = 0; i < 6; i++) {
+		struct msg_new in = { .from = ra, .to = i % 2 ? a : b,
+		    .kind = MSG_TEXT, .time = 1, .text = "hello", .len = 5,
+		    .realm = i < 5 ? r : o };
+		txn_begin(st);
+		assert_int_equal(msg_enqueue(st, &in, 100, &id), 0);
+		assert_int_equal(outbox_append(st, r, &m, 100, &id), 0);
+		txn_commit(st);
+	}
+	check_ok(st);
+	assert_int_equal(st->users[a].realm_count, 3);
+	assert_int_equal(st->users[b].realm_count, 3);
+	/* two at a time, so the scans wrap round the table */
+	remove_link(st, r, 2, &moved);
+	assert_int_equal(moved, 5);
+	assert_null(realm_at(st, r));
+	assert_non_null(realm_at(st, o));
+	assert_int_equal(st->hdr->realms.count, 1);
+	assert_int_equal(st->users[a].realm_count, 1);
+	assert_int_equal(st->users[b].realm_count, 0);
+	/* what arrived is in the personal inboxes now */
+	l = my_lease(st, 1);
+	state_lock(st);
+	assert_int_equal(inbox_lease_locked(st, b, 0, &l, idx, 16, 1 << 20,
+	    &more), 4);
+	state_unlock(st);
+	assert_int_equal(inbox_commit(st, b, &l), 4);
+	assert_int_equal(st->users[b].inbox_count, 0);
+	check_ok(st);
+	/* a link with nothing queued and nothing arrived goes at once */
+	remove_link(st, o, 4096, &moved);
+	assert_int_equal(moved, 1);
+	assert_int_equal(st->hdr->realms.count, 0);
+	assert_int_equal(st->users[a].realm_count, 0);
+	assert_int_equal(st->users[a].inbox_count, 3);
+}
+
 int
 main(void)
 {
@@ -2731,6 +2814,7 @@ main(void)
 		T(test_realm_links_and_outbox),
 		T(test_realm_received_and_refusals),
 		T(test_remote_users_and_realm_inbox),
+		T(test_realm_remove_moves_arrivals),
 	};
 #undef T
 #undef TC
