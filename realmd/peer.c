@@ -1029,7 +1029,7 @@ on_verdict(struct peer *p, const struct link_frame *f)
 	if (!f->ok && code == E_COUNT)
 		code = E_INTERNAL;
 	if (why == NULL)
-		why = code_text(code);
+		why = f->ok ? "" : code_text(code);
 	txn_begin(rd.st);
 	if ((msg = outbox_find_locked(rd.st, realm, f->id)) != 0) {
 		from = rd.st->msgs[msg].from;
