@@ -300,7 +300,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
 		size_t n = nl != NULL ? (size_t)(nl - p) : (size_t)(end - p);
 		struct request_line rl;
-		size_t before = buf_used(&out);
+		const char *reply;
+		size_t rlen;
 		char *line = expand(p, n, &n);
 
 		if (line == NULL)
@@ -309,19 +310,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* conn.c drops the CR of a CRLF before command_run */
 		if (n > 0 && line[n - 1] == '\r')
 			n--;
+		buf_reset(&out);
 		command_run(&w, &c, &out, line, n);
-		c.queued += buf_used(&out) - before;
+		rlen = buf_used(&out);
+		reply = rlen > 0 ? buf_head(&out) : "";
+		c.queued += rlen;
 		for (struct pending *q = c.pending; q != NULL; q = q->next)
 			if (q->until == UINT64_MAX)
 				q->until = c.queued;
 		if (verbose)
-			fprintf(stderr, "> %.*s\n< %.*s", (int)n, line,
-			    (int)(buf_used(&out) - before), buf_head(&out) + before);
+			fprintf(stderr, "> %.*s\n< %.*s", (int)n, line, (int)rlen,
+			    reply);
 		request_split(line, n, &rl);
-		check_reply(&rl, buf_head(&out) + before, buf_used(&out) - before);
+		check_reply(&rl, reply, rlen);
 		free(line);
 		written(&c);
-		buf_reset(&out);
 		fuzz_assert(__atomic_load_n(&st.hdr->lock.owner,
 		    __ATOMIC_RELAXED) == 0);
 		/* a realm handshake, or a wait on realmd: nothing more is read */
