@@ -8,6 +8,10 @@
 #   make install  install under $(DESTDIR)$(PREFIX): daemon, realmctl, the
 #                 production config, init script, systemd unit, man pages
 #   make bench    benchmarks against redis and an echo server (docs/PERFORMANCE.md)
+#   make fuzz     libFuzzer harnesses (clang, ASan+UBSan) into build/fuzz/, each
+#                 run for FUZZ_SECONDS (default 60); fails on a crash
+#   make fuzz-regress  replay the fuzz seed corpora and crash regressions
+#                 (also part of make test)
 #
 # BUILD names the object directory, so that a sanitizer build can sit
 # beside the normal one without mixing objects.
@@ -52,7 +56,22 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(BUILD)/tests/unit_%,$(UNIT_SRC))
 IT_BIN   = $(patsubst tests/it/%.c,$(BUILD)/tests/it_%,$(IT_SRC))
 OPS_TESTS = $(wildcard tests/ops/*.sh)
 
-.PHONY: all run run-peer test test-asan unit it deps clean install FORCE bench bench-bin
+# Fuzz harnesses (tests/fuzz/NAME.c).  make fuzz links them with libFuzzer
+# (clang); make test links them with tests/fuzz/replay.c and the ordinary
+# compiler, to replay their seed corpora and crash regressions.
+FUZZ_NAMES   = command link base64 filename config
+FUZZ_OUT     = build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_CFLAGS  = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_BIN     = $(patsubst %,$(FUZZ_OUT)/%,$(FUZZ_NAMES))
+FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_%,$(FUZZ_NAMES))
+FUZZ_PACKAGES = clang libclang-rt-dev
+# what a harness links: the command harness needs the worker and state code
+FUZZ_LINK    = $(call obj,$(LIB_SRC) $(SHM_SRC) $(filter-out worker/worker.c,$(WORKER_SRC)))
+
+.PHONY: all run run-peer test test-asan unit it deps clean install FORCE bench bench-bin \
+        fuzz fuzz-bin fuzz-regress
 
 all: $(BIN)/realmchatd $(BIN)/realmctl
 
@@ -85,6 +104,11 @@ $(BUILD)/tests/unit_%: tests/unit/%.c $(call obj,$(LIB_SRC) $(SHM_SRC) $(filter-
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS) -lcmocka
 
+$(BUILD)/tests/fuzz_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(FUZZ_LINK)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -DFUZZ_NAME='"$*"' $(CFLAGS) $(WARN) -o $@ tests/fuzz/$*.c \
+	    tests/fuzz/replay.c $(FUZZ_LINK) $(LDLIBS)
+
 $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
@@ -108,7 +132,7 @@ $(BUILD)/bench/hash: bench/hash.c
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $< -lcrypt
 
 deps:
-	@missing=; for p in $(DEB_PACKAGES); do \
+	@missing=; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -128,9 +152,27 @@ run-peer: deps
 	$(BIN)/realmchatd -d -f etc/realmchat-peer.conf
 
 test: deps
-	$(MAKE) all $(UNIT_BIN) $(IT_BIN)
+	$(MAKE) all $(UNIT_BIN) $(IT_BIN) $(FUZZ_REPLAY)
 	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl BUILD=$(BUILD) \
-	    BIN=$(BIN) tests/run $(UNIT_BIN) $(IT_BIN) $(OPS_TESTS)
+	    BIN=$(BIN) tests/run $(UNIT_BIN) $(IT_BIN) $(FUZZ_REPLAY) $(OPS_TESTS)
+
+fuzz-regress: deps
+	$(MAKE) $(FUZZ_REPLAY)
+	tests/run $(FUZZ_REPLAY)
+
+# The libFuzzer build has objects of its own (build/fuzz/obj), made by clang
+# with coverage and sanitizers; the harnesses land in build/fuzz/.
+fuzz:
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES="$(FUZZ_PACKAGES)"
+	$(MAKE) BUILD=$(FUZZ_OUT)/obj CC=clang CFLAGS="$(FUZZ_CFLAGS)" fuzz-bin
+	FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run $(FUZZ_OUT) $(FUZZ_NAMES)
+
+fuzz-bin: $(FUZZ_BIN)
+
+$(FUZZ_OUT)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_LINK)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ \
+	    tests/fuzz/$*.c $(FUZZ_LINK) $(LDLIBS)
 
 test-asan: deps
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(SAN_FLAGS)" \

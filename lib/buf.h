@@ -19,7 +19,9 @@ struct buf {
 };
 
 static inline size_t buf_used(const struct buf *b) { return b->len - b->off; }
-static inline char *buf_head(const struct buf *b) { return b->data + b->off; }
+/* NULL for a buffer without allocation: NULL + 0 is undefined in C */
+static inline char *buf_head(const struct buf *b)
+{ return b->data != NULL ? b->data + b->off : NULL; }
 
 int	buf_reserve(struct buf *, size_t);
 int	buf_append(struct buf *, const void *, size_t);
