@@ -175,8 +175,17 @@ bool
 utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	uint64_t word;
 
 	for (size_t i = 0; i < len;) {
+		/* most text is ASCII: step over 8 such bytes at a time */
+		if (len - i >= sizeof(word)) {
+			memcpy(&word, p + i, sizeof(word));
+			if ((word & 0x8080808080808080ULL) == 0) {
+				i += sizeof(word);
+				continue;
+			}
+		}
 		size_t n = utf8_seq(p + i, len - i);
 		if (n == 0)
 			return false;
