@@ -8,8 +8,7 @@
  *	realmchat's framing (a JSON object and a blank line), doing no other
  *	work.  It has realmchat's process shape: the parent binds the
  *	socket and forks workers, each running one epoll loop on the shared
- *	listening socket (EPOLLEXCLUSIVE) and taking one connection per
- *	wake-up, TCP_NODELAY on every connection.
+ *	listening socket (EPOLLEXCLUSIVE), TCP_NODELAY on every connection.
  *	So the load generator against it measures the cost of the loopback,
  *	the syscalls and the generator itself: the ceiling realmchat is
  *	compared with.
@@ -141,27 +140,28 @@ serve(int epfd, struct econn *c, uint32_t events)
 	set_out(epfd, c, c->owed > 0);
 }
 
-/* accept_one - one connection per wake-up, as realmchat's workers do */
 static void
-accept_one(int epfd, int lfd)
+accept_all(int epfd, int lfd)
 {
-	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-	int one = 1;
-	struct econn *c;
-	struct epoll_event e;
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		int one = 1;
+		struct econn *c;
+		struct epoll_event e;
 
-	if (fd == -1)
-		return;
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		close(fd);
-		return;
+		if (fd == -1)
+			return;
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		c->fd = fd;
+		e.events = EPOLLIN;
+		e.data.ptr = c;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) == -1)
+			drop(c);
 	}
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->fd = fd;
-	e.events = EPOLLIN;
-	e.data.ptr = c;
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &e) == -1)
-		drop(c);
 }
 
 static int
@@ -184,7 +184,7 @@ worker(int lfd)
 
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.ptr == &listen_mark)
-				accept_one(epfd, lfd);
+				accept_all(epfd, lfd);
 			else
 				serve(epfd, ev[i].data.ptr, ev[i].events);
 		}

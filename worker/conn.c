@@ -32,15 +32,7 @@
 #define READ_CHUNK	(64 * 1024)
 #define READS_PER_EVENT	16		/* then let other connections run */
 #define OUT_HIGH	(1 << 20)
-/*
- * Connections taken per wake-up of the listening socket.  One: the socket
- * stays readable while others wait, so every worker that is not busy gets
- * its share, and a client that opens its connections all at once sees
- * them spread over the workers instead of piled on whichever woke first
- * (that took up to 64 at once, and the placement of the active
- * connections then changed from one run to the next).
- */
-#define ACCEPT_BURST	1
+#define ACCEPT_BURST	64
 
 static char rbuf[READ_CHUNK];
 
