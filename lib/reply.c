@@ -190,6 +190,17 @@ reply_finish(struct buf *out, cJSON *o)
 	return 0;
 }
 
+/* add_const - add item under key, a string constant that is not copied */
+static cJSON *
+add_const(cJSON *o, const char *key, cJSON *item)
+{
+	if (item == NULL || !cJSON_AddItemToObjectCS(o, key, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
 /*
  * json_add_uint - add an unsigned integer to o.  cJSON prints numbers
  * with "%1.15g" and reads them back to check; an integer we format
@@ -205,7 +216,7 @@ json_add_uint(cJSON *o, const char *key, uint64_t v)
 		*--p = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	return cJSON_AddRawToObject(o, key, p);
+	return add_const(o, key, cJSON_CreateRaw(p));
 }
 
 /* reply_error - {"status":"ERROR","code":...,"message":...} */
@@ -239,6 +250,7 @@ reply_errorf(struct buf *out, enum rc_code c, const char *fmt, ...)
 /*
  * json_add_text - add a string of len bytes (not NUL-terminated) to o,
  * malformed UTF-8 replaced by U+FFFD.  Returns the new item, or NULL.
+ * key, like json_add_uint's, must be a string constant: it is not copied.
  * s must hold no NUL byte: a cJSON string ends at one, so input that may
  * carry NUL is refused before it gets here (see text_clean()).
  */
@@ -256,7 +268,7 @@ json_add_text(cJSON *o, const char *key, const char *s, size_t len)
 	else
 		len = utf8_sanitize(s, len, tmp);
 	tmp[len] = '\0';
-	item = cJSON_AddStringToObject(o, key, tmp);
+	item = add_const(o, key, cJSON_CreateString(tmp));
 	if (tmp != small)
 		free(tmp);
 	return item;
