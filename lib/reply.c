@@ -133,15 +133,38 @@ reply_ok(const char *message)
 }
 
 /*
+ * printed_size - about the length of o printed unformatted: exact but
+ * for numbers and for strings with characters to escape.
+ */
+static size_t
+printed_size(const cJSON *o)
+{
+	size_t n = 2;
+
+	if (o->string != NULL)
+		n += strlen(o->string) + 3;
+	if ((cJSON_IsString(o) || cJSON_IsRaw(o)) && o->valuestring != NULL)
+		n += strlen(o->valuestring);
+	else if (cJSON_IsNumber(o))
+		n += 30;
+	else
+		n += 3;
+	for (const cJSON *c = o->child; c != NULL; c = c->next)
+		n += printed_size(c) + 1;
+	return n;
+}
+
+/*
  * print_into - print o unformatted straight into the free space of out
- * (no malloc, no copy); false when it does not fit there.
+ * (no malloc, no copy), with room for at least want bytes; false when it
+ * does not fit there.
  */
 static bool
-print_into(struct buf *out, cJSON *o)
+print_into(struct buf *out, cJSON *o, size_t want)
 {
 	size_t room, len;
 
-	if (buf_reserve(out, PRINT_ROOM) == -1)
+	if (buf_reserve(out, want) == -1)
 		return false;
 	room = out->cap - out->len;
 	if (room > INT_MAX)
@@ -158,11 +181,12 @@ print_into(struct buf *out, cJSON *o)
 
 /*
  * reply_finish - print o unformatted plus the terminator into out, and
- * free o.  A reply that fits the buffer's free space (nearly all do) is
- * printed in place; a larger one (inbox with files) is printed by cJSON
- * into its own allocation and copied.  If printing fails (no memory) an
- * INTERNAL error goes out instead, so a request never goes unanswered,
- * and -1 tells the caller that o was not sent.
+ * free o.  Replies are printed in place: nearly all fit in PRINT_ROOM,
+ * and a larger one (an inbox with files) is tried again with the room it
+ * needs; only one that still does not fit (many characters to escape)
+ * is printed by cJSON into its own allocation and copied.  If printing
+ * fails (no memory) an INTERNAL error goes out instead, so a request
+ * never goes unanswered, and -1 tells the caller that o was not sent.
  */
 int
 reply_finish(struct buf *out, cJSON *o)
@@ -172,7 +196,8 @@ reply_finish(struct buf *out, cJSON *o)
 	char *s;
 	size_t len;
 
-	if (o != NULL && print_into(out, o)) {
+	if (o != NULL && (print_into(out, o, PRINT_ROOM) ||
+	    print_into(out, o, printed_size(o) + 64))) {
 		cJSON_Delete(o);
 		return 0;
 	}
