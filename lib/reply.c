@@ -37,7 +37,7 @@ static const struct {
 	[E_INTERNAL] = { "INTERNAL", "Internal error" },
 };
 
-/* Free space a reply is first printed into; larger replies take the slow way. */
+/* Free space a reply is first printed into; a larger one is sized first. */
 #define PRINT_ROOM	4096
 
 static uint64_t *error_counters;	/* per error code, or NULL */
