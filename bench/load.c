@@ -28,7 +28,9 @@
  *	already running (to see how the server spreads them over workers).
  *
  *	-i opens that many idle connections before the load and holds them
- *	to the end; -S then reads, while they are still held, the memory of
+ *	to the end; with -S the load starts only once the server holds them
+ *	all (idle_accept_ms: how long that took after the last connect), and
+ *	-S then reads, while they are still held, the memory of
  *	the given processes (Private_Clean + Private_Dirty of every mapping
  *	except the one whose path contains -X, and the same from
  *	smaps_rollup) and counts their sockets.
@@ -882,6 +884,29 @@ sample_memory(void)
 	return m;
 }
 
+/*
+ * await_accepted - with -S, wait until the server holds a socket for every
+ * idle connection.  A connect completes in the kernel before the server
+ * accepts it, so without this the active connections would reach a server
+ * still draining the idle ones from its backlog, and be spread over its
+ * workers otherwise than in a run without idle connections.  Returns the
+ * milliseconds waited.
+ */
+static uint64_t
+await_accepted(void)
+{
+	uint64_t begun = now_ns();
+
+	if (o.sample_pids == NULL || o.idle == 0)
+		return 0;
+	while (sample_memory().sockets < o.idle) {
+		if (now_ns() - begun > SETUP_LIMIT_NS)
+			die("the server accepted too few idle connections");
+		usleep(20 * 1000);
+	}
+	return (now_ns() - begun) / 1000000;
+}
+
 /* tcp_mem_kib - the kernel's memory for TCP buffers, system-wide */
 static uint64_t
 tcp_mem_kib(void)
@@ -1056,14 +1081,16 @@ mode_load(void)
 	struct thread *threads = calloc(o.threads, sizeof(*threads));
 	struct conn *conns = calloc(o.conns, sizeof(*conns));
 	struct hist *all = calloc(1, sizeof(*all));
-	uint64_t ops = 0, errors = 0;
+	uint64_t ops = 0, errors = 0, accept_ms = 0;
 	struct cpu_snap cpu0, cpu1;
 	unsigned alive;
 
 	if (threads == NULL || conns == NULL || all == NULL)
 		die("out of memory");
-	if (o.idle > 0)
+	if (o.idle > 0) {
 		open_idle();
+		accept_ms = await_accepted();
+	}
 	run.total = o.conns;
 	for (unsigned i = 0; i < o.threads; i++) {
 		if ((threads[i].epfd = epoll_create1(EPOLL_CLOEXEC)) == -1)
@@ -1088,11 +1115,12 @@ mode_load(void)
 		errors += threads[i].errors;
 	}
 	alive = idle_alive();
-	printf("mode=%s conns=%u threads=%u idle=%u idle_alive=%u size=%zu "
-	    "token_form=%d seconds=%.2f ops=%llu ops_per_s=%.0f "
+	printf("mode=%s conns=%u threads=%u idle=%u idle_alive=%u "
+	    "idle_accept_ms=%llu size=%zu token_form=%d seconds=%.2f ops=%llu ops_per_s=%.0f "
 	    "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu",
 	    o.mode == M_REDIS ? "redis" : o.mode == M_ECHO ? "echo" : "realmchat",
-	    o.conns, o.threads, o.idle, alive, o.msg_size, o.token_form,
+	    o.conns, o.threads, o.idle, alive, (unsigned long long)accept_ms,
+	    o.msg_size, o.token_form,
 	    o.duration, (unsigned long long)ops, (double)ops / o.duration,
 	    us(hist_quantile(all, 0.50)), us(hist_quantile(all, 0.99)),
 	    us(hist_quantile(all, 0.999)), us(all->max),

@@ -286,7 +286,7 @@ link_send(struct buf *b, cJSON *o)
 	if (text != NULL && buf_append(b, text, strlen(text)) == 0 &&
 	    buf_append(b, "\n", 1) == 0)
 		rc = 0;
-	free(text);
+	cJSON_free(text);
 	return rc;
 }
 
@@ -316,7 +316,7 @@ rmsg_put_json(struct buf *b, uint32_t type, uint64_t req, cJSON *o)
 	cJSON_Delete(o);
 	if (text != NULL)
 		rc = rmsg_put(b, type, req, text, strlen(text));
-	free(text);
+	cJSON_free(text);
 	return rc;
 }
 

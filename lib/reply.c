@@ -2,7 +2,10 @@
  * NAME
  *	reply - JSON replies: {"status": ..., ...} followed by CRLF CRLF
  */
+#include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +37,67 @@ static const struct {
 	[E_INTERNAL] = { "INTERNAL", "Internal error" },
 };
 
+/* Free space a reply is first printed into; a larger one is sized first. */
+#define PRINT_ROOM	4096
+
 static uint64_t *error_counters;	/* per error code, or NULL */
+
+/*
+ * The worker builds a reply's cJSON tree and frees it within one request,
+ * so its nodes and strings come from this arena, emptied whenever the last
+ * of them is freed: no malloc or free per node.  What does not fit (a
+ * file's body) goes to malloc.
+ */
+#define ARENA_SIZE	(64 * 1024)
+#define ARENA_ALIGN	_Alignof(max_align_t)
+
+static _Alignas(max_align_t) char arena[ARENA_SIZE];
+static size_t arena_used;		/* bytes handed out since it was empty */
+static size_t arena_live;		/* of those, blocks not yet freed */
+
+static bool
+in_arena(const void *p)
+{
+	uintptr_t a = (uintptr_t)p, lo = (uintptr_t)arena;
+
+	return a >= lo && a < lo + ARENA_SIZE;
+}
+
+/* arena_alloc - cJSON's malloc */
+static void *
+arena_alloc(size_t n)
+{
+	void *p;
+
+	n = (n + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+	if (n == 0 || n > ARENA_SIZE - arena_used)
+		return malloc(n);
+	p = arena + arena_used;
+	arena_used += n;
+	arena_live++;
+	return p;
+}
+
+/* arena_free - cJSON's free */
+static void
+arena_free(void *p)
+{
+	if (!in_arena(p)) {
+		free(p);
+		return;
+	}
+	if (--arena_live == 0)
+		arena_used = 0;
+}
+
+/* reply_use_arena - cJSON allocates from the arena in this process */
+void
+reply_use_arena(void)
+{
+	cJSON_Hooks hooks = { .malloc_fn = arena_alloc, .free_fn = arena_free };
+
+	cJSON_InitHooks(&hooks);
+}
 
 /* reply_count_errors - count every error reply into counters[code] */
 void
@@ -73,37 +136,122 @@ reply_ok(const char *message)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cJSON_AddStringToObject(o, "status", "OK");
+	cJSON_AddItemToObjectCS(o, "status", cJSON_CreateStringReference("OK"));
 	if (message != NULL)
 		cJSON_AddStringToObject(o, "message", message);
 	return o;
 }
 
 /*
+ * printed_size - about the length of o printed unformatted: exact but
+ * for numbers and for strings with characters to escape.
+ */
+static size_t
+printed_size(const cJSON *o)
+{
+	size_t n = 2;
+
+	if (o->string != NULL)
+		n += strlen(o->string) + 3;
+	if ((cJSON_IsString(o) || cJSON_IsRaw(o)) && o->valuestring != NULL)
+		n += strlen(o->valuestring);
+	else if (cJSON_IsNumber(o))
+		n += 30;
+	else
+		n += 3;
+	for (const cJSON *c = o->child; c != NULL; c = c->next)
+		n += printed_size(c) + 1;
+	return n;
+}
+
+/*
+ * print_into - print o unformatted straight into the free space of out
+ * (no malloc, no copy), with room for at least want bytes; false when it
+ * does not fit there.
+ */
+static bool
+print_into(struct buf *out, cJSON *o, size_t want)
+{
+	size_t room, len;
+
+	if (buf_reserve(out, want) == -1)
+		return false;
+	room = out->cap - out->len;
+	if (room > INT_MAX)
+		room = INT_MAX;
+	if (!cJSON_PrintPreallocated(o, out->data + out->len, (int)room, 0))
+		return false;
+	len = strlen(out->data + out->len);
+	if (room - len < sizeof(REPLY_END))
+		return false;
+	memcpy(out->data + out->len + len, REPLY_END, sizeof(REPLY_END) - 1);
+	out->len += len + sizeof(REPLY_END) - 1;
+	return true;
+}
+
+/*
  * reply_finish - print o unformatted plus the terminator into out, and
- * free o.  If printing fails (no memory) an INTERNAL error goes out
- * instead, so a request never goes unanswered, and -1 tells the caller
- * that o was not sent.
+ * free o.  Replies are printed in place: nearly all fit in PRINT_ROOM,
+ * and a larger one (an inbox with files) is tried again with the room it
+ * needs; only one that still does not fit (many characters to escape)
+ * is printed by cJSON into its own allocation and copied.  If printing
+ * fails (no memory) an INTERNAL error goes out instead, so a request
+ * never goes unanswered, and -1 tells the caller that o was not sent.
  */
 int
 reply_finish(struct buf *out, cJSON *o)
 {
 	static const char oom[] = "{\"status\":\"ERROR\",\"code\":\"INTERNAL\","
 	    "\"message\":\"out of memory\"}" REPLY_END;
-	char *s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	char *s;
+	size_t len;
 
-	size_t len = s != NULL ? strlen(s) : 0;
-
+	if (o != NULL && (print_into(out, o, PRINT_ROOM) ||
+	    print_into(out, o, printed_size(o) + 64))) {
+		cJSON_Delete(o);
+		return 0;
+	}
+	s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	len = s != NULL ? strlen(s) : 0;
 	cJSON_Delete(o);
 	if (s == NULL || buf_reserve(out, len + sizeof(REPLY_END)) == -1) {
-		free(s);
+		cJSON_free(s);
 		(void)buf_append(out, oom, sizeof(oom) - 1);
 		return -1;
 	}
 	buf_append(out, s, len);
 	buf_append(out, REPLY_END, sizeof(REPLY_END) - 1);
-	free(s);
+	cJSON_free(s);
 	return 0;
+}
+
+/* add_const - add item under key, a string constant that is not copied */
+static cJSON *
+add_const(cJSON *o, const char *key, cJSON *item)
+{
+	if (item == NULL || !cJSON_AddItemToObjectCS(o, key, item)) {
+		cJSON_Delete(item);
+		return NULL;
+	}
+	return item;
+}
+
+/*
+ * json_add_uint - add an unsigned integer to o.  cJSON prints numbers
+ * with "%1.15g" and reads them back to check; an integer we format
+ * ourselves goes in as raw text, exact over the whole 64-bit range.
+ */
+cJSON *
+json_add_uint(cJSON *o, const char *key, uint64_t v)
+{
+	char text[21], *p = text + sizeof(text) - 1;
+
+	*p = '\0';
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	return add_const(o, key, cJSON_CreateRaw(p));
 }
 
 /* reply_error - {"status":"ERROR","code":...,"message":...} */
@@ -137,6 +285,7 @@ reply_errorf(struct buf *out, enum rc_code c, const char *fmt, ...)
 /*
  * json_add_text - add a string of len bytes (not NUL-terminated) to o,
  * malformed UTF-8 replaced by U+FFFD.  Returns the new item, or NULL.
+ * key, like json_add_uint's, must be a string constant: it is not copied.
  * s must hold no NUL byte: a cJSON string ends at one, so input that may
  * carry NUL is refused before it gets here (see text_clean()).
  */
@@ -154,7 +303,7 @@ json_add_text(cJSON *o, const char *key, const char *s, size_t len)
 	else
 		len = utf8_sanitize(s, len, tmp);
 	tmp[len] = '\0';
-	item = cJSON_AddStringToObject(o, key, tmp);
+	item = add_const(o, key, cJSON_CreateString(tmp));
 	if (tmp != small)
 		free(tmp);
 	return item;

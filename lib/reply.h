@@ -25,6 +25,7 @@ enum rc_code {
 
 #define REPLY_END	"\r\n\r\n"
 
+void		 reply_use_arena(void);
 void		 reply_count_errors(uint64_t *counters);
 const char	*code_name(enum rc_code);
 const char	*code_text(enum rc_code);
@@ -34,6 +35,7 @@ int		 reply_finish(struct buf *, cJSON *);
 int		 reply_error(struct buf *, enum rc_code, const char *message);
 int		 reply_errorf(struct buf *, enum rc_code, const char *fmt, ...)
 		     __attribute__((format(printf, 3, 4)));
+cJSON		*json_add_uint(cJSON *, const char *key, uint64_t);
 cJSON		*json_add_text(cJSON *, const char *key, const char *s, size_t len);
 
 #endif

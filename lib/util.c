@@ -31,15 +31,25 @@ now_msec(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* iso_time - format seconds since the epoch as ISO 8601 UTC */
+/*
+ * iso_time - format seconds since the epoch as ISO 8601 UTC.  Messages
+ * read together were mostly sent in the same second, so the last one
+ * formatted is kept.
+ */
 void
 iso_time(uint64_t sec, char out[21])
 {
+	static uint64_t last_sec = UINT64_MAX;
+	static char last[21];
 	time_t t = (time_t)sec;
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (sec != last_sec) {
+		gmtime_r(&t, &tm);
+		strftime(last, sizeof(last), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		last_sec = sec;
+	}
+	memcpy(out, last, sizeof(last));
 }
 
 /* token_new - 128 random bits laid out as a version 4 UUID */
@@ -165,8 +175,17 @@ bool
 utf8_valid(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	uint64_t word;
 
 	for (size_t i = 0; i < len;) {
+		/* most text is ASCII: step over 8 such bytes at a time */
+		if (len - i >= sizeof(word)) {
+			memcpy(&word, p + i, sizeof(word));
+			if ((word & 0x8080808080808080ULL) == 0) {
+				i += sizeof(word);
+				continue;
+			}
+		}
 		size_t n = utf8_seq(p + i, len - i);
 		if (n == 0)
 			return false;

@@ -410,13 +410,13 @@ set_reply(struct ctl_conn *c, cJSON *reply)
 
 	cJSON_Delete(reply);
 	if (text == NULL || len + 1 > CTL_REPLY_MAX) {
-		free(text);
+		cJSON_free(text);
 		text = strdup("{\"status\":\"ERROR\",\"message\":"
 		    "\"reply too large or out of memory\"}");
 		len = text ? strlen(text) : 0;
 	}
 	if (text == NULL || (c->out = realloc(text, len + 1)) == NULL) {
-		free(text);
+		cJSON_free(text);
 		conn_close(c);
 		return;
 	}

@@ -232,7 +232,7 @@ send_hello(struct peer *p)
 		return;
 	}
 	snprintf(line, sizeof(line), "%s %s\n", LINK_COMMAND, text);
-	free(text);
+	cJSON_free(text);
 	p->phase = PH_CHALLENGE;
 	set_link(p->realm, LINK_AUTH);
 	if (buf_append(&p->out, line, strlen(line)) == -1) {

@@ -271,7 +271,7 @@ cmd_info(struct request *rq)
 	}
 	state_unlock(st);
 	free(on);
-	cJSON_AddNumberToObject(o, "count", (double)m);
+	json_add_uint(o, "count", m);
 	reply_finish(rq->out, o);
 }
 

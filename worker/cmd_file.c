@@ -175,7 +175,7 @@ cmd_downloadfile(struct request *rq)
 	cJSON_AddStringToObject(o, "message", b64);
 	cJSON_AddStringToObject(o, "file_id", idtext);
 	cJSON_AddStringToObject(o, "file_name", copy.name);
-	cJSON_AddNumberToObject(o, "file_size", (double)copy.size);
+	json_add_uint(o, "file_size", copy.size);
 	free(b64);
 	reply_finish(rq->out, o);
 }

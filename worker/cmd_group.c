@@ -226,13 +226,13 @@ cmd_listgroups(struct request *rq)
 			continue;
 		e = cJSON_CreateObject();
 		cJSON_AddStringToObject(e, "name", g->name);
-		cJSON_AddNumberToObject(e, "members", g->nmembers);
+		json_add_uint(e, "members", g->nmembers);
 		cJSON_AddBoolToObject(e, "password", g->pwhash[0] != '\0');
 		cJSON_AddItemToArray(list, e);
 		n++;
 	}
 	state_unlock(st);
-	cJSON_AddNumberToObject(o, "count", n);
+	json_add_uint(o, "count", (uint64_t)n);
 	reply_finish(rq->out, o);
 }
 

@@ -94,7 +94,7 @@ cmd_send(struct request *rq)
 		cJSON *o = reply_ok("Message Sent");
 
 		__atomic_fetch_add(&w->me->stored, 1, __ATOMIC_RELAXED);
-		cJSON_AddNumberToObject(o, "id", (double)id);
+		json_add_uint(o, "id", id);
 		reply_finish(rq->out, o);
 	} else if (saved == ENOENT)
 		reply_error(rq->out, E_NO_USER, NULL);
@@ -157,14 +157,14 @@ message_json(struct state *st, const struct shm_msg *m, bool content)
 		cJSON_AddStringToObject(e, "msg", f->name);
 		cJSON_AddStringToObject(e, "file_id", id);
 		cJSON_AddStringToObject(e, "file_name", f->name);
-		cJSON_AddNumberToObject(e, "file_size", (double)f->size);
+		json_add_uint(e, "file_size", f->size);
 		if (content && (b64 = file_body_b64(st, f)) != NULL) {
 			cJSON_AddStringToObject(e, "file_content", b64);
 			free(b64);
 		}
 	} else
 		json_add_text(e, "msg", heap_ptr(st, m->text), m->len);
-	cJSON_AddNumberToObject(e, "id", (double)m->id);
+	json_add_uint(e, "id", m->id);
 	if (from->realm != 0) {		/* "user@realm": a user over a link */
 		const char *at = strchr(from->name, '@');
 		json_add_text(e, "from", from->name, (size_t)(at - from->name));

@@ -176,10 +176,10 @@ delivery_reply(struct request *rq, const struct target *t, struct delivery *d,
 {
 	cJSON *o = reply_ok(message);
 
-	cJSON_AddNumberToObject(o, "id", (double)d->id);
+	json_add_uint(o, "id", d->id);
 	if (t->group)
 		cJSON_AddStringToObject(o, "group", t->name);
-	cJSON_AddNumberToObject(o, "recipients", d->delivered);
+	json_add_uint(o, "recipients", d->delivered);
 	if (d->unknown != NULL)
 		cJSON_AddItemToObject(o, "unknown", d->unknown);
 	if (d->full != NULL)

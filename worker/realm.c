@@ -329,7 +329,7 @@ refuse_link(struct conn *c, const char *why)
 		size_t len = strlen(text);
 		text[len] = '\n';	/* replaces the NUL: sent as one line */
 		(void)send(c->fd, text, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		free(text);
+		cJSON_free(text);
 	}
 	cJSON_Delete(o);
 	conn_close(c);

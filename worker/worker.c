@@ -132,6 +132,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	state_set_proc(st, slot);
 	w.me = &st->procs[slot];
 	reply_count_errors(w.me->errors);
+	reply_use_arena();
 	setproctitle("%s", "worker");
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != st->procs[0].pid)
