@@ -678,7 +678,11 @@ static void test_sighup_still_reloads(void **state)
 	kill(daemon_pid(d), SIGHUP);
 	assert_true(wait_log(d, "reload refused", 3.0));
 	assert_int_equal(daemon_workers(d, old, 64), 1);
-	assert_int_equal(old[0], now[0]);
+	if (old[0] != now[0]) {
+		daemon_log_tail(d, 20);
+		fail_msg("worker %d replaced by %d after a refused reload",
+		    (int)now[0], (int)old[0]);
+	}
 	assert_reply_ok(client_cmd(logged_in(d, "messi"), "whoami"));
 }
 
