@@ -58,10 +58,11 @@ line_max(void)
 static void
 set_link(uint32_t realm, enum link_state s)
 {
-	struct shm_realm *r = &rd.st->realms[realm];
+	struct shm_realm *r;
 
 	if (realm == 0 || realm > REALMS_MAX)
 		return;
+	r = &rd.st->realms[realm];
 	if (r->link != (uint32_t)s)
 		r->since = now_sec();
 	r->link = (uint32_t)s;
