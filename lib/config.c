@@ -14,7 +14,8 @@
 #include "lib/config.h"
 #include "lib/log.h"
 
-enum key_type { K_STRING, K_NAME, K_LISTEN, K_UINT, K_SIZE, K_DURATION, K_LEVEL };
+enum key_type { K_STRING, K_NAME, K_LISTEN, K_UINT, K_SIZE, K_DURATION, K_LEVEL,
+    K_BOOL };
 
 static const struct config_key {
 	const char	*name;
@@ -60,6 +61,7 @@ static const struct config_key {
 	N("realm_wait", K_DURATION, realm_wait, 1, 3600),
 	N("realm_backoff_max", K_DURATION, realm_backoff_max, 1, 86400),
 	N("realm_queue", K_UINT, realm_queue, 1, 1 << 24),
+	{ "debug_hooks", K_BOOL, offsetof(struct config, debug_hooks), 0, 0, 0 },
 #undef S
 #undef N
 };
@@ -155,6 +157,13 @@ set_value(struct config *c, const struct config_key *k, const char *v,
 			return -1;
 		}
 		strlcpy((char *)c + k->field, v, NAME_LEN + 1);
+		return 0;
+	case K_BOOL:
+		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+			snprintf(err, errlen, "%s must be yes or no", k->name);
+			return -1;
+		}
+		*(bool *)(void *)((char *)c + k->field) = strcmp(v, "yes") == 0;
 		return 0;
 	case K_STRING:
 		if (strlcpy((char *)c + k->field, v, k->size) >= k->size) {

@@ -10,6 +10,7 @@
 #define RC_CONFIG_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <netinet/in.h>
 
@@ -56,6 +57,7 @@ struct config {
 	uint64_t	 realm_wait;		/* seconds a realm reply may wait */
 	uint64_t	 realm_backoff_max;	/* longest pause between dials */
 	uint64_t	 realm_queue;		/* messages queued per link */
+	bool		 debug_hooks;		/* test-only commands; never in production */
 };
 
 void	config_defaults(struct config *);

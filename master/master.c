@@ -368,6 +368,15 @@ retire_workers(void)
 }
 
 /* realm_changed - settings that realmd reads once, when it starts */
+/* warn_debug_hooks - say loudly that clients can reach the test hooks */
+static void
+warn_debug_hooks(void)
+{
+	if (m.cf.debug_hooks)
+		log_warn("debug_hooks = yes: test commands are open to every "
+		    "client; never use this in production");
+}
+
 static bool
 realm_changed(const struct config *nc)
 {
@@ -414,6 +423,7 @@ master_reload(struct reload_report *r)
 		kill(k->pid, SIGTERM);
 	}
 	log_notice("reloaded %s: %u workers", m.cf.path, r->workers);
+	warn_debug_hooks();
 	return 0;
 }
 
@@ -700,6 +710,7 @@ main(int argc, char *argv[], char *envp[])
 	log_notice("started %s: realm %s on %s:%u, %u workers, state %s",
 	    REALMCHAT_VERSION, m.cf.realm_name, m.cf.listen_host,
 	    m.cf.listen_port, worker_count(&m.cf), m.cf.state_dir);
+	warn_debug_hooks();
 	spawn_workers(worker_count(&m.cf));
 	if ((k = new_child(PROC_REALMD)) != NULL)
 		spawn(k);

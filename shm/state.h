@@ -65,6 +65,7 @@ int	txn_log(struct state *, const void *, size_t);
 void	txn_commit(struct state *);
 void	txn_abort(struct state *);
 int	txn_rollback_locked(struct state *);
+void	txn_debug_sleep(unsigned ms);
 
 /* users.c */
 struct user_fields {

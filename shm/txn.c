@@ -21,11 +21,14 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "lib/log.h"
 #include "shm/state.h"
 
 #define barrier()	__atomic_signal_fence(__ATOMIC_SEQ_CST)
+
+static unsigned debug_sleep_ms;	/* debug_hooks: next change sleeps this */
 
 static size_t
 rec_size(uint32_t len)
@@ -85,10 +88,40 @@ txn_log(struct state *st, const void *p, size_t len)
 	return 0;
 }
 
+/*
+ * txn_debug_sleep - the next commit of this process that changed
+ * something first sleeps ms inside the lock (0: none).  Only the
+ * debug_hooks command of the worker calls it, so that tests can kill a
+ * process while it holds the lock with a transaction open.
+ */
+void
+txn_debug_sleep(unsigned ms)
+{
+	debug_sleep_ms = ms;
+}
+
+/* debug_sleep_inside - the armed sleep, with the transaction still open */
+static void
+debug_sleep_inside(struct state *st)
+{
+	struct timespec ts;
+
+	if (debug_sleep_ms == 0 || st->hdr->undo_used == 0)
+		return;
+	ts.tv_sec = debug_sleep_ms / 1000;
+	ts.tv_nsec = (long)(debug_sleep_ms % 1000) * 1000000;
+	debug_sleep_ms = 0;
+	log_warn("debug hook: sleeping %lld.%03ld s inside the state lock",
+	    (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
 /* txn_commit - publish the transaction and release the lock */
 void
 txn_commit(struct state *st)
 {
+	debug_sleep_inside(st);
 	barrier();
 	__atomic_store_n(&st->hdr->undo_used, 0, __ATOMIC_RELEASE);
 	barrier();

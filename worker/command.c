@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "lib/link.h"
 #include "worker/worker.h"
@@ -56,6 +57,16 @@ static const struct command commands[] = {	/* at most STAT_COMMANDS */
 #undef S
 #undef T
 #undef A
+
+static void cmd_debuglocksleep(struct request *);
+
+/*
+ * Commands for tests, known only with debug_hooks = yes (otherwise they
+ * are BAD_COMMAND like any unknown word) and never counted.
+ */
+static const struct command debug_commands[] = {
+	{ "debuglocksleep", { NULL }, 1, 1, CMD_DEBUG, cmd_debuglocksleep },
+};
 
 /* "group <word> ...": the word names a command of the table above. */
 static const struct {
@@ -142,6 +153,43 @@ lookup(const struct request_line *rl, int *first)
 	return NULL;
 }
 
+/* lookup_debug - a debug command by its exact lower-case name, or NULL */
+static const struct command *
+lookup_debug(const struct worker *w, const struct request_line *rl)
+{
+	if (!w->cf->debug_hooks)
+		return NULL;
+	for (size_t i = 0; i < ARRAY_LEN(debug_commands); i++)
+		if (word_is(&rl->w[0], debug_commands[i].name))
+			return &debug_commands[i];
+	return NULL;
+}
+
+/*
+ * cmd_debuglocksleep - "debuglocksleep <ms>": the next request on this
+ * connection that changes the state sleeps ms inside the lock before it
+ * commits.  The reply names the worker's pid, for the test to kill.
+ */
+static void
+cmd_debuglocksleep(struct request *rq)
+{
+	char num[16], *end;
+	unsigned long ms;
+	cJSON *o;
+
+	if (arg_copy(&rq->args[0], num, sizeof(num)) == -1 ||
+	    (ms = strtoul(num, &end, 10)) == 0 || *end != '\0' ||
+	    ms > 600000) {
+		reply_error(rq->out, E_BAD_ARGS, NULL);
+		return;
+	}
+	rq->c->debug_lock_sleep = (uint32_t)ms;
+	o = reply_ok("next change sleeps inside the lock");
+	cJSON_AddNumberToObject(o, "pid", (double)getpid());
+	cJSON_AddNumberToObject(o, "ms", (double)ms);
+	reply_finish(rq->out, o);
+}
+
 /* arg_copy - a word as a C string; -1 if it does not fit */
 int
 arg_copy(const struct word *w, char *dst, size_t size)
@@ -208,7 +256,8 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 	request_split(line, len, &rl);
 	if (rl.nwords == 0)
 		return;				/* empty lines get no reply */
-	if ((cmd = lookup(&rl, &first)) == NULL) {
+	if ((cmd = lookup(&rl, &first)) == NULL &&
+	    (cmd = lookup_debug(w, &rl)) == NULL) {
 		reply_error(out, E_BAD_COMMAND, NULL);
 		return;
 	}
@@ -235,8 +284,15 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 			return;
 		}
 	}
+	if (cmd->flags & CMD_DEBUG) {
+		cmd->handler(&rq);		/* not counted */
+		return;
+	}
 	__atomic_fetch_add(&w->me->commands[cmd - commands], 1, __ATOMIC_RELAXED);
+	txn_debug_sleep(c->debug_lock_sleep);
+	c->debug_lock_sleep = 0;
 	cmd->handler(&rq);
+	txn_debug_sleep(0);
 }
 
 /* command_name - name of the command counted at index i, or NULL */

@@ -57,6 +57,8 @@ struct conn {
 	struct conn	*wait_next;
 	char		*handoff;	/* a realm link's first line, to hand over */
 	size_t		 handoff_len;
+	uint32_t	 debug_lock_sleep; /* debug_hooks: ms the next request's
+					     change sleeps inside the lock */
 };
 
 /* The worker's end of the channel to realmd. */
@@ -106,6 +108,7 @@ enum cmd_flags {
 	CMD_SESSION = 1 << 0,	/* needs a session; takes a token first */
 	CMD_TEXT = 1 << 1,	/* last argument is the rest of the line */
 	CMD_ADDR = 1 << 2,	/* may have the client's address before the token */
+	CMD_DEBUG = 1 << 3,	/* a test hook: debug_hooks = yes only */
 };
 
 struct command {
