@@ -5,6 +5,9 @@
 #   make test     unit, integration, install and man page tests; ends with
 #                 "N passed, N failed"
 #   make test-asan  the same suite against an ASan+UBSan build
+#   make test-valgrind  unit tests under valgrind memcheck, and the VG_IT
+#                 integration programs against the daemon under memcheck
+#                 (tests/valgrind); fails on any error or definite leak
 #   make install  install under $(DESTDIR)$(PREFIX): daemon, realmctl, the
 #                 production config, init script, systemd unit, man pages
 #   make bench    benchmarks against redis and an echo server (docs/PERFORMANCE.md)
@@ -70,7 +73,7 @@ FUZZ_PACKAGES = clang libclang-rt-dev
 # what a harness links: the command harness needs the worker and state code
 FUZZ_LINK    = $(call obj,$(LIB_SRC) $(SHM_SRC) $(filter-out worker/worker.c,$(WORKER_SRC)))
 
-.PHONY: all run run-peer test test-asan unit it deps clean install FORCE bench bench-bin \
+.PHONY: all run run-peer test test-asan test-valgrind unit it deps clean install FORCE bench bench-bin \
         fuzz fuzz-bin fuzz-regress
 
 all: $(BIN)/realmchatd $(BIN)/realmctl
@@ -173,6 +176,15 @@ $(FUZZ_OUT)/%: tests/fuzz/%.c tests/fuzz/fuzz.h $(FUZZ_LINK)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ \
 	    tests/fuzz/$*.c $(FUZZ_LINK) $(LDLIBS)
+
+# Integration programs run under test-valgrind: those whose checks do not
+# need process titles (under valgrind the daemon's are valgrind's).
+VG_IT = $(patsubst %,$(BUILD)/tests/it_%,session framing message group file hostile)
+
+test-valgrind: deps
+	@$(MAKE) --no-print-directory deps EXTRA_PACKAGES=valgrind
+	$(MAKE) all $(UNIT_BIN) $(VG_IT)
+	BUILD=$(BUILD) BIN=$(BIN) tests/valgrind $(UNIT_BIN) -- $(VG_IT)
 
 test-asan: deps
 	$(MAKE) BUILD=build/asan BIN=build/asan/bin CFLAGS="$(SAN_FLAGS)" \

@@ -46,6 +46,9 @@ static const struct config_key {
 	N("sessions_per_user", K_UINT, sessions_per_user, 1, 1 << 16),
 	N("idle_timeout", K_DURATION, idle_timeout, 1, 1ULL << 32),
 	N("max_connections", K_UINT, max_connections, 1, 1 << 20),
+	N("max_connections_per_address", K_UINT, max_connections_per_address,
+	    1, 1 << 20),
+	N("send_timeout", K_DURATION, send_timeout, 1, 1ULL << 32),
 	N("password_cost", K_UINT, password_cost, 1, 11),
 	N("group_history", K_UINT, group_history, 1, 100000),
 	N("group_members", K_UINT, group_members, 2, 100000),
@@ -85,6 +88,8 @@ config_defaults(struct config *c)
 	c->sessions_per_user = 64;
 	c->idle_timeout = 600;
 	c->max_connections = 16384;
+	c->max_connections_per_address = 256;
+	c->send_timeout = 60;
 	c->password_cost = 5;
 	c->group_history = 100;
 	c->group_members = 1000;

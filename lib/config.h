@@ -40,6 +40,8 @@ struct config {
 	uint64_t	 sessions_per_user;	/* oldest evicted beyond this */
 	uint64_t	 idle_timeout;		/* seconds a connection may idle */
 	uint64_t	 max_connections;	/* per worker */
+	uint64_t	 max_connections_per_address;	/* all workers */
+	uint64_t	 send_timeout;		/* seconds replies may wait unread */
 	uint64_t	 password_cost;		/* yescrypt cost, 1..11 */
 	uint64_t	 group_history;		/* messages kept per group */
 	uint64_t	 group_members;		/* members per group */

@@ -242,6 +242,7 @@ reap(void)
 		if (k == NULL)
 			continue;
 		state_proc_fold(&m.st, m.st.proc, k->slot);
+		guard_release(k->slot);
 		state_proc_release(&m.st, k->slot);
 		k->pid = 0;
 		log_death(k, pid, status);
@@ -605,6 +606,10 @@ static int
 start(bool foreground, char *err, size_t errlen)
 {
 	raise_nofile();
+	if (guard_open() == -1) {
+		snprintf(err, errlen, "mmap: %s", strerror(errno));
+		return -1;
+	}
 	if (open_privileged(err, errlen) == -1 ||
 	    priv_drop(&m.priv, err, errlen) == -1 ||
 	    (m.rfd = realmd_listen(&m.cf, err, errlen)) == -1)

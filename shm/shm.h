@@ -134,7 +134,9 @@ struct shm_user {
 	uint32_t	nsessions;
 	uint32_t	realm;		/* a remote user's link; 0 for our own */
 	uint32_t	realm_count;	/* of inbox_count: arrived over a link */
-	uint32_t	reserved[5];
+	uint32_t	auth_fails;	/* failed logins in the window (guard.c) */
+	uint32_t	auth_last;	/* now_sec() of the last; not logged */
+	uint32_t	reserved[3];
 };
 
 /* A group lives in its home realm; its history is a chain of messages. */

@@ -66,34 +66,73 @@ session_failed(struct request *rq)
 		reply_error(rq->out, E_INTERNAL, NULL);
 }
 
-/* cmd_auth - auth <user> <password> */
+/* throttled - the QUOTA reply of a login attempt made too early */
+static void
+throttled(struct request *rq, uint32_t wait)
+{
+	reply_errorf(rq->out, E_QUOTA, "Too many failed logins, retry in %u s",
+	    (unsigned)wait);
+}
+
+/*
+ * auth_failed - count a failed login against the address and the user
+ * (0: no such user), and answer it
+ */
+static void
+auth_failed(struct request *rq, uint32_t u)
+{
+	struct worker *w = rq->w;
+
+	state_lock(w->st);
+	guard_auth_failed_locked(rq->c->addr_bucket,
+	    u != 0 ? &w->st->users[u] : NULL, (uint32_t)now_sec());
+	state_unlock(w->st);
+	if (u == 0)
+		reply_error(rq->out, E_NO_USER, "User Tidak Ada");
+	else
+		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+}
+
+/* auth_succeeded - a user who logs in starts afresh */
+static void
+auth_succeeded(struct worker *w, uint32_t u)
+{
+	state_lock(w->st);
+	w->st->users[u].auth_fails = 0;
+	state_unlock(w->st);
+}
+
+/*
+ * cmd_auth - auth <user> <password>.  An address or a user with too many
+ * recent failures is refused before the password is checked (guard.c).
+ */
 void
 cmd_auth(struct request *rq)
 {
 	struct worker *w = rq->w;
 	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], hash[PWHASH_LEN];
 	uint8_t tok[TOKEN_LEN];
-	uint32_t u = 0;
+	uint32_t u = 0, now = (uint32_t)now_sec(), wait;
 
-	if (arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
-		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+	state_lock(w->st);
+	wait = guard_auth_wait_locked(rq->c->addr_bucket, now);
+	if (wait == 0 && arg_copy(&rq->args[0], name, sizeof(name)) == 0 &&
+	    name_valid(name, strlen(name)) &&
+	    (u = user_find_locked(w->st, name, strlen(name))) != 0) {
+		wait = user_auth_wait_locked(&w->st->users[u], now);
+		strlcpy(hash, w->st->users[u].pwhash, sizeof(hash));
+	}
+	state_unlock(w->st);
+	if (wait > 0) {
+		throttled(rq, wait);
 		return;
 	}
-	if (arg_copy(&rq->args[0], name, sizeof(name)) == 0 &&
-	    name_valid(name, strlen(name))) {
-		state_lock(w->st);
-		if ((u = user_find_locked(w->st, name, strlen(name))) != 0)
-			strlcpy(hash, w->st->users[u].pwhash, sizeof(hash));
-		state_unlock(w->st);
-	}
-	if (u == 0) {
-		reply_error(rq->out, E_NO_USER, "User Tidak Ada");
+	if (u == 0 || arg_copy(&rq->args[1], pw, sizeof(pw)) == -1 ||
+	    !password_verify(pw, hash)) {
+		auth_failed(rq, u);
 		return;
 	}
-	if (!password_verify(pw, hash)) {
-		reply_error(rq->out, E_BAD_PASSWORD, NULL);
-		return;
-	}
+	auth_succeeded(w, u);
 	if (open_session(rq, u, tok) == -1) {
 		session_failed(rq);
 		return;

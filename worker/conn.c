@@ -11,7 +11,11 @@
  *	Back-pressure: while more than OUT_HIGH bytes of replies wait, the
  *	connection answers nothing more and is not read; a client that never
  *	reads cannot make the worker hold more than that plus one reply, and
- *	is dropped after idle_timeout.
+ *	once its replies have waited send_timeout without a byte read or
+ *	written either way, it is dropped (conn_expire_idle).
+ *
+ *	Every connection counts against its address (guard.c); one over
+ *	max_connections_per_address is told QUOTA and closed.
  *
  *	An inbox reply carries a lease (struct pending): once conn->written
  *	passes the end of that reply, its messages are removed from the
@@ -352,13 +356,13 @@ conn_late_reply(struct conn *c, struct buf *reply)
 	conn_event(c, 0);
 }
 
-/* refuse - tell a client over the connection limit, then hang up */
+/* refuse - tell a client over a connection limit, then hang up */
 static void
-refuse(int fd)
+refuse(int fd, const char *why)
 {
 	struct buf b = { 0 };
 
-	reply_error(&b, E_QUOTA, "Too many connections");
+	reply_error(&b, E_QUOTA, why);
 	(void)send(fd, buf_head(&b), buf_used(&b), MSG_NOSIGNAL | MSG_DONTWAIT);
 	buf_free(&b);
 	close(fd);
@@ -372,8 +376,12 @@ conn_accept(struct worker *w)
 		int one = 1, fd;
 		struct conn *c;
 		struct epoll_event e;
+		struct sockaddr_storage ss = { 0 };
+		socklen_t sl = sizeof(ss);
+		uint16_t bucket;
 
-		fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = accept4(w->lfd, (struct sockaddr *)&ss, &sl,
+		    SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd == -1) {
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
@@ -381,11 +389,22 @@ conn_accept(struct worker *w)
 				log_warn("accept: %m");
 			return;
 		}
-		if (w->nconns >= w->cf->max_connections ||
-		    (c = calloc(1, sizeof(*c))) == NULL) {
-			refuse(fd);
+		if (w->nconns >= w->cf->max_connections) {
+			refuse(fd, "Too many connections");
 			continue;
 		}
+		bucket = guard_bucket(&ss);
+		if (!guard_conn_add(w->st->proc, bucket,
+		    w->cf->max_connections_per_address)) {
+			refuse(fd, "Too many connections from your address");
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			guard_conn_del(w->st->proc, bucket);
+			refuse(fd, "Too many connections");
+			continue;
+		}
+		c->addr_bucket = bucket;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		c->fd = fd;
 		c->w = w;
@@ -394,6 +413,7 @@ conn_accept(struct worker *w)
 		e.data.ptr = c;
 		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e) == -1) {
 			log_warn("epoll_ctl: %m");
+			guard_conn_del(w->st->proc, bucket);
 			close(fd);
 			free(c);
 			continue;
@@ -424,6 +444,7 @@ conn_close(struct conn *c)
 	}
 	realm_forget(c);
 	idle_unlink(w, c);
+	guard_conn_del(w->st->proc, c->addr_bucket);
 	close(c->fd);
 	free(c->handoff);
 	buf_free(&c->in);
@@ -433,14 +454,26 @@ conn_close(struct conn *c)
 	__atomic_fetch_sub(&w->me->conns, 1, __ATOMIC_RELAXED);
 }
 
-/* conn_expire_idle - hang up on connections quiet for idle_timeout */
+/*
+ * conn_expire_idle - hang up on connections quiet for idle_timeout, and
+ * on those whose replies have waited unread for send_timeout.  The list
+ * is oldest first, so the walk stops at the first one quiet for less.
+ */
 void
 conn_expire_idle(struct worker *w, uint64_t now)
 {
 	uint64_t limit = w->cf->idle_timeout * 1000;
+	uint64_t send_limit = w->cf->send_timeout * 1000;
+	struct conn *c, *next;
 
 	while (w->idle_head != NULL && w->idle_head->last_active + limit <= now)
 		conn_close(w->idle_head);
+	for (c = w->idle_head; c != NULL && c->last_active + send_limit <= now;
+	    c = next) {
+		next = c->idle_next;
+		if (buf_used(&c->out) > 0)
+			conn_close(c);
+	}
 }
 
 /*

@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 #include "lib/buf.h"
 #include "lib/config.h"
@@ -59,6 +60,7 @@ struct conn {
 	size_t		 handoff_len;
 	uint32_t	 debug_lock_sleep; /* debug_hooks: ms the next request's
 					     change sleeps inside the lock */
+	uint16_t	 addr_bucket;	/* the peer address's, in guard.c */
 };
 
 /* The worker's end of the channel to realmd. */
@@ -161,6 +163,21 @@ void	conn_expire_idle(struct worker *, uint64_t now);
 void	conn_stop(struct worker *);
 int	conn_add_pending(struct conn *, uint32_t user, const struct lease *);
 void	conn_late_reply(struct conn *, struct buf *reply);
+
+/* guard.c: throttles of failed logins (see there) */
+#define AUTH_ADDR_FREE	10	/* failures from an address before delays */
+#define AUTH_USER_FREE	20	/* failures for a user before delays */
+#define AUTH_DELAY_MAX	60	/* seconds, the longest delay */
+#define AUTH_WINDOW	900	/* seconds a failure is remembered */
+int	guard_open(void);
+void	guard_release(int slot);
+uint16_t guard_bucket(const struct sockaddr_storage *);
+bool	guard_conn_add(int slot, uint16_t bucket, uint64_t limit);
+void	guard_conn_del(int slot, uint16_t bucket);
+uint32_t guard_auth_wait_locked(uint16_t bucket, uint32_t now);
+uint32_t user_auth_wait_locked(const struct shm_user *, uint32_t now);
+void	guard_auth_failed_locked(uint16_t bucket, struct shm_user *,
+	    uint32_t now);
 
 /* realm.c */
 extern char realm_chan_mark;	/* epoll data of the channel to realmd */

@@ -538,14 +538,24 @@ static int free_port(void)
 	return ntohs(a.sin_port);
 }
 
-/* connect_port - a connected loopback socket, or -1 */
-static int connect_port(int port)
+/*
+ * connect_port_from - a connected loopback socket from the source address
+ * source (NULL: any; on Linux all of 127/8 is loopback), or -1
+ */
+static int connect_port_from(int port, const char *source)
 {
 	struct sockaddr_in a;
 	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
 
 	if (fd == -1)
 		return -1;
+	memset(&a, 0, sizeof a);
+	a.sin_family = AF_INET;
+	if (source != NULL && (inet_pton(AF_INET, source, &a.sin_addr) != 1 ||
+	    bind(fd, (struct sockaddr *)&a, sizeof a) == -1)) {
+		close(fd);
+		return -1;
+	}
 	memset(&a, 0, sizeof a);
 	a.sin_family = AF_INET;
 	a.sin_port = htons((uint16_t)port);
@@ -556,6 +566,12 @@ static int connect_port(int port)
 	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	return fd;
+}
+
+/* connect_port - a connected loopback socket, or -1 */
+static int connect_port(int port)
+{
+	return connect_port_from(port, NULL);
 }
 
 /* extra_has_key - the extra config lines set this key */
@@ -1306,6 +1322,19 @@ struct client *client_connect(struct daemon *d)
 	if (fd == -1) {
 		daemon_log_tail(d, 20);
 		hfail("connect to 127.0.0.1:%d: %s", d->port,
+		    strerror(errno));
+	}
+	return client_new(fd, d);
+}
+
+/* client_connect_from - a new connection from a loopback address, or fail */
+struct client *client_connect_from(struct daemon *d, const char *source)
+{
+	int fd = connect_port_from(d->port, source);
+
+	if (fd == -1) {
+		daemon_log_tail(d, 20);
+		hfail("connect from %s to 127.0.0.1:%d: %s", source, d->port,
 		    strerror(errno));
 	}
 	return client_new(fd, d);

@@ -106,6 +106,7 @@ int it_teardown(void **state);
 
 /* Clients that assert. */
 struct client *client_connect(struct daemon *d);
+struct client *client_connect_from(struct daemon *d, const char *source);
 void client_close(struct client *c);
 void client_close_reset(struct client *c);
 void client_write(struct client *c, const void *data, size_t len);
@@ -173,6 +174,7 @@ void it_at(const char *file, int line);
 #define daemon_ctl(...)	(IT_AT, daemon_ctl(__VA_ARGS__))
 #define realmctl_run(...)	(IT_AT, realmctl_run(__VA_ARGS__))
 #define client_connect(...)	(IT_AT, client_connect(__VA_ARGS__))
+#define client_connect_from(...) (IT_AT, client_connect_from(__VA_ARGS__))
 #define client_write(...)	(IT_AT, client_write(__VA_ARGS__))
 #define client_send(...)	(IT_AT, client_send(__VA_ARGS__))
 #define client_reply_raw(...)	(IT_AT, client_reply_raw(__VA_ARGS__))

@@ -15,7 +15,8 @@
  *	  - files across realms byte-exact, private and group;
  *	  - refusals: wrong secret, no realm_secret, dead port, a peer that
  *	    never answers, a forged dialer on the wire (bad proof, other
- *	    version);
+ *	    version; a frame out of order or over max_line beside a live
+ *	    link under the same name, which carries on);
  *	  - a link to a peer that has only just started;
  *	  - a stopped peer: replies say "queued", each message delivered once
  *	    when it returns, both directions;
@@ -1619,6 +1620,108 @@ test_forged_dialer_refused_on_the_wire(void **state)
 }
 
 /*
+ * forger_challenged - a dialer on d's chat port that says hello as
+ * realm and has read the challenge; its descriptor in *fd
+ */
+static struct client *
+forger_challenged(struct daemon *d, const char *realm, int *fd)
+{
+	struct client *raw = client_connect(d);
+	char hello[256];
+	cJSON *j;
+
+	snprintf(hello, sizeof(hello), "realmlink {\"v\":1,\"realm\":\"%s\","
+	    "\"nonce\":\"00112233445566778899aabbccddeeff\","
+	    "\"inst\":\"0123456789abcdef\"}\n", realm);
+	*fd = client_fd(raw);
+	client_write(raw, hello, strlen(hello));
+	j = raw_line(*fd, 5000);
+	if (j == NULL || strcmp(str(j, "t"), "challenge") != 0)
+		fail_msg("expected a challenge: %s", j ? show(j) : "(end)");
+	cJSON_Delete(j);
+	return raw;
+}
+
+/* expect_link_error - an error frame whose message holds why, then the end */
+static void
+expect_link_error(struct client *raw, int fd, const char *why)
+{
+	cJSON *j = raw_line(fd, 5000);
+
+	if (j == NULL)
+		fail_msg("connection ended without an error frame (%s)", why);
+	assert_string_equal(str(j, "t"), "error");
+	assert_string_equal(str(j, "code"), "REALM_UNREACHABLE");
+	if (strstr(str(j, "message"), why) == NULL)
+		fail_msg("expected \"%s\": %s", why, show(j));
+	cJSON_Delete(j);
+	raw_eof(fd, 5000);
+	client_close(raw);
+}
+
+/*
+ * While alpha and beta are linked, a forger dialing beta under alpha's
+ * name sends a frame out of order (a message before its proof), then
+ * another one a frame longer than beta's max_line: each gets an error
+ * frame and is cut off; the real link stays up and carries messages
+ * both ways, each once.
+ */
+static void
+test_hostile_dialer_leaves_the_link_alone(void **state)
+{
+	static const char msg_early[] = "{\"t\":\"msg\",\"id\":1,"
+	    "\"kind\":\"private\",\"from\":\"evil\",\"from_name\":\"Evil\","
+	    "\"to\":\"henderson\",\"time\":1796000000,\"text\":\"forged\"}\n";
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *raw;
+	size_t big = 200 * 1024;
+	char *junk = malloc(big);
+	cJSON *got = cJSON_CreateArray(), *back = cJSON_CreateArray();
+	int fd;
+
+	link_realm(am, "beta", B, "beta");
+	wait_link_up(am, "beta", 5.0);
+	wait_link_up(bh, "alpha", 5.0);
+	send_delivered(am, "beta", "henderson", "before");
+
+	raw = forger_challenged(B, "alpha", &fd);
+	client_write(raw, msg_early, strlen(msg_early));
+	expect_link_error(raw, fd, "out of order");
+	send_delivered(am, "beta", "henderson", "between");
+
+	raw = forger_challenged(B, "alpha", &fd);
+	memset(junk, 'x', big);
+	(void)send(fd, junk, big, MSG_NOSIGNAL);
+	expect_link_error(raw, fd, "too large");
+	send_delivered(am, "beta", "henderson", "after");
+	send_delivered(bh, "alpha", "messi", "back");
+
+	wait_link_up(am, "beta", 1.0);
+	collect_realm(bh, "alpha", got, 3, DRAIN_TIMEOUT);
+	collect_realm(am, "beta", back, 1, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 3);
+	assert_int_equal(count_text(got, "before"), 1);
+	assert_int_equal(count_text(got, "between"), 1);
+	assert_int_equal(count_text(got, "after"), 1);
+	assert_int_equal(count_text(got, "forged"), 0);
+	assert_int_equal(count_text(back, "back"), 1);
+	cJSON_Delete(got);
+	cJSON_Delete(back);
+	free(junk);
+}
+
+static int
+setup2_small_lines(void **state)
+{
+	static const char *const extra[3] = { "max_line = 64K\n",
+	    "max_line = 64K\n" };
+
+	return fed_new(state, 2, extra, NULL);
+}
+
+/*
  * A peer that has just started (it answers on its chat port) takes a
  * link at once: no window where a realm handshake is refused.
  */
@@ -2473,6 +2576,7 @@ main(void)
 		TS(test_wrong_secret_refused, setup_wrong_secret),
 		TS(test_dead_port_and_silent_peer_refused, setup1),
 		TS(test_forged_dialer_refused_on_the_wire, setup1),
+		TS(test_hostile_dialer_leaves_the_link_alone, setup2_small_lines),
 		TS(test_addrealm_to_a_peer_just_started, setup1),
 		T2(test_peer_stopped_queued_then_delivered_once),
 		T2(test_300_messages_while_realmd_killed),

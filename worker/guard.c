@@ -1,0 +1,183 @@
+/*
+ * NAME
+ *	guard - per-address connection counts and failed-login throttles
+ * DESCRIPTION
+ *	A small table shared by every worker, mapped (MAP_SHARED, anonymous)
+ *	by the master before it forks them; it is not part of the state
+ *	file and starts empty at every start.  Client addresses are hashed
+ *	with a random key into GUARD_BUCKETS buckets (an IPv6 client by its
+ *	/64, since one host may hold a whole /64), so clients cannot aim
+ *	their addresses at one bucket; two addresses that share a bucket
+ *	share its counts.
+ *
+ *	Connections: each worker counts its own in its process slot's row,
+ *	so a worker that dies takes its counts with it (guard_release() from
+ *	the master's reap).  A worker adds its connection first and sums the
+ *	rows after, so two workers racing for the last place may both
+ *	refuse, never both admit.
+ *
+ *	Failed logins: per bucket, and per user in the user's record (shm.h,
+ *	auth_fails and auth_last), read and written under the state lock.
+ *	After AUTH_ADDR_FREE failures from an address, or AUTH_USER_FREE
+ *	failures for a user, each further attempt must wait 1 s after the
+ *	last failure, then 2 s, 4 s, ... up to AUTH_DELAY_MAX (counted in
+ *	whole seconds of the clock, so each wait is up to 1 s longer); an attempt
+ *	made too early is refused without checking the password, and does
+ *	not count.  A failure older than AUTH_WINDOW is forgotten; a
+ *	successful login clears its user's count (not the address's).
+ *	The user's threshold is the higher, so that one address guessing
+ *	one password cannot lock the user out from elsewhere.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <netinet/in.h>
+#include <bsd/stdlib.h>
+
+#include "lib/log.h"
+#include "worker/worker.h"
+
+#define GUARD_BUCKETS	4096
+
+struct guard {
+	uint64_t	 key;				/* address hash key */
+	uint16_t	 conns[SHM_PROCS][GUARD_BUCKETS];	/* per slot */
+	struct auth_fails {
+		uint32_t fails;				/* in the window */
+		uint32_t last;				/* now_sec() of the last */
+	}		 auth[GUARD_BUCKETS];		/* under the state lock */
+};
+
+static struct guard *guard;
+
+/* guard_open - map the table; in the master, before any worker forks */
+int
+guard_open(void)
+{
+	void *p = mmap(NULL, sizeof(*guard), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		return -1;
+	guard = p;
+	arc4random_buf(&guard->key, sizeof(guard->key));
+	return 0;
+}
+
+/* guard_release - a dead process's connections are gone (master) */
+void
+guard_release(int slot)
+{
+	if (guard != NULL && slot >= 0 && slot < SHM_PROCS)
+		memset(guard->conns[slot], 0, sizeof(guard->conns[slot]));
+}
+
+/* guard_bucket - the bucket of a peer address: IPv4 whole, IPv6 by /64 */
+uint16_t
+guard_bucket(const struct sockaddr_storage *ss)
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	const uint8_t *a = NULL;
+	size_t n = 0;
+
+	if (ss->ss_family == AF_INET) {
+		a = (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr;
+		n = 4;
+	} else if (ss->ss_family == AF_INET6) {
+		a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+		n = 8;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0) {
+			a += 12;
+			n = 4;
+		}
+	}
+	if (guard == NULL || a == NULL)
+		return 0;
+	return (uint16_t)(hash_str(guard->key, (const char *)a, n) %
+	    GUARD_BUCKETS);
+}
+
+/*
+ * guard_conn_add - count a connection of worker slot in bucket b; false
+ * (and nothing counted) if that would put the address over limit.
+ */
+bool
+guard_conn_add(int slot, uint16_t b, uint64_t limit)
+{
+	uint64_t total = 0;
+
+	if (guard == NULL || slot < 0 || slot >= SHM_PROCS)
+		return true;
+	if (__atomic_load_n(&guard->conns[slot][b], __ATOMIC_RELAXED) ==
+	    UINT16_MAX)
+		return false;
+	__atomic_fetch_add(&guard->conns[slot][b], 1, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < SHM_PROCS; i++)
+		total += __atomic_load_n(&guard->conns[i][b], __ATOMIC_SEQ_CST);
+	if (total <= limit)
+		return true;
+	__atomic_fetch_sub(&guard->conns[slot][b], 1, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+/* guard_conn_del - a connection counted by guard_conn_add() is gone */
+void
+guard_conn_del(int slot, uint16_t b)
+{
+	if (guard != NULL && slot >= 0 && slot < SHM_PROCS &&
+	    __atomic_load_n(&guard->conns[slot][b], __ATOMIC_RELAXED) > 0)
+		__atomic_fetch_sub(&guard->conns[slot][b], 1, __ATOMIC_SEQ_CST);
+}
+
+/* wait_left - seconds an attempt must still wait after fails failures */
+static uint32_t
+wait_left(uint32_t fails, uint32_t last, uint32_t free, uint32_t now)
+{
+	uint32_t delay;
+
+	if (fails < free || now - last >= AUTH_WINDOW)
+		return 0;
+	delay = fails - free >= 6 ? AUTH_DELAY_MAX : 1u << (fails - free);
+	if (delay > AUTH_DELAY_MAX)
+		delay = AUTH_DELAY_MAX;
+	/* whole seconds: the wait runs to the end of second last + delay */
+	return now <= last + delay ? last + delay + 1 - now : 0;
+}
+
+/* count_failure - one more failure now, the old ones forgotten */
+static void
+count_failure(uint32_t *fails, uint32_t *last, uint32_t now)
+{
+	if (now - *last >= AUTH_WINDOW)
+		*fails = 0;
+	if (*fails < UINT32_MAX)
+		(*fails)++;
+	*last = now;
+}
+
+/* guard_auth_wait_locked - seconds before bucket b may try again, 0: now */
+uint32_t
+guard_auth_wait_locked(uint16_t b, uint32_t now)
+{
+	if (guard == NULL)
+		return 0;
+	return wait_left(guard->auth[b].fails, guard->auth[b].last,
+	    AUTH_ADDR_FREE, now);
+}
+
+/* user_auth_wait_locked - seconds before user u may try again, 0: now */
+uint32_t
+user_auth_wait_locked(const struct shm_user *u, uint32_t now)
+{
+	return wait_left(u->auth_fails, u->auth_last, AUTH_USER_FREE, now);
+}
+
+/* guard_auth_failed_locked - a failed login from bucket b, of user u (or 0) */
+void
+guard_auth_failed_locked(uint16_t b, struct shm_user *u, uint32_t now)
+{
+	if (guard != NULL)
+		count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
+	if (u != NULL)
+		count_failure(&u->auth_fails, &u->auth_last, now);
+}
