@@ -2282,6 +2282,19 @@ worker_loop(struct state *st, int slot, uint32_t a, uint32_t b)
 	}
 }
 
+/*
+ * slowdown - how much slower this run is than a plain one: TEST_SLOWDOWN
+ * (tests/valgrind sets it), so that timed kills still land mid-work
+ */
+static unsigned
+slowdown(void)
+{
+	const char *v = getenv("TEST_SLOWDOWN");
+	int n = v != NULL ? atoi(v) : 1;
+
+	return n > 0 ? (unsigned)n : 1;
+}
+
 static void
 test_crash_at_random_moments(void **state)
 {
@@ -2302,7 +2315,7 @@ test_crash_at_random_moments(void **state)
 		if ((pid = spawn()) == 0)
 			worker_loop(st, slot, a, b);
 		assert_true(pid > 0);
-		usleep(500 + (useconds_t)(rand() % 4000));
+		usleep((500 + (useconds_t)(rand() % 4000)) * slowdown());
 		kill_and_reap(pid);
 		state_recover_dead(st, pid);
 		state_proc_release(st, slot);
