@@ -1277,6 +1277,87 @@ print_memory(void)
 	    (unsigned long long)slab_kib());
 }
 
+/* ---- one blocking session, for listrealm and say ---- */
+
+struct bconn {
+	int	 fd;
+	char	*buf;
+	size_t	 cap, len;	/* the last reply is buf[0..len) */
+};
+
+/* bcall - send line (with its CRLF) and read the whole reply */
+static const char *
+bcall(struct bconn *b, const char *line)
+{
+	size_t n = strlen(line), off = 0;
+
+	while (off < n) {
+		ssize_t w = send(b->fd, line + off, n - off, MSG_NOSIGNAL);
+		if (w == -1 && errno != EINTR)
+			die("send: %s", strerror(errno));
+		off += w > 0 ? (size_t)w : 0;
+	}
+	b->len = 0;
+	for (;;) {
+		struct pollfd p = { .fd = b->fd, .events = POLLIN };
+		ssize_t r;
+
+		if (b->len >= 4 && memcmp(b->buf + b->len - 4, REPLY_END, 4) == 0)
+			break;
+		if (b->len + 1 >= b->cap) {
+			b->cap = b->cap ? b->cap * 2 : 65536;
+			if ((b->buf = realloc(b->buf, b->cap)) == NULL)
+				die("out of memory");
+		}
+		if (poll(&p, 1, 30000) != 1)
+			die("no reply to %.*s in 30 s", (int)strcspn(line, "\r"), line);
+		r = read(b->fd, b->buf + b->len, b->cap - b->len - 1);
+		if (r <= 0)
+			die("the server closed the connection");
+		b->len += (size_t)r;
+	}
+	b->buf[b->len] = '\0';
+	return b->buf;
+}
+
+static void
+bopen(struct bconn *b, unsigned user)
+{
+	char line[256];
+
+	memset(b, 0, sizeof(*b));
+	b->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (b->fd == -1 ||
+	    connect(b->fd, (struct sockaddr *)&target, sizeof(target)) == -1)
+		die("connect %s:%d: %s", o.host, o.port, strerror(errno));
+	snprintf(line, sizeof(line), "auth %s%u %s\r\n", o.prefix, user,
+	    o.password);
+	bcall(b, line);
+	if (!reply_ok_prefix(b->buf, b->len))
+		die("auth of %s%u failed: %.200s", o.prefix, user, b->buf);
+}
+
+/* link_state - from listrealm: the link's state (0 if unknown) and queue */
+static bool
+link_state(struct bconn *b, char *state, size_t room, long *queued)
+{
+	char key[128];
+	const char *p, *e, *s, *q;
+
+	bcall(b, "listrealm\r\n");
+	snprintf(key, sizeof(key), "\"id\":\"%s\"", o.link);
+	if ((p = strstr(b->buf, key)) == NULL)
+		die("listrealm does not show link %s: %.300s", o.link, b->buf);
+	if ((e = strchr(p, '}')) == NULL ||
+	    (s = strstr(p, "\"state\":\"")) == NULL || s > e ||
+	    (q = strstr(p, "\"queued\":")) == NULL || q > e)
+		die("listrealm: %.300s", b->buf);
+	s += 9;
+	snprintf(state, room, "%.*s", (int)strcspn(s, "\""), s);
+	*queued = strtol(q + 9, NULL, 10);
+	return strcmp(state, "up") == 0;
+}
+
 /* ---- modes ---- */
 
 static double
@@ -1303,6 +1384,22 @@ mode_load(void)
 		accept_ms = await_accepted();
 	}
 	if (o.mode == M_REALM) {
+		struct bconn b;
+		char state[32];
+		long waiting;
+		uint64_t begun = now_ns();
+
+		/* the link up and its queue empty, or replies would say queued */
+		bopen(&b, o.first);
+		while (!link_state(&b, state, sizeof(state), &waiting) ||
+		    waiting != 0) {
+			if (now_ns() - begun > 30 * NS)
+				die("realm: link %s %s with %ld queued after 30 s",
+				    o.link, state, waiting);
+			usleep(20 * 1000);
+		}
+		close(b.fd);
+		free(b.buf);
 		tracks_init(o.conns);
 		text_kind = 'L';
 	}
@@ -1510,87 +1607,6 @@ verify_far(unsigned first, unsigned count)
 		hang_up(conns[i].fd);
 	close(t.epfd);
 	dial_to = &target;
-}
-
-/* ---- one blocking session, for listrealm and say ---- */
-
-struct bconn {
-	int	 fd;
-	char	*buf;
-	size_t	 cap, len;	/* the last reply is buf[0..len) */
-};
-
-/* bcall - send line (with its CRLF) and read the whole reply */
-static const char *
-bcall(struct bconn *b, const char *line)
-{
-	size_t n = strlen(line), off = 0;
-
-	while (off < n) {
-		ssize_t w = send(b->fd, line + off, n - off, MSG_NOSIGNAL);
-		if (w == -1 && errno != EINTR)
-			die("send: %s", strerror(errno));
-		off += w > 0 ? (size_t)w : 0;
-	}
-	b->len = 0;
-	for (;;) {
-		struct pollfd p = { .fd = b->fd, .events = POLLIN };
-		ssize_t r;
-
-		if (b->len >= 4 && memcmp(b->buf + b->len - 4, REPLY_END, 4) == 0)
-			break;
-		if (b->len + 1 >= b->cap) {
-			b->cap = b->cap ? b->cap * 2 : 65536;
-			if ((b->buf = realloc(b->buf, b->cap)) == NULL)
-				die("out of memory");
-		}
-		if (poll(&p, 1, 30000) != 1)
-			die("no reply to %.*s in 30 s", (int)strcspn(line, "\r"), line);
-		r = read(b->fd, b->buf + b->len, b->cap - b->len - 1);
-		if (r <= 0)
-			die("the server closed the connection");
-		b->len += (size_t)r;
-	}
-	b->buf[b->len] = '\0';
-	return b->buf;
-}
-
-static void
-bopen(struct bconn *b, unsigned user)
-{
-	char line[256];
-
-	memset(b, 0, sizeof(*b));
-	b->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (b->fd == -1 ||
-	    connect(b->fd, (struct sockaddr *)&target, sizeof(target)) == -1)
-		die("connect %s:%d: %s", o.host, o.port, strerror(errno));
-	snprintf(line, sizeof(line), "auth %s%u %s\r\n", o.prefix, user,
-	    o.password);
-	bcall(b, line);
-	if (!reply_ok_prefix(b->buf, b->len))
-		die("auth of %s%u failed: %.200s", o.prefix, user, b->buf);
-}
-
-/* link_state - from listrealm: the link's state (0 if unknown) and queue */
-static bool
-link_state(struct bconn *b, char *state, size_t room, long *queued)
-{
-	char key[128];
-	const char *p, *e, *s, *q;
-
-	bcall(b, "listrealm\r\n");
-	snprintf(key, sizeof(key), "\"id\":\"%s\"", o.link);
-	if ((p = strstr(b->buf, key)) == NULL)
-		die("listrealm does not show link %s: %.300s", o.link, b->buf);
-	if ((e = strchr(p, '}')) == NULL ||
-	    (s = strstr(p, "\"state\":\"")) == NULL || s > e ||
-	    (q = strstr(p, "\"queued\":")) == NULL || q > e)
-		die("listrealm: %.300s", b->buf);
-	s += 9;
-	snprintf(state, room, "%.*s", (int)strcspn(s, "\""), s);
-	*queued = strtol(q + 9, NULL, 10);
-	return strcmp(state, "up") == 0;
 }
 
 static void
