@@ -8,6 +8,12 @@
  *	load -m fill -p port -n messages -a first -r count [-c conns] [-D depth]
  *	load -m file -p port [-F bytes] [-c small-clients] [-o first]
  *	load -m startup -p port [-L log] -- command [arg ...]
+ *	load -m realm -p port -q far-port -R link -x far-link [-c conns] [-d secs]
+ *	     [-w secs] [-s bytes] [-T secs]
+ *	load -m drain -p port -q far-port -R link -x far-link -n messages
+ *	     [-a first -r count] [-c conns] [-D depth] [-T secs] [-L log]
+ *	     [-- command [arg ...]]
+ *	load -m say -p port [-u prefix] [-o first] -- word ...
  *	load -m freeport
  * DESCRIPTION
  *	realmchat: each of the conns connections logs its own user in (user
@@ -44,6 +50,28 @@
  *	time from exec to the first reply on port.  freeport prints a free
  *	TCP port of 127.0.0.1.
  *
+ *	realm: the closed loop above with "sendrealm <link> <peer> <text>"
+ *	only, on the realm of -p; -R is the link's id there.  Each reply waits
+ *	for the far realm's verdict while the link is up; replies that say
+ *	"queued" are counted.  Every text is unique (run, connection and
+ *	sequence number in its first bytes).  After the window, and after
+ *	every outstanding reply, the users' "inboxrealm <far-link>" is
+ *	drained on the realm of -q (-x: the same link's id there) until every
+ *	message that got an OK has arrived or -T seconds have passed:
+ *	delivered, lost (never arrived), doubled (arrived more than once) and
+ *	stray (arrived, but never sent with an OK).
+ *
+ *	drain: with the link down (it waits until listrealm says so and the
+ *	link's queue is empty), queues -n messages over it from -c
+ *	connections, pipelined -D deep, to users first .. first+count-1
+ *	(-a, -r; default the senders themselves); then runs the command, if
+ *	one is given (the far realm's daemon; pid= in the result), and polls
+ *	listrealm every 2 ms: from the first "up" to "queued":0 is the drain.
+ *	Then verifies at the far side as realm does.
+ *
+ *	say: logs user prefix<first> in, sends the words as one request line
+ *	and prints the reply; exits 1 unless it is OK.
+ *
  *	Results go to stdout as one line of key=value pairs.
  */
 #include <ctype.h>
@@ -74,6 +102,7 @@
 #define CONNECTS_IN_FLIGHT 512		/* idle connections being opened */
 #define SETUP_LIMIT_NS	(60 * NS)	/* connecting and logging in */
 #define GRACE_NS	(2 * NS)	/* for the last replies after the window */
+#define REALM_GRACE_NS	(30 * NS)	/* the same, for sendrealm's replies */
 #define NS		1000000000ULL
 #define MAX_THREADS	16
 #define REPLY_END	"\r\n\r\n"
@@ -164,7 +193,8 @@ hist_quantile(const struct hist *h, double q)
 
 /* ---- options ---- */
 
-enum mode { M_REALMCHAT, M_ECHO, M_REDIS, M_FILL, M_FILE, M_STARTUP, M_FREEPORT };
+enum mode { M_REALMCHAT, M_ECHO, M_REDIS, M_FILL, M_FILE, M_STARTUP, M_FREEPORT,
+    M_REALM, M_DRAIN, M_SAY };
 
 static struct {
 	enum mode	 mode;
@@ -186,14 +216,19 @@ static struct {
 	size_t		 file_size;
 	const char	*log;
 	uint64_t	 gap_ns;	/* between dialling load connections */
+	int		 far_port;	/* realm, drain: the receiving realm */
+	const char	*link;		/* the link's id on the sending realm */
+	const char	*far_link;	/* the same link's id on the receiving one */
+	double		 verify_secs;	/* how long deliveries are waited for */
 } o = {
 	.mode = M_REALMCHAT, .host = "127.0.0.1", .conns = 50, .duration = 5,
 	.warmup = 1, .msg_size = 32, .threads = 1, .prefix = "b",
 	.password = "benchpass", .exclude = "realmchat.state", .depth = 256,
-	.file_size = 10 << 20,
+	.file_size = 10 << 20, .verify_secs = 60,
 };
 
-static struct sockaddr_in target;
+static struct sockaddr_in target, far_target;
+static const struct sockaddr_in *dial_to = &target;	/* of conn_init() */
 
 static void __attribute__((noreturn, format(printf, 1, 2)))
 die(const char *fmt, ...)
@@ -210,7 +245,7 @@ die(const char *fmt, ...)
 
 /* ---- connections ---- */
 
-enum role { R_LOAD, R_FILL, R_SENDER, R_RECIPIENT, R_SMALL };
+enum role { R_LOAD, R_FILL, R_SENDER, R_RECIPIENT, R_SMALL, R_DRAINER };
 enum phase { P_AUTH, P_READY, P_BUSY, P_DONE };
 
 struct thread;
@@ -240,6 +275,8 @@ struct conn {
 	uint32_t	 expect;	/* replies owed to a pipelined batch */
 	uint64_t	 todo;		/* fill: messages still to queue */
 	uint64_t	 next_msg;	/* fill: number of the next one */
+	uint64_t	 batch_first;	/* drain: number of the batch's first */
+	uint32_t	 batch_n;	/* drain: messages in the batch */
 	char		 token[TOKEN_LEN + 1];
 };
 
@@ -252,6 +289,7 @@ struct thread {
 	unsigned	 active;	/* connections not yet done */
 	struct hist	 hist;
 	uint64_t	 ops, errors;
+	uint64_t	 all_ops, all_errors, queued;	/* realm: window or not */
 };
 
 /* Shared by the threads: when the window opens and closes. */
@@ -275,8 +313,9 @@ dial(void)
 
 	if (fd == -1)
 		die("socket: %s", strerror(errno));
-	if (connect(fd, (struct sockaddr *)&target, sizeof(target)) == -1)
-		die("connect %s:%d: %s", o.host, o.port, strerror(errno));
+	if (connect(fd, (const struct sockaddr *)dial_to, sizeof(*dial_to)) == -1)
+		die("connect %s:%d: %s", o.host, ntohs(dial_to->sin_port),
+		    strerror(errno));
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	return fd;
@@ -493,6 +532,129 @@ fill_text(char *p, size_t n)
 		p[i] = abc[i % (sizeof(abc) - 1)];
 }
 
+/* ---- realm: which messages were sent, which arrived ---- */
+
+/*
+ * Every realm text starts "<kind><run>.<source>.<seq>." (kind 'L' for the
+ * closed loop, whose sources are its connections, 'Q' for drain, one
+ * source): unique over runs, so the far side can tell each one apart.
+ */
+struct track {
+	uint64_t	 n, cap;
+	uint8_t		*sent;		/* the sender's OK came */
+	uint8_t		*got;		/* times it arrived at the far side */
+};
+
+static struct track *tracks;
+static unsigned ntracks;
+static unsigned run_tag;
+static char text_kind;
+
+static struct {
+	uint64_t	 expected;	/* sent with an OK */
+	uint64_t	 unique;	/* of those, arrived */
+	uint64_t	 delivered;	/* arrivals, doubles included */
+	uint64_t	 doubled, stray, errors;
+} vf;
+
+static void
+tracks_init(unsigned n)
+{
+	ntracks = n;
+	if ((tracks = calloc(n, sizeof(*tracks))) == NULL)
+		die("out of memory");
+	run_tag = (unsigned)getpid();
+}
+
+/* track_sent - message seq of source src got its OK */
+static void
+track_sent(unsigned src, uint64_t seq)
+{
+	struct track *t = &tracks[src];
+
+	if (seq >= t->cap) {
+		uint64_t cap = t->cap ? t->cap : 1024;
+		while (cap <= seq)
+			cap *= 2;
+		if ((t->sent = realloc(t->sent, cap)) == NULL ||
+		    (t->got = realloc(t->got, cap)) == NULL)
+			die("out of memory");
+		memset(t->sent + t->cap, 0, cap - t->cap);
+		memset(t->got + t->cap, 0, cap - t->cap);
+		t->cap = cap;
+	}
+	if (seq >= t->n)
+		t->n = seq + 1;
+	if (!t->sent[seq])
+		vf.expected++;
+	t->sent[seq] = 1;
+}
+
+/* realm_text - the text of message seq of source src, o.msg_size long or more */
+static int
+realm_text(char *p, size_t room, unsigned src, uint64_t seq)
+{
+	int n = snprintf(p, room, "%c%u.%u.%llu.", text_kind, run_tag, src,
+	    (unsigned long long)seq);
+
+	if ((size_t)n < o.msg_size && o.msg_size < room) {
+		fill_text(p + n, o.msg_size - (size_t)n);
+		n = (int)o.msg_size;
+		p[n] = '\0';
+	}
+	return n;
+}
+
+/* arrived - one text that arrived at the far side (as JSON, unescaped) */
+static void
+arrived(const char *p, size_t len)
+{
+	char buf[64], *e;
+	unsigned long tag, src;
+	unsigned long long seq;
+
+	vf.delivered++;
+	if (len < 2 || p[0] != text_kind)
+		goto stray;
+	memcpy(buf, p + 1, len - 1 < sizeof(buf) - 1 ? len - 1 : sizeof(buf) - 1);
+	buf[len - 1 < sizeof(buf) - 1 ? len - 1 : sizeof(buf) - 1] = '\0';
+	tag = strtoul(buf, &e, 10);
+	if (*e != '.' || tag != run_tag)
+		goto stray;
+	src = strtoul(e + 1, &e, 10);
+	if (*e != '.' || src >= ntracks)
+		goto stray;
+	seq = strtoull(e + 1, &e, 10);
+	if (*e != '.' || seq >= tracks[src].n || !tracks[src].sent[seq])
+		goto stray;
+	if (tracks[src].got[seq] < 255)
+		tracks[src].got[seq]++;
+	if (tracks[src].got[seq] == 1)
+		vf.unique++;
+	else
+		vf.doubled++;
+	return;
+stray:
+	vf.stray++;
+}
+
+/* arrivals - every "msg" of an inboxrealm reply; true if it says "more" */
+static bool
+arrivals(const char *b, size_t len)
+{
+	static const char key[] = "\"msg\":\"";
+	const char *p = b, *end = b + len, *q;
+
+	while ((p = memmem(p, (size_t)(end - p), key, sizeof(key) - 1)) != NULL) {
+		p += sizeof(key) - 1;
+		if ((q = memchr(p, '"', (size_t)(end - p))) == NULL)
+			break;
+		arrived(p, (size_t)(q - p));
+		p = q;
+	}
+	return memmem(b, len, "\"more\":true", 11) != NULL;
+}
+
 /* prepare - the two requests of the closed loop for connection c */
 static void
 prepare(struct conn *c)
@@ -515,6 +677,12 @@ prepare(struct conn *c)
 		    pl, peer, o.msg_size, text);
 		n1 = snprintf(c->req[1], 256,
 		    "*3\r\n$4\r\nLPOP\r\n$%d\r\n%s\r\n$3\r\n100\r\n", ol, own);
+	} else if (c->role == R_DRAINER) {
+		n0 = 0;
+		n1 = snprintf(c->req[1], 256, "inboxrealm %s\r\n", o.far_link);
+	} else if (o.mode == M_REALM || o.mode == M_DRAIN) {
+		n0 = 0;		/* built for each message */
+		n1 = 0;
 	} else if (o.token_form && o.mode == M_REALMCHAT) {
 		n0 = snprintf(c->req[0], room, "send %s %s%u %s\r\n", c->token,
 		    o.prefix, c->peer, text);
@@ -577,8 +745,17 @@ next_op(struct conn *c)
 		finish(c);
 		return;
 	}
-	k = (unsigned)(c->op++ & 1);
 	c->phase = P_BUSY;
+	if (o.mode == M_REALM) {
+		int n = snprintf(c->req[0], o.msg_size + 256, "sendrealm %s %s%u ",
+		    o.link, o.prefix, c->peer);
+		n += realm_text(c->req[0] + n, o.msg_size + 256 - (size_t)n,
+		    c->user - o.first, c->op++);
+		memcpy(c->req[0] + n, "\r\n", 3);
+		start_request(c, c->req[0], (size_t)n + 2);
+		return;
+	}
+	k = (unsigned)(c->op++ & 1);
 	start_request(c, c->req[k], c->reqlen[k]);
 }
 
@@ -598,6 +775,21 @@ became_ready(struct conn *c)
 
 static void fill_batch(struct conn *);
 static void file_reply(struct conn *, bool, size_t);
+static void verify_far(unsigned, unsigned);
+
+/* realm_reply - the reply to message seq of source src (sendrealm) */
+static void
+realm_reply(struct conn *c, bool ok, size_t len, unsigned src, uint64_t seq)
+{
+	c->t->all_ops++;
+	if (!ok) {
+		c->t->all_errors++;
+		return;
+	}
+	track_sent(src, seq);
+	if (memmem(c->in, len, "\"queued\":true", 13) != NULL)
+		c->t->queued++;
+}
 
 static void
 on_reply(struct conn *c, bool ok, size_t len)
@@ -629,13 +821,25 @@ on_reply(struct conn *c, bool ok, size_t len)
 			c->t->ops++;
 			c->t->errors += !ok;
 		}
+		if (o.mode == M_REALM)
+			realm_reply(c, ok, len, c->user - o.first, c->op - 1);
 		next_op(c);
 		break;
 	case R_FILL:
 		c->t->ops++;
 		c->t->errors += !ok;
+		if (o.mode == M_DRAIN)
+			realm_reply(c, ok, len, 0, c->batch_first +
+			    (uint64_t)(c->batch_n - c->expect) * o.conns);
 		if (--c->expect == 0)
 			fill_batch(c);
+		break;
+	case R_DRAINER:
+		vf.errors += !ok;
+		if (ok && arrivals(c->in, len))
+			start_request(c, c->req[1], c->reqlen[1]);
+		else
+			c->phase = P_READY;	/* this pass is done */
 		break;
 	default:
 		file_reply(c, ok, len);
@@ -688,7 +892,7 @@ start_load_conn(struct thread *t, unsigned k)
 	unsigned u = t->base + k;
 
 	conn_init(c, t, R_LOAD, o.first + u, o.first + (u + 1) % o.conns);
-	if (o.mode == M_REALMCHAT)
+	if (o.mode == M_REALMCHAT || o.mode == M_REALM)
 		send_auth(c);
 	else {
 		prepare(c);
@@ -718,8 +922,14 @@ load_thread(void *arg)
 		if (end == UINT64_MAX && now - begun > SETUP_LIMIT_NS)
 			die("connections not ready after %llu s",
 			    (unsigned long long)(SETUP_LIMIT_NS / NS));
-		if (end != UINT64_MAX && now > end + GRACE_NS)
-			break;		/* stragglers are not waited for */
+		if (end != UINT64_MAX && now > end + GRACE_NS) {
+			if (o.mode != M_REALM)
+				break;	/* stragglers are not waited for */
+			/* but a realm message's fate must be known */
+			if (now > end + REALM_GRACE_NS)
+				die("realm: replies still owed %llu s after the window",
+				    (unsigned long long)(REALM_GRACE_NS / NS));
+		}
 		dispatch(t, dialed < t->nconns ? 1 : 50);
 		/* a connection whose window ended while idle in P_READY */
 		if (load_u64(&run.t_end) <= now_ns())
@@ -1067,6 +1277,87 @@ print_memory(void)
 	    (unsigned long long)slab_kib());
 }
 
+/* ---- one blocking session, for listrealm and say ---- */
+
+struct bconn {
+	int	 fd;
+	char	*buf;
+	size_t	 cap, len;	/* the last reply is buf[0..len) */
+};
+
+/* bcall - send line (with its CRLF) and read the whole reply */
+static const char *
+bcall(struct bconn *b, const char *line)
+{
+	size_t n = strlen(line), off = 0;
+
+	while (off < n) {
+		ssize_t w = send(b->fd, line + off, n - off, MSG_NOSIGNAL);
+		if (w == -1 && errno != EINTR)
+			die("send: %s", strerror(errno));
+		off += w > 0 ? (size_t)w : 0;
+	}
+	b->len = 0;
+	for (;;) {
+		struct pollfd p = { .fd = b->fd, .events = POLLIN };
+		ssize_t r;
+
+		if (b->len >= 4 && memcmp(b->buf + b->len - 4, REPLY_END, 4) == 0)
+			break;
+		if (b->len + 1 >= b->cap) {
+			b->cap = b->cap ? b->cap * 2 : 65536;
+			if ((b->buf = realloc(b->buf, b->cap)) == NULL)
+				die("out of memory");
+		}
+		if (poll(&p, 1, 30000) != 1)
+			die("no reply to %.*s in 30 s", (int)strcspn(line, "\r"), line);
+		r = read(b->fd, b->buf + b->len, b->cap - b->len - 1);
+		if (r <= 0)
+			die("the server closed the connection");
+		b->len += (size_t)r;
+	}
+	b->buf[b->len] = '\0';
+	return b->buf;
+}
+
+static void
+bopen(struct bconn *b, unsigned user)
+{
+	char line[256];
+
+	memset(b, 0, sizeof(*b));
+	b->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (b->fd == -1 ||
+	    connect(b->fd, (struct sockaddr *)&target, sizeof(target)) == -1)
+		die("connect %s:%d: %s", o.host, o.port, strerror(errno));
+	snprintf(line, sizeof(line), "auth %s%u %s\r\n", o.prefix, user,
+	    o.password);
+	bcall(b, line);
+	if (!reply_ok_prefix(b->buf, b->len))
+		die("auth of %s%u failed: %.200s", o.prefix, user, b->buf);
+}
+
+/* link_state - from listrealm: the link's state (0 if unknown) and queue */
+static bool
+link_state(struct bconn *b, char *state, size_t room, long *queued)
+{
+	char key[128];
+	const char *p, *e, *s, *q;
+
+	bcall(b, "listrealm\r\n");
+	snprintf(key, sizeof(key), "\"id\":\"%s\"", o.link);
+	if ((p = strstr(b->buf, key)) == NULL)
+		die("listrealm does not show link %s: %.300s", o.link, b->buf);
+	if ((e = strchr(p, '}')) == NULL ||
+	    (s = strstr(p, "\"state\":\"")) == NULL || s > e ||
+	    (q = strstr(p, "\"queued\":")) == NULL || q > e)
+		die("listrealm: %.300s", b->buf);
+	s += 9;
+	snprintf(state, room, "%.*s", (int)strcspn(s, "\""), s);
+	*queued = strtol(q + 9, NULL, 10);
+	return strcmp(state, "up") == 0;
+}
+
 /* ---- modes ---- */
 
 static double
@@ -1082,6 +1373,7 @@ mode_load(void)
 	struct conn *conns = calloc(o.conns, sizeof(*conns));
 	struct hist *all = calloc(1, sizeof(*all));
 	uint64_t ops = 0, errors = 0, accept_ms = 0;
+	uint64_t all_ops = 0, all_errors = 0, queued = 0;
 	struct cpu_snap cpu0, cpu1;
 	unsigned alive;
 
@@ -1090,6 +1382,26 @@ mode_load(void)
 	if (o.idle > 0) {
 		open_idle();
 		accept_ms = await_accepted();
+	}
+	if (o.mode == M_REALM) {
+		struct bconn b;
+		char state[32];
+		long waiting;
+		uint64_t begun = now_ns();
+
+		/* the link up and its queue empty, or replies would say queued */
+		bopen(&b, o.first);
+		while (!link_state(&b, state, sizeof(state), &waiting) ||
+		    waiting != 0) {
+			if (now_ns() - begun > 30 * NS)
+				die("realm: link %s %s with %ld queued after 30 s",
+				    o.link, state, waiting);
+			usleep(20 * 1000);
+		}
+		close(b.fd);
+		free(b.buf);
+		tracks_init(o.conns);
+		text_kind = 'L';
 	}
 	run.total = o.conns;
 	for (unsigned i = 0; i < o.threads; i++) {
@@ -1113,12 +1425,16 @@ mode_load(void)
 		hist_merge(all, &threads[i].hist);
 		ops += threads[i].ops;
 		errors += threads[i].errors;
+		all_ops += threads[i].all_ops;
+		all_errors += threads[i].all_errors;
+		queued += threads[i].queued;
 	}
 	alive = idle_alive();
 	printf("mode=%s conns=%u threads=%u idle=%u idle_alive=%u "
 	    "idle_accept_ms=%llu size=%zu token_form=%d seconds=%.2f ops=%llu ops_per_s=%.0f "
 	    "p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f errors=%llu",
-	    o.mode == M_REDIS ? "redis" : o.mode == M_ECHO ? "echo" : "realmchat",
+	    o.mode == M_REDIS ? "redis" : o.mode == M_ECHO ? "echo" :
+	    o.mode == M_REALM ? "realm" : "realmchat",
 	    o.conns, o.threads, o.idle, alive, (unsigned long long)accept_ms,
 	    o.msg_size, o.token_form,
 	    o.duration, (unsigned long long)ops, (double)ops / o.duration,
@@ -1127,19 +1443,25 @@ mode_load(void)
 	    (unsigned long long)errors);
 	print_cpu(&cpu0, &cpu1, ops);
 	print_memory();
-	printf("\n");
-	fflush(stdout);
 	for (unsigned i = 0; i < o.conns; i++)
 		hang_up(conns[i].fd);
 	for (unsigned i = 0; i < o.idle; i++)
 		hang_up(idle_fds[i]);
+	if (o.mode == M_REALM) {
+		printf(" sent=%llu send_errors=%llu queued=%llu",
+		    (unsigned long long)all_ops, (unsigned long long)all_errors,
+		    (unsigned long long)queued);
+		verify_far(o.first, o.conns);
+	}
+	printf("\n");
+	fflush(stdout);
 }
 
 /* fill_batch - the next depth pipelined sends of a fill connection */
 static void
 fill_batch(struct conn *c)
 {
-	size_t line = o.msg_size + 64, used = 0;
+	size_t line = o.msg_size + 128, used = 0;
 	char text[4096];
 	uint32_t n = 0;
 
@@ -1153,33 +1475,45 @@ fill_batch(struct conn *c)
 		c->reqlen[1] = o.depth;
 	}
 	fill_text(text, o.msg_size);
+	c->batch_first = c->next_msg;
 	while (n < o.depth && c->todo > 0) {
 		unsigned to = o.fill_first + (unsigned)(c->next_msg % o.fill_count);
-		used += (size_t)snprintf(c->req[0] + used, line, "send %s%u %.*s\r\n",
-		    o.prefix, to, (int)o.msg_size, text);
+		if (o.mode == M_DRAIN) {
+			int k = snprintf(c->req[0] + used, line, "sendrealm %s %s%u ",
+			    o.link, o.prefix, to);
+			k += realm_text(c->req[0] + used + k, line - (size_t)k - 2,
+			    0, c->next_msg);
+			memcpy(c->req[0] + used + k, "\r\n", 2);
+			used += (size_t)k + 2;
+		} else
+			used += (size_t)snprintf(c->req[0] + used, line,
+			    "send %s%u %.*s\r\n", o.prefix, to, (int)o.msg_size,
+			    text);
 		c->next_msg += o.conns;
 		c->todo--;
 		n++;
 	}
 	c->expect = n;
+	c->batch_n = n;
 	c->phase = P_BUSY;
 	start_request(c, c->req[0], used);
 }
 
-static void
-mode_fill(void)
+/* fill_run - queue o.fill_total messages, pipelined; the time it took */
+static double
+fill_run(struct thread *t)
 {
-	struct thread t = { .epfd = epoll_create1(EPOLL_CLOEXEC) };
 	struct conn *conns = calloc(o.conns, sizeof(*conns));
 	uint64_t begun;
 	double secs;
 
-	if (t.epfd == -1 || conns == NULL || o.fill_count == 0 ||
+	t->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (t->epfd == -1 || conns == NULL || o.fill_count == 0 ||
 	    o.msg_size > 4000)
 		die("fill: bad options");
 	run.total = o.conns;
 	for (unsigned i = 0; i < o.conns; i++) {
-		conn_init(&conns[i], &t, R_FILL, o.first + i, 0);
+		conn_init(&conns[i], t, R_FILL, o.first + i, 0);
 		conns[i].todo = o.fill_total / o.conns +
 		    (i < o.fill_total % o.conns);
 		conns[i].next_msg = i;
@@ -1187,14 +1521,196 @@ mode_fill(void)
 	begun = now_ns();
 	for (unsigned i = 0; i < o.conns; i++)
 		send_auth(&conns[i]);
-	while (t.active > 0)
-		dispatch(&t, 1000);
+	while (t->active > 0)
+		dispatch(t, 1000);
 	secs = (double)(now_ns() - begun) / NS;
+	for (unsigned i = 0; i < o.conns; i++)
+		hang_up(conns[i].fd);
+	close(t->epfd);
+	return secs;
+}
+
+static void
+mode_fill(void)
+{
+	struct thread t = { .epfd = -1 };
+	double secs = fill_run(&t);
+
 	printf("mode=fill messages=%llu errors=%llu seconds=%.2f per_s=%.0f\n",
 	    (unsigned long long)t.ops, (unsigned long long)t.errors, secs,
 	    (double)t.ops / secs);
-	for (unsigned i = 0; i < o.conns; i++)
+}
+
+/* ---- realm: the far side's deliveries ---- */
+
+/*
+ * verify_far - drain "inboxrealm <far-link>" of users first .. first+count-1
+ * at the far realm, one connection each, pass after pass, until every
+ * message sent with an OK has arrived (then one pass more, for doubles)
+ * or o.verify_secs have passed.  Prints the counts.
+ */
+static void
+verify_far(unsigned first, unsigned count)
+{
+	struct thread t = { .epfd = epoll_create1(EPOLL_CLOEXEC) };
+	struct conn *conns = calloc(count, sizeof(*conns));
+	uint64_t begun = now_ns(), deadline = begun + (uint64_t)(o.verify_secs * NS);
+	unsigned passes = 0;
+	bool last = false;
+
+	if (t.epfd == -1 || conns == NULL)
+		die("out of memory");
+	dial_to = &far_target;
+	run.ready = 0;
+	run.total = count;
+	for (unsigned i = 0; i < count; i++) {
+		conn_init(&conns[i], &t, R_DRAINER, first + i, 0);
+		conns[i].keep = true;
+		send_auth(&conns[i]);
+	}
+	while (run.ready < count) {
+		if (now_ns() > deadline)
+			die("verify: logins at the far realm not done");
+		dispatch(&t, 100);
+	}
+	for (;;) {
+		unsigned busy = count;
+
+		passes++;
+		for (unsigned i = 0; i < count; i++) {
+			conns[i].phase = P_BUSY;
+			start_request(&conns[i], conns[i].req[1], conns[i].reqlen[1]);
+		}
+		while (busy > 0) {
+			if (now_ns() > deadline + 10 * NS)
+				die("verify: inboxrealm replies stopped coming");
+			dispatch(&t, 100);
+			busy = 0;
+			for (unsigned i = 0; i < count; i++)
+				busy += conns[i].phase == P_BUSY;
+		}
+		if (last || now_ns() > deadline)
+			break;
+		if (vf.unique >= vf.expected)
+			last = true;	/* one more pass: doubles come late */
+		else
+			usleep(20 * 1000);
+	}
+	printf(" expected=%llu delivered=%llu lost=%llu doubled=%llu stray=%llu "
+	    "verify_errors=%llu verify_passes=%u verify_ms=%.0f",
+	    (unsigned long long)vf.expected, (unsigned long long)vf.delivered,
+	    (unsigned long long)(vf.expected - vf.unique),
+	    (unsigned long long)vf.doubled, (unsigned long long)vf.stray,
+	    (unsigned long long)vf.errors, passes,
+	    (double)(now_ns() - begun) / 1e6);
+	for (unsigned i = 0; i < count; i++)
 		hang_up(conns[i].fd);
+	close(t.epfd);
+	dial_to = &target;
+}
+
+static void
+mode_say(char **argv)
+{
+	struct bconn b;
+	char line[8192];
+	size_t n = 0;
+
+	if (argv[0] == NULL)
+		die("say: no words");
+	for (; *argv != NULL; argv++)
+		n += (size_t)snprintf(line + n, sizeof(line) - n - 3, "%s%s",
+		    n ? " " : "", *argv);
+	memcpy(line + n, "\r\n", 3);
+	bopen(&b, o.first);
+	bcall(&b, line);
+	printf("%.*s\n", (int)strcspn(b.buf, "\r\n"), b.buf);
+	exit(reply_ok_prefix(b.buf, b.len) ? 0 : 1);
+}
+
+/* spawn - fork and exec argv, its output to o.log; the pid */
+static pid_t
+spawn(char **argv)
+{
+	pid_t pid = fork();
+
+	if (pid == -1)
+		die("fork: %s", strerror(errno));
+	if (pid == 0) {
+		if (o.log != NULL) {
+			int lfd = open(o.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+			if (lfd != -1) {
+				dup2(lfd, 1);
+				dup2(lfd, 2);
+			}
+		}
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+static void
+mode_drain(char **argv)
+{
+	struct thread t = { .epfd = -1 };
+	struct bconn b;
+	char state[32];
+	long queued, q0;
+	uint64_t begun, t_exec = 0, t_up = 0, t_done = 0, limit;
+	pid_t pid = 0;
+	double secs;
+
+	if (o.fill_count == 0) {
+		o.fill_first = o.first;
+		o.fill_count = o.conns;
+	}
+	tracks_init(1);
+	text_kind = 'Q';
+	bopen(&b, o.first);
+	/* the link must be down, and its queue empty */
+	begun = now_ns();
+	while (link_state(&b, state, sizeof(state), &q0) || q0 != 0) {
+		if (now_ns() - begun > 30 * NS)
+			die("drain: link %s still %s with %ld queued after 30 s",
+			    o.link, state, q0);
+		usleep(20 * 1000);
+	}
+	secs = fill_run(&t);
+	link_state(&b, state, sizeof(state), &q0);
+	printf("mode=drain messages=%llu errors=%llu queued_replies=%llu "
+	    "queue_seconds=%.3f queue_per_s=%.0f queued_before=%ld",
+	    (unsigned long long)t.all_ops, (unsigned long long)t.all_errors,
+	    (unsigned long long)t.queued, secs, (double)t.all_ops / secs, q0);
+	fflush(stdout);
+	if (argv[0] != NULL) {
+		t_exec = now_ns();
+		pid = spawn(argv);
+	}
+	limit = now_ns() + 120 * NS;
+	for (;;) {
+		uint64_t now;
+		bool up = link_state(&b, state, sizeof(state), &queued);
+
+		now = now_ns();
+		if (up && t_up == 0)
+			t_up = now;
+		if (t_up != 0 && queued == 0) {
+			t_done = now;
+			break;
+		}
+		if (now > limit)
+			die("drain: link %s %s, %ld queued after 120 s", o.link,
+			    state, queued);
+		usleep(2000);
+	}
+	printf(" up_ms=%.1f drain_ms=%.1f per_s=%.0f pid=%d",
+	    t_exec ? (double)(t_up - t_exec) / 1e6 : 0.0,
+	    (double)(t_done - t_up) / 1e6,
+	    (double)q0 / ((double)(t_done - t_up) / NS), (int)pid);
+	close(b.fd);
+	verify_far(o.fill_first, o.fill_count);
+	printf("\n");
 }
 
 /* ---- file transfer ---- */
@@ -1454,6 +1970,12 @@ usage(void)
 	    "       load -m fill -p port -n messages -a first -r count [-c conns] [-D depth]\n"
 	    "       load -m file -p port [-F bytes] [-c small-clients] [-o first]\n"
 	    "       load -m startup -p port [-L log] -- command [arg ...]\n"
+	    "       load -m realm -p port -q far-port -R link -x far-link [-c conns]\n"
+	    "            [-d secs] [-w secs] [-s bytes] [-T secs]\n"
+	    "       load -m drain -p port -q far-port -R link -x far-link -n messages\n"
+	    "            [-a first -r count] [-c conns] [-D depth] [-T secs] [-L log]\n"
+	    "            [-- command [arg ...]]\n"
+	    "       load -m say -p port [-u prefix] [-o first] -- word ...\n"
 	    "       load -m freeport\n");
 	exit(2);
 }
@@ -1462,7 +1984,7 @@ static enum mode
 parse_mode(const char *s)
 {
 	static const char *names[] = { "realmchat", "echo", "redis", "fill",
-	    "file", "startup", "freeport" };
+	    "file", "startup", "freeport", "realm", "drain", "say" };
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
 		if (strcmp(s, names[i]) == 0)
@@ -1486,7 +2008,7 @@ main(int argc, char *argv[])
 {
 	int ch;
 
-	while ((ch = getopt(argc, argv, "m:h:p:c:d:w:s:tj:i:u:o:P:S:X:n:a:r:D:F:L:g:")) != -1) {
+	while ((ch = getopt(argc, argv, "m:h:p:c:d:w:s:tj:i:u:o:P:S:X:n:a:r:D:F:L:g:q:R:x:T:")) != -1) {
 		switch (ch) {
 		case 'm': o.mode = parse_mode(optarg); break;
 		case 'h': o.host = optarg; break;
@@ -1510,6 +2032,10 @@ main(int argc, char *argv[])
 		case 'F': o.file_size = strtoul(optarg, NULL, 10); break;
 		case 'L': o.log = optarg; break;
 		case 'g': o.gap_ns = (uint64_t)(strtod(optarg, NULL) * 1e6); break;
+		case 'q': o.far_port = atoi(optarg); break;
+		case 'R': o.link = optarg; break;
+		case 'x': o.far_link = optarg; break;
+		case 'T': o.verify_secs = strtod(optarg, NULL); break;
 		default: usage();
 		}
 	}
@@ -1521,10 +2047,16 @@ main(int argc, char *argv[])
 	    o.warmup < 0 || o.threads == 0 || o.threads > MAX_THREADS ||
 	    o.threads > o.conns || o.depth == 0 || o.msg_size == 0)
 		usage();
+	if ((o.mode == M_REALM || o.mode == M_DRAIN) &&
+	    (o.far_port <= 0 || o.far_port > 65535 || o.link == NULL ||
+	    o.far_link == NULL || (o.mode == M_DRAIN && o.fill_total == 0)))
+		usage();
 	target.sin_family = AF_INET;
 	target.sin_port = htons((uint16_t)o.port);
 	if (inet_pton(AF_INET, o.host, &target.sin_addr) != 1)
 		die("%s: not an IPv4 address", o.host);
+	far_target = target;
+	far_target.sin_port = htons((uint16_t)o.far_port);
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
 	switch (o.mode) {
@@ -1536,6 +2068,12 @@ main(int argc, char *argv[])
 		break;
 	case M_STARTUP:
 		mode_startup(argv + optind);
+		break;
+	case M_DRAIN:
+		mode_drain(argv + optind);
+		break;
+	case M_SAY:
+		mode_say(argv + optind);
 		break;
 	default:
 		mode_load();
