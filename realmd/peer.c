@@ -45,6 +45,7 @@
 #define HANDSHAKES_MAX	64		/* connections not yet up, at once */
 
 static void peer_close(struct peer *, const char *why);
+static void take_lines_batched(struct peer *);
 static void pump(uint32_t realm);
 static struct early *early_take(uint32_t realm, uint64_t id);
 static void early_free(struct early *);
@@ -104,7 +105,9 @@ peer_flush(struct peer *p)
 			return;
 		}
 	}
-	epoll_ctl(rd.epfd, EPOLL_CTL_MOD, p->fd, &e);
+	if (e.events != p->events &&
+	    epoll_ctl(rd.epfd, EPOLL_CTL_MOD, p->fd, &e) == 0)
+		p->events = e.events;
 }
 
 static void
@@ -119,7 +122,8 @@ send_frame(struct peer *p, cJSON *o)
 		peer_close(p, "out of memory");
 		return;
 	}
-	peer_flush(p);
+	if (!p->batching)
+		peer_flush(p);
 }
 
 /* refuse - tell the peer why, then hang up once that is written */
@@ -154,6 +158,7 @@ peer_new(int fd, bool dialer)
 	p->tag = TAG_PEER;
 	p->fd = fd;
 	p->dialer = dialer;
+	p->events = EPOLLIN | EPOLLRDHUP;
 	p->last_in = now_msec();
 	p->deadline = p->last_in + rd.cf->realm_wait * 1000;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -281,6 +286,7 @@ dial(uint32_t realm, const char *host, uint16_t port, const char **why)
 	{
 		struct epoll_event e = { .events = EPOLLOUT, .data.ptr = p };
 		epoll_ctl(rd.epfd, EPOLL_CTL_MOD, fd, &e);
+		p->events = EPOLLOUT;
 	}
 	return p;
 }
@@ -707,7 +713,7 @@ pump(uint32_t realm)
 		if (link_send(&p->out, o) == -1)
 			break;
 	}
-	if (p != NULL)
+	if (p != NULL && !p->batching)
 		peer_flush(p);
 }
 
@@ -1282,9 +1288,23 @@ still(const struct peer *p)
 	return false;
 }
 
-/* take_lines - handle every whole line in p->in */
+/*
+ * take_lines - handle every whole line in p->in; what they answer is
+ * written once, after the last of them
+ */
 static void
 take_lines(struct peer *p)
+{
+	p->batching = true;
+	take_lines_batched(p);
+	if (still(p)) {
+		p->batching = false;
+		peer_flush(p);
+	}
+}
+
+static void
+take_lines_batched(struct peer *p)
 {
 	while (still(p) && p->phase != PH_CLOSING && buf_used(&p->in) > 0) {
 		char *head = buf_head(&p->in);

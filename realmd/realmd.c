@@ -81,6 +81,7 @@ chan_flush(struct chan *c)
 {
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
 
+	c->dirty = false;
 	while (buf_used(&c->out) > 0) {
 		ssize_t n = send(c->fd, buf_head(&c->out), buf_used(&c->out),
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -95,7 +96,18 @@ chan_flush(struct chan *c)
 		e.events |= EPOLLOUT;
 	else
 		buf_free(&c->out);
-	epoll_ctl(rd.epfd, EPOLL_CTL_MOD, c->fd, &e);
+	if (e.events != c->events &&
+	    epoll_ctl(rd.epfd, EPOLL_CTL_MOD, c->fd, &e) == 0)
+		c->events = e.events;
+}
+
+/* flush_dirty - write the results of this round of events, once per worker */
+static void
+flush_dirty(void)
+{
+	for (struct chan *c = rd.chans; c != NULL; c = c->next)
+		if (c->dirty)
+			chan_flush(c);
 }
 
 /* realmd_result - answer request req of a worker with o (freed) */
@@ -108,7 +120,7 @@ realmd_result(struct chan *c, uint64_t req, cJSON *o)
 	}
 	if (rmsg_put_json(&c->out, RM_RESULT, req, o) == -1)
 		log_err("realmd: result: %m");
-	chan_flush(c);
+	c->dirty = true;	/* written at the end of this round (flush_dirty) */
 }
 
 void
@@ -239,6 +251,7 @@ chan_accept(void)
 		c->tag = TAG_CHAN;
 		c->fd = fd;
 		c->pid = cred.pid;
+		c->events = EPOLLIN;
 		if (watch_fd(fd, EPOLLIN, c) == -1) {
 			close(fd);
 			free(c);
@@ -448,11 +461,13 @@ run(void)
 			else
 				peer_event(p, ev[i].events);
 		}
+		flush_dirty();
 		now = now_msec();
 		if (now >= next_tick) {
 			next_tick = now + TICK_MS;
 			waiters_tick(now);
 			peer_tick(now);
+			flush_dirty();
 			if (getppid() != rd.st->procs[0].pid)
 				rd.stopping = true;
 		}

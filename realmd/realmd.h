@@ -34,6 +34,8 @@ struct chan {
 	struct buf	 out;
 	int		 fds[CHAN_FDS];	/* passed descriptors, oldest first */
 	int		 nfds;
+	uint32_t	 events;	/* epoll interest now */
+	bool		 dirty;		/* results wait to be written */
 	struct chan	*next;
 };
 
@@ -66,6 +68,8 @@ struct peer {
 	uint32_t	 inflight;	/* messages written, not yet answered */
 	uint64_t	 last_in;	/* now_msec() of the last byte read */
 	uint64_t	 last_ping;	/* now_msec() of our last keepalive */
+	uint32_t	 events;	/* epoll interest now */
+	bool		 batching;	/* reading: frames are written once, after */
 	/* an addrealm in progress: who asked, and what to call the link */
 	struct chan	*ask;
 	uint64_t	 ask_req;

@@ -39,7 +39,9 @@ chan_interest(struct worker *w)
 
 	if (buf_used(&w->realmd.out) > 0)
 		e.events |= EPOLLOUT;
-	epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->realmd.fd, &e);
+	if (e.events != w->realmd.events &&
+	    epoll_ctl(w->epfd, EPOLL_CTL_MOD, w->realmd.fd, &e) == 0)
+		w->realmd.events = e.events;
 }
 
 static int
@@ -87,6 +89,7 @@ chan_open(struct worker *w)
 		rc->retry_at = now + RETRY_MS;
 		return -1;
 	}
+	rc->events = EPOLLIN;
 	return 0;
 }
 

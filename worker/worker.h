@@ -70,6 +70,7 @@ struct realm_chan {
 	struct buf	 out;
 	uint64_t	 next_req;
 	uint64_t	 retry_at;	/* now_msec() before which we do not connect */
+	uint32_t	 events;	/* epoll interest now */
 };
 
 struct worker {
