@@ -249,12 +249,14 @@ add_realm_pending(struct state *st, uint32_t user, cJSON *o)
 }
 
 /*
- * cmd_inbox - drain the caller's queue, oldest first, at most inbox_batch
- * messages.  They are leased now and leave the queue only when the reply
- * has been written in full (conn.c).
+ * inbox_reply - the reply o of a drain: the caller's waiting messages that
+ * came over link realm (0: from this realm), oldest first, at most
+ * inbox_batch, each added to list by add.  They are leased now and leave
+ * the queue only when the reply has been written in full (conn.c).
  */
 void
-cmd_inbox(struct request *rq)
+inbox_reply(struct request *rq, uint32_t realm, cJSON *o, cJSON *list,
+    inbox_add_fn *add)
 {
 	struct worker *w = rq->w;
 	struct state *st = w->st;
@@ -263,21 +265,19 @@ cmd_inbox(struct request *rq)
 		.gen = __atomic_load_n(&w->me->gen, __ATOMIC_ACQUIRE),
 		.serial = ++w->serial,
 	};
-	cJSON *o = reply_ok(NULL), *messages;
 	bool more;
 	size_t n;
 
 	state_lock(st);
-	n = inbox_lease_locked(st, rq->user, 0, &l, w->msg_idx,
+	n = inbox_lease_locked(st, rq->user, realm, &l, w->msg_idx,
 	    (size_t)w->cf->inbox_batch, INBOX_REPLY_BYTES, &more);
 	state_unlock(st);
 	/* leased messages are ours alone until released or committed */
-	messages = cJSON_AddObjectToObject(o, "messages");
 	for (size_t i = 0; i < n; i++)
-		add_message(st, messages, &st->msgs[w->msg_idx[i]]);
+		add(st, list, &st->msgs[w->msg_idx[i]]);
 	if (more)
 		cJSON_AddBoolToObject(o, "more", true);
-	if (st->users[rq->user].realm_count > 0)
+	if (realm == 0 && st->users[rq->user].realm_count > 0)
 		add_realm_pending(st, rq->user, o);
 	if (reply_finish(rq->out, o) == -1 ||
 	    (n > 0 && conn_add_pending(rq->c, rq->user, &l) == -1)) {
@@ -286,4 +286,14 @@ cmd_inbox(struct request *rq)
 		inbox_release_locked(st, rq->user, &l);
 		state_unlock(st);
 	}
+}
+
+/* cmd_inbox - drain the caller's own queue, grouped by sender */
+void
+cmd_inbox(struct request *rq)
+{
+	cJSON *o = reply_ok(NULL);
+
+	inbox_reply(rq, 0, o, cJSON_AddObjectToObject(o, "messages"),
+	    add_message);
 }

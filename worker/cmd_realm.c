@@ -19,8 +19,6 @@
 #include "lib/log.h"
 #include "worker/worker.h"
 
-#define INBOX_REPLY_BYTES	(32 << 20)
-
 /* find_realm - the link named by w, or 0 after replying NO_REALM */
 static uint32_t
 find_realm(struct request *rq, const struct word *w)
@@ -141,6 +139,18 @@ add_sender(struct request *rq, cJSON *o)
 	state_unlock(st);
 }
 
+/* group_arg - the group word as a name, or false after replying NO_GROUP */
+static bool
+group_arg(struct request *rq, const struct word *w, char group[NAME_LEN + 1])
+{
+	if (arg_copy(w, group, NAME_LEN + 1) == -1 ||
+	    !name_valid(group, strlen(group))) {
+		reply_error(rq->out, E_NO_GROUP, NULL);
+		return false;
+	}
+	return true;
+}
+
 /* cmd_joingrouprealm - joingrouprealm <id> <group> [password] */
 void
 cmd_joingrouprealm(struct request *rq)
@@ -149,13 +159,8 @@ cmd_joingrouprealm(struct request *rq)
 	char group[NAME_LEN + 1], pw[256] = "";
 	cJSON *o;
 
-	if (r == 0)
+	if (r == 0 || !group_arg(rq, &rq->args[1], group))
 		return;
-	if (arg_copy(&rq->args[1], group, sizeof(group)) == -1 ||
-	    !name_valid(group, strlen(group))) {
-		reply_error(rq->out, E_NO_GROUP, NULL);
-		return;
-	}
 	if (rq->nargs > 2 && arg_copy(&rq->args[2], pw, sizeof(pw)) == -1) {
 		reply_error(rq->out, E_BAD_PASSWORD, NULL);
 		return;
@@ -175,13 +180,8 @@ cmd_inboxgrouprealm(struct request *rq)
 	char group[NAME_LEN + 1];
 	cJSON *o;
 
-	if (r == 0)
+	if (r == 0 || !group_arg(rq, &rq->args[1], group))
 		return;
-	if (arg_copy(&rq->args[1], group, sizeof(group)) == -1 ||
-	    !name_valid(group, strlen(group))) {
-		reply_error(rq->out, E_NO_GROUP, NULL);
-		return;
-	}
 	o = cJSON_CreateObject();
 	add_sender(rq, o);
 	cJSON_AddStringToObject(o, "group", group);
@@ -342,41 +342,24 @@ cmd_sendgroupfilerealm(struct request *rq)
 	send_file(rq, MF_GROUP_SEND);
 }
 
+/* add_entry - one entry of an inboxrealm reply's list */
+static void
+add_entry(struct state *st, cJSON *list, const struct shm_msg *m)
+{
+	cJSON_AddItemToArray(list, message_json(st, m, true));
+}
+
 /* cmd_inboxrealm - inboxrealm <id>: drain what arrived over that link */
 void
 cmd_inboxrealm(struct request *rq)
 {
-	struct worker *w = rq->w;
-	struct state *st = w->st;
-	struct lease l = {
-		.proc = (uint32_t)st->proc + 1,
-		.gen = __atomic_load_n(&w->me->gen, __ATOMIC_ACQUIRE),
-		.serial = ++w->serial,
-	};
 	uint32_t r = find_realm(rq, &rq->args[0]);
-	cJSON *o, *list;
-	bool more;
-	size_t n;
+	cJSON *o;
 
 	if (r == 0)
 		return;
-	state_lock(st);
-	n = inbox_lease_locked(st, rq->user, r, &l, w->msg_idx,
-	    (size_t)w->cf->inbox_batch, INBOX_REPLY_BYTES, &more);
-	state_unlock(st);
 	o = reply_ok(NULL);
-	list = cJSON_AddArrayToObject(o, "messages");
-	for (size_t i = 0; i < n; i++)
-		cJSON_AddItemToArray(list, message_json(st, &st->msgs[w->msg_idx[i]],
-		    true));
-	if (more)
-		cJSON_AddBoolToObject(o, "more", true);
-	if (reply_finish(rq->out, o) == -1 ||
-	    (n > 0 && conn_add_pending(rq->c, rq->user, &l) == -1)) {
-		state_lock(st);
-		inbox_release_locked(st, rq->user, &l);
-		state_unlock(st);
-	}
+	inbox_reply(rq, r, o, cJSON_AddArrayToObject(o, "messages"), add_entry);
 }
 
 /* cmd_realmlink - a peer realm dials in: the connection goes to realmd */

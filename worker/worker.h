@@ -225,6 +225,9 @@ bool	upload_decode(struct request *, const struct word *name, struct upload *);
 cJSON	*realm_json(const struct shm_realm *);
 
 /* cmd_message.c */
+typedef void inbox_add_fn(struct state *, cJSON *list, const struct shm_msg *);
+void	inbox_reply(struct request *, uint32_t realm, cJSON *o, cJSON *list,
+	    inbox_add_fn *);
 cJSON	*message_json(struct state *, const struct shm_msg *, bool content);
 char	*file_body_b64(struct state *, const struct shm_file *);
 enum rc_code text_clean(struct request *, const char **, size_t *, char **);
