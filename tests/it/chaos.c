@@ -89,41 +89,14 @@ struct cl {
 	int		 reconnects, unknown, timeouts;
 };
 
-/* b64 - standard padded base64 of a string, malloc'd */
-static char *
-b64(const char *s)
-{
-	static const char tab[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s);
-	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-
-	for (size_t k = 0; k < len; k += 3) {
-		uint32_t v = (uint32_t)p[k] << 16;
-		size_t rest = len - k;
-
-		if (rest > 1)
-			v |= (uint32_t)p[k + 1] << 8;
-		if (rest > 2)
-			v |= p[k + 2];
-		*o++ = tab[(v >> 18) & 63];
-		*o++ = tab[(v >> 12) & 63];
-		*o++ = rest > 1 ? tab[(v >> 6) & 63] : '=';
-		*o++ = rest > 2 ? tab[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
 /* file_body - what a file message named text holds */
 static char *
 file_body(const char *text)
 {
-	char body[128];
+	char body[192];
 
 	snprintf(body, sizeof(body), "chaos file %s\n", text);
-	return b64(body);
+	return b64((const unsigned char *)body, strlen(body));
 }
 
 /* note_ok - a successful reply: the gap since the last one may be the worst */

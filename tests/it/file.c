@@ -25,64 +25,6 @@ logged_in(void **state, const char *user)
 	return c;
 }
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* b64 - standard padded base64 of len bytes, malloc'd */
-static char *
-b64(const unsigned char *p, size_t len)
-{
-	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		size_t rest = len - i;
-		if (rest > 1)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (rest > 2)
-			v |= p[i + 2];
-		*o++ = b64chars[(v >> 18) & 63];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = rest > 1 ? b64chars[(v >> 6) & 63] : '=';
-		*o++ = rest > 2 ? b64chars[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-static int
-b64val(char c)
-{
-	const char *p = strchr(b64chars, c);
-
-	return c != '\0' && p != NULL ? (int)(p - b64chars) : -1;
-}
-
-/* unb64 - decode padded base64; returns the length, -1 if malformed */
-static long
-unb64(const char *s, unsigned char *out)
-{
-	size_t len = strlen(s), n = 0;
-
-	if (len % 4 != 0)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		int a = b64val(s[i]), b = b64val(s[i + 1]);
-		int c = s[i + 2] == '=' ? 0 : b64val(s[i + 2]);
-		int d = s[i + 3] == '=' ? 0 : b64val(s[i + 3]);
-		if (a < 0 || b < 0 || c < 0 || d < 0)
-			return -1;
-		uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 |
-		    (uint32_t)c << 6 | (uint32_t)d;
-		out[n++] = (unsigned char)(v >> 16);
-		if (s[i + 2] != '=')
-			out[n++] = (unsigned char)(v >> 8);
-		if (s[i + 3] != '=')
-			out[n++] = (unsigned char)v;
-	}
-	return (long)n;
-}
-
 /* send_file - send a whole request line built around base64 content */
 static cJSON *
 send_file(struct client *c, const char *cmd, const char *to, const char *name,

@@ -100,6 +100,10 @@ bool proc_wait_gone(pid_t pid, double timeout_s);
 /* Files. */
 void write_file(const char *path, const char *text);
 
+/* Base64 of the tests' own, to build file contents and check replies. */
+char *b64(const unsigned char *p, size_t len);		/* padded, malloc'd */
+long unb64(const char *s, unsigned char *out);		/* -1 if malformed */
+
 /* Standard cmocka fixtures: a daemon with the default config in *state. */
 int it_setup(void **state);
 int it_teardown(void **state);

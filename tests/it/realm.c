@@ -681,68 +681,6 @@ send_queued(struct client *c, const char *id, const char *user,
 /* Files                                                             */
 /* ---------------------------------------------------------------- */
 
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* b64 - standard padded base64 of len bytes, malloc'd */
-static char *
-b64(const unsigned char *p, size_t len)
-{
-	char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
-
-	for (size_t i = 0; i < len; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-		size_t rest = len - i;
-
-		if (rest > 1)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (rest > 2)
-			v |= p[i + 2];
-		*o++ = b64chars[(v >> 18) & 63];
-		*o++ = b64chars[(v >> 12) & 63];
-		*o++ = rest > 1 ? b64chars[(v >> 6) & 63] : '=';
-		*o++ = rest > 2 ? b64chars[v & 63] : '=';
-	}
-	*o = '\0';
-	return out;
-}
-
-static int
-b64val(char c)
-{
-	const char *p = strchr(b64chars, c);
-
-	return c != '\0' && p != NULL ? (int)(p - b64chars) : -1;
-}
-
-/* unb64 - decode base64 (padding optional); the length, -1 if malformed */
-static long
-unb64(const char *s, unsigned char *out)
-{
-	size_t len = strlen(s), n = 0;
-	int v[4];
-
-	while (len > 0 && s[len - 1] == '=')
-		len--;
-	if (len % 4 == 1)
-		return -1;
-	for (size_t i = 0; i < len; i += 4) {
-		size_t k = len - i < 4 ? len - i : 4;
-
-		for (size_t j = 0; j < 4; j++)
-			if ((v[j] = j < k ? b64val(s[i + j]) : 0) < 0)
-				return -1;
-		uint32_t x = (uint32_t)v[0] << 18 | (uint32_t)v[1] << 12 |
-		    (uint32_t)v[2] << 6 | (uint32_t)v[3];
-		out[n++] = (unsigned char)(x >> 16);
-		if (k > 2)
-			out[n++] = (unsigned char)(x >> 8);
-		if (k > 3)
-			out[n++] = (unsigned char)x;
-	}
-	return (long)n;
-}
-
 /* random_bytes - len random bytes, every byte value among the first 256 */
 static unsigned char *
 random_bytes(size_t len)
