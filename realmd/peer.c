@@ -931,16 +931,21 @@ copy_fields(cJSON *to, const cJSON *from)
 	}
 }
 
-/* bounce - tell from (inside a transaction) that the peer refused id */
-static void
+/*
+ * bounce - tell from (inside a transaction) that the peer refused id.
+ * A full inbox loses the notice (logged) and changes nothing; any other
+ * failure may have changed the state half-way: -1, and the caller aborts.
+ */
+static int
 bounce(uint32_t from, const char *realm, int code, const char *target,
     const char *why, uint64_t id)
 {
 	if (bounce_enqueue(rd.st, from, realm, code, target, why, id,
-	    (uint32_t)rd.cf->inbox_quota) == -1)
-		log_warn("realm %s: could not tell %s that message %llu was "
-		    "refused", realm, rd.st->users[from].name,
-		    (unsigned long long)id);
+	    (uint32_t)rd.cf->inbox_quota) == 0)
+		return 0;
+	log_warn("realm %s: could not tell %s that message %llu was refused: %m",
+	    realm, rd.st->users[from].name, (unsigned long long)id);
+	return errno == EDQUOT ? 0 : -1;
 }
 
 /* early_keep - a verdict whose worker has not asked for it yet */
@@ -1004,10 +1009,12 @@ early_tick(uint64_t now)
 		*ep = e->next;
 		if (e->code != E_COUNT) {
 			txn_begin(rd.st);
-			if (user_at(rd.st, e->from) != NULL)
-				bounce(e->from, e->realm_name, e->code, e->target,
-				    e->why, e->id);
-			txn_commit(rd.st);
+			if (user_at(rd.st, e->from) != NULL &&
+			    bounce(e->from, e->realm_name, e->code, e->target,
+			    e->why, e->id) == -1)
+				txn_abort(rd.st);
+			else
+				txn_commit(rd.st);
 		}
 		early_free(e);
 	}
@@ -1043,11 +1050,12 @@ on_verdict(struct peer *p, const struct link_frame *f)
 		later = w == NULL && (rd.st->msgs[msg].flags & MF_WAIT);
 		strlcpy(target, heap_ptr(rd.st, rd.st->msgs[msg].text),
 		    sizeof(target));
-		if (!f->ok && w == NULL && !later)
-			bounce(from, r->name, code, target, why, f->id);
-		if (outbox_remove(rd.st, realm, msg, &gone) == -1) {
-			log_err("realm %s: outbox: %m", r->name);
-			txn_abort(rd.st);
+		if ((!f->ok && w == NULL && !later &&
+		    bounce(from, r->name, code, target, why, f->id) == -1) ||
+		    outbox_remove(rd.st, realm, msg, &gone) == -1) {
+			/* stays queued: a resend brings the same verdict */
+			log_err("realm %s: message %llu stays queued: %m",
+			    r->name, (unsigned long long)f->id);
 			msg = 0;
 		}
 	}
