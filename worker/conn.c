@@ -368,11 +368,17 @@ refuse(int fd, const char *why)
 	close(fd);
 }
 
-/* conn_accept - take the connections waiting on the listening socket */
+/*
+ * conn_accept - take the connections waiting on the listening socket: a
+ * burst of them, but once this worker holds more than its share only
+ * one, then yield the socket to the others (worker.c).
+ */
 void
 conn_accept(struct worker *w)
 {
-	for (int i = 0; i < ACCEPT_BURST && w->lfd != -1; i++) {
+	bool over = false;
+
+	for (int i = 0; i < ACCEPT_BURST && w->lfd != -1 && !over; i++) {
 		int one = 1, fd;
 		struct conn *c;
 		struct epoll_event e;
@@ -422,7 +428,10 @@ conn_accept(struct worker *w)
 		__atomic_fetch_add(&w->me->conns, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&w->me->accepted, 1, __ATOMIC_RELAXED);
 		touch(c);
+		over = worker_over_share(w);
 	}
+	if (over)
+		worker_yield_listen(w);
 }
 
 /* conn_close - hang up; messages of unsent inbox replies go back */

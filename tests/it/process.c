@@ -128,6 +128,53 @@ static void test_kill_each_worker(void **state)
 	assert_string_equal(json_string(r, "username"), "messi");
 }
 
+/* worker_conns - the connections each worker holds, from realmctl -j status */
+static int worker_conns(struct daemon *d, int *conns, int max)
+{
+	char *out, *err;
+	cJSON *j, *w;
+	int n = 0;
+
+	assert_int_equal(daemon_ctl(d, &out, &err, "-j", "status", NULL), 0);
+	assert_non_null(j = cJSON_Parse(out));
+	cJSON_ArrayForEach(w, cJSON_GetObjectItem(j, "workers")) {
+		assert_true(n < max);
+		conns[n++] = (int)cJSON_GetNumberValue(
+		    cJSON_GetObjectItem(w, "connections"));
+	}
+	cJSON_Delete(j);
+	free(out);
+	free(err);
+	return n;
+}
+
+/*
+ * Connections made one by one, each answered before the next, while the
+ * workers idle (the way clients come in over a day): every worker holds
+ * a fair part of them, not one worker all.
+ */
+static void test_workers_share_connections(void **state)
+{
+	struct daemon *d = *state;
+	struct client *cs[40];
+	int conns[8], nw, total = 0, n = 40;
+
+	for (int i = 0; i < n; i++) {
+		cs[i] = client_connect(d);
+		assert_reply_error(client_cmd(cs[i], "whoami"), "NO_SESSION");
+	}
+	nw = worker_conns(d, conns, 8);
+	assert_int_equal(nw, IT_WORKERS);
+	for (int i = 0; i < nw; i++) {
+		printf("# worker %d holds %d of %d\n", i, conns[i], n);
+		assert_in_range(conns[i], n / nw - n / 8, n / nw + n / 8);
+		total += conns[i];
+	}
+	assert_int_equal(total, n);
+	for (int i = 0; i < n; i++)
+		client_close(cs[i]);
+}
+
 /* hammer_run - in a child: send numbered messages, report each OK */
 static void hammer_run(int port, const char *token, int out)
 {
@@ -661,6 +708,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_process_titles),
 		T(test_kill_each_worker),
+		T(test_workers_share_connections),
 		T(test_kill_workers_under_load),
 		T(test_kill9_tree_under_load),
 		T(test_sigterm_then_start_keeps_state),
