@@ -4,8 +4,9 @@
  * DESCRIPTION
  *	Forked by the master with the state mapped and the listening socket
  *	open.  Every worker waits on the same listening socket
- *	(EPOLLEXCLUSIVE, so one is woken per connection), and serves the
- *	connections it accepted until it is told to stop.
+ *	(EPOLLEXCLUSIVE, so one is woken per connection; the workers share
+ *	the connections, see below), and serves the connections it accepted
+ *	until it is told to stop.
  *
  *	SIGTERM or SIGINT (through a signalfd): stop accepting, send what is
  *	owed, exit; connections still busy after STOP_GRACE_MS are cut.

@@ -155,11 +155,11 @@ struct delivery {
 
 /* worker.c */
 int	worker_main(const struct config *, struct state *, int lfd, int slot);
+bool	worker_over_share(const struct worker *);
+void	worker_yield_listen(struct worker *);
 
 /* conn.c */
 void	conn_accept(struct worker *);
-bool	worker_over_share(const struct worker *);
-void	worker_yield_listen(struct worker *);
 void	conn_event(struct conn *, uint32_t events);
 void	conn_close(struct conn *);
 void	conn_expire_idle(struct worker *, uint64_t now);
