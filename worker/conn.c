@@ -40,6 +40,8 @@
 
 static char rbuf[READ_CHUNK];
 
+char listen_mark;
+
 static void
 idle_unlink(struct worker *w, struct conn *c)
 {
@@ -369,9 +371,58 @@ refuse(int fd, const char *why)
 }
 
 /*
+ * conn_listen - add the listening socket to the worker's epoll set, or
+ * take it out (op EPOLL_CTL_ADD or EPOLL_CTL_DEL).
+ *
+ * Sharing the connections.  EPOLLEXCLUSIVE wakes one worker per new
+ * connection: the first idle one in the listening socket's wait queue,
+ * which is nearly always the same one; and a worker woken by a burst
+ * would take the whole burst.  Left alone, one worker ends up with
+ * nearly every connection while the other CPUs idle.  So a worker that
+ * holds more connections than another worker, by more than a slack,
+ * takes one per wake-up and then registers the listening socket afresh,
+ * which puts it at the end of that wait queue: the next connection
+ * wakes another worker first.  A registration looks at the socket at
+ * once, so connections already waiting are never left unseen.
+ */
+int
+conn_listen(struct worker *w, int op)
+{
+	struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE,
+	    .data.ptr = &listen_mark };
+
+	return epoll_ctl(w->epfd, op, w->lfd, op == EPOLL_CTL_DEL ? NULL : &e);
+}
+
+/* over_share - another worker holds fewer connections, by the slack */
+static bool
+over_share(const struct worker *w)
+{
+	uint64_t mine = w->nconns, slack = 1 + mine / 16;
+
+	for (int i = 0; i < SHM_PROCS; i++) {
+		const struct shm_proc *p = &w->st->procs[i];
+
+		if (p != w->me && p->role == PROC_WORKER &&
+		    __atomic_load_n(&p->conns, __ATOMIC_RELAXED) + slack < mine)
+			return true;
+	}
+	return false;
+}
+
+/* yield_listen - go to the end of the listening socket's wait queue */
+static void
+yield_listen(struct worker *w)
+{
+	if (conn_listen(w, EPOLL_CTL_DEL) == -1 ||
+	    conn_listen(w, EPOLL_CTL_ADD) == -1)	/* the others accept */
+		log_warn("epoll_ctl of the listening socket: %m");
+}
+
+/*
  * conn_accept - take the connections waiting on the listening socket: a
  * burst of them, but once this worker holds more than its share only
- * one, then yield the socket to the others (worker.c).
+ * one, then yield the socket to the others.
  */
 void
 conn_accept(struct worker *w)
@@ -428,10 +479,10 @@ conn_accept(struct worker *w)
 		__atomic_fetch_add(&w->me->conns, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&w->me->accepted, 1, __ATOMIC_RELAXED);
 		touch(c);
-		over = worker_over_share(w);
+		over = over_share(w);
 	}
 	if (over)
-		worker_yield_listen(w);
+		yield_listen(w);
 }
 
 /* conn_close - hang up; messages of unsent inbox replies go back */

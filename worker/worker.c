@@ -5,7 +5,7 @@
  *	Forked by the master with the state mapped and the listening socket
  *	open.  Every worker waits on the same listening socket
  *	(EPOLLEXCLUSIVE, so one is woken per connection; the workers share
- *	the connections, see below), and serves the connections it accepted
+ *	the connections, see conn.c), and serves the connections it accepted
  *	until it is told to stop.
  *
  *	SIGTERM or SIGINT (through a signalfd): stop accepting, send what is
@@ -30,7 +30,7 @@
 #define STOP_GRACE_MS	5000
 
 /* Markers in epoll data for the two descriptors that are not connections. */
-static char listen_mark, signal_mark;
+static char signal_mark;
 
 static int
 setup_signals(struct worker *w)
@@ -56,52 +56,6 @@ watch(struct worker *w, int fd, uint32_t events, void *mark)
 	return epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &e);
 }
 
-/*
- * Sharing the connections.  EPOLLEXCLUSIVE wakes one worker per new
- * connection: the first idle one in the listening socket's wait queue,
- * which is nearly always the same one; and a worker woken by a burst
- * would take the whole burst.  Left alone, one worker ends up with
- * nearly every connection while the other CPUs idle.  So a worker that
- * holds more connections than another worker, by more than a slack,
- * takes one per wake-up and then registers the listening socket afresh,
- * which puts it at the end of that wait queue: the next connection
- * wakes another worker first.  A registration looks at the socket at
- * once, so connections already waiting are never left unseen.
- */
-static int
-listen_interest(struct worker *w, int op)
-{
-	struct epoll_event e = { .events = EPOLLIN | EPOLLEXCLUSIVE,
-	    .data.ptr = &listen_mark };
-
-	return epoll_ctl(w->epfd, op, w->lfd, op == EPOLL_CTL_DEL ? NULL : &e);
-}
-
-/* worker_over_share - another worker holds fewer connections, by the slack */
-bool
-worker_over_share(const struct worker *w)
-{
-	uint64_t mine = w->nconns, slack = 1 + mine / 16;
-
-	for (int i = 0; i < SHM_PROCS; i++) {
-		const struct shm_proc *p = &w->st->procs[i];
-
-		if (p != w->me && p->role == PROC_WORKER &&
-		    __atomic_load_n(&p->conns, __ATOMIC_RELAXED) + slack < mine)
-			return true;
-	}
-	return false;
-}
-
-/* worker_yield_listen - go to the end of the listening socket's wait queue */
-void
-worker_yield_listen(struct worker *w)
-{
-	if (listen_interest(w, EPOLL_CTL_DEL) == -1 ||
-	    listen_interest(w, EPOLL_CTL_ADD) == -1)	/* the others accept */
-		log_warn("epoll_ctl of the listening socket: %m");
-}
-
 /* begin_stop - stop accepting; connections finish what they owe */
 static void
 begin_stop(struct worker *w)
@@ -109,7 +63,7 @@ begin_stop(struct worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = true;
-	epoll_ctl(w->epfd, EPOLL_CTL_DEL, w->lfd, NULL);
+	conn_listen(w, EPOLL_CTL_DEL);
 	close(w->lfd);
 	w->lfd = -1;
 	conn_stop(w);
@@ -187,7 +141,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	command_init();
 	if (setup_signals(&w) == -1 ||
 	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
-	    listen_interest(&w, EPOLL_CTL_ADD) == -1 ||
+	    conn_listen(&w, EPOLL_CTL_ADD) == -1 ||
 	    watch(&w, w.sigfd, EPOLLIN, &signal_mark) == -1 ||
 	    (w.msg_idx = calloc(cf->inbox_batch, sizeof(uint32_t))) == NULL) {
 		log_err("worker setup: %m");

@@ -155,10 +155,9 @@ struct delivery {
 
 /* worker.c */
 int	worker_main(const struct config *, struct state *, int lfd, int slot);
-bool	worker_over_share(const struct worker *);
-void	worker_yield_listen(struct worker *);
 
 /* conn.c */
+int	conn_listen(struct worker *, int op);
 void	conn_accept(struct worker *);
 void	conn_event(struct conn *, uint32_t events);
 void	conn_close(struct conn *);
@@ -184,6 +183,7 @@ void	guard_auth_failed_locked(uint16_t bucket, struct shm_user *,
 
 /* realm.c */
 extern char realm_chan_mark;	/* epoll data of the channel to realmd */
+extern char listen_mark;	/* epoll data of the listening socket (conn.c) */
 int	realm_ask(struct request *, uint32_t type, cJSON *, enum wait_for,
 	    uint64_t msg);
 void	realm_notify(struct worker *, uint32_t realm, uint64_t msg);
