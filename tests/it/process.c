@@ -3,7 +3,8 @@
  *	it_process - process tree, crashes, restarts and config checking
  * DESCRIPTION
  *	Covers the process titles, kill -9 of workers (respawned, nothing
- *	lost, also under a steady stream of sends), a graceful stop and a
+ *	lost, also under a steady stream of sends), connections shared by
+ *	the workers, a graceful stop and a
  *	start on the same state (also with a client stuck on a huge reply),
  *	kill -9 of the whole tree and a start again (also under load), seed
  *	users loaded only into an empty state, a damaged state file refused
