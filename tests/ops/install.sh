@@ -81,11 +81,16 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port - a loopback port nobody listens on
+# free_port - a loopback port nobody listens on, below the range the
+# kernel takes source ports from: a port in that range that nobody listens
+# on may still be held by one end of a connection (a client of an earlier
+# test, or an orphan closing down), and the daemon's bind would fail
 free_port() {
-	local p
+	local p low=32768
+	read -r low _ </proc/sys/net/ipv4/ip_local_port_range || true
+	(( low > 12000 )) || low=32768
 	for _ in $(seq 100); do
-		p=$((20000 + RANDOM % 40000))
+		p=$((10000 + RANDOM % (low - 10000)))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return 0
