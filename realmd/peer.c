@@ -2,7 +2,8 @@
  * NAME
  *	peer - realm links: dialing, the handshake, and the frames they carry
  * DESCRIPTION
- *	A link's life: the dialer connects (PH_CONNECTING), says hello and
+ *	A link's life: the dialer looks a host name up (PH_RESOLVING; an
+ *	address needs no lookup), connects (PH_CONNECTING), says hello and
  *	waits for the acceptor's challenge (PH_CHALLENGE), proves the secret
  *	and waits for the welcome (PH_WELCOME).  The acceptor (a connection
  *	a worker handed over) waits for the hello (PH_HELLO), then for the
@@ -80,7 +81,7 @@ peer_flush(struct peer *p)
 {
 	struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = p };
 
-	if (p->phase == PH_CONNECTING)
+	if (p->phase == PH_RESOLVING || p->phase == PH_CONNECTING)
 		return;
 	while (buf_used(&p->out) > 0) {
 		ssize_t n = send(p->fd, buf_head(&p->out), buf_used(&p->out),
@@ -147,11 +148,21 @@ refuse(struct peer *p, const char *why)
 	send_frame(p, o);
 }
 
+/* peer_watch - p->fd into the epoll set, for p->events */
+static int
+peer_watch(struct peer *p)
+{
+	int one = 1;
+
+	setsockopt(p->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	return watch_fd(p->fd, p->events, p);
+}
+
+/* peer_new - a peer on fd (an acceptor's), or on none yet (a dialer's) */
 static struct peer *
 peer_new(int fd, bool dialer)
 {
 	struct peer *p = calloc(1, sizeof(*p));
-	int one = 1;
 
 	if (p == NULL)
 		return NULL;
@@ -161,14 +172,82 @@ peer_new(int fd, bool dialer)
 	p->events = EPOLLIN | EPOLLRDHUP;
 	p->last_in = now_msec();
 	p->deadline = p->last_in + rd.cf->realm_wait * 1000;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (watch_fd(fd, EPOLLIN | EPOLLRDHUP, p) == -1) {
+	if (fd != -1 && peer_watch(p) == -1) {
 		free(p);
 		return NULL;
 	}
 	p->next = rd.peers;
 	rd.peers = p;
 	return p;
+}
+
+/*
+ * Looking host names up.  getaddrinfo() may wait seconds for a name
+ * server, and realmd serves every link from one loop; so a host name is
+ * looked up with getaddrinfo_a() (glibc runs the lookup in a thread of
+ * its own), and peer_tick() takes the answer, within TICK_MS of its
+ * coming.  The lookup is bounded by realm_wait like every other phase.
+ * One that cannot be cancelled when its peer closes is kept on the
+ * abandoned list until it ends: its thread still writes into it.
+ */
+struct lookup {
+	struct gaicb	 cb;
+	struct addrinfo	 hints;
+	char		 host[HOST_LEN + 1];
+	char		 port[8];
+	struct lookup	*next;		/* on the abandoned list */
+};
+
+static struct lookup *abandoned;
+
+static void
+lookup_free(struct lookup *l)
+{
+	if (l->cb.ar_result != NULL)
+		freeaddrinfo(l->cb.ar_result);
+	free(l);
+}
+
+/* lookup_start - p (a dialer) looks host up; 0, or -1 with *why */
+static int
+lookup_start(struct peer *p, const char *host, const char *port,
+    const char **why)
+{
+	struct lookup *l = calloc(1, sizeof(*l));
+	struct gaicb *list[1];
+	int rc;
+
+	if (l == NULL) {
+		*why = "out of memory";
+		return -1;
+	}
+	strlcpy(l->host, host, sizeof(l->host));
+	strlcpy(l->port, port, sizeof(l->port));
+	l->hints.ai_socktype = SOCK_STREAM;
+	l->hints.ai_flags = AI_NUMERICSERV;
+	l->cb.ar_name = l->host;
+	l->cb.ar_service = l->port;
+	l->cb.ar_request = &l->hints;
+	list[0] = &l->cb;
+	if ((rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL)) != 0) {
+		*why = gai_strerror(rc);
+		free(l);
+		return -1;
+	}
+	p->lookup = l;
+	p->phase = PH_RESOLVING;
+	return 0;
+}
+
+/* lookup_drop - the peer closes while its lookup runs */
+static void
+lookup_drop(struct lookup *l)
+{
+	if (gai_cancel(&l->cb) == EAI_NOTCANCELED) {
+		l->next = abandoned;
+		abandoned = l;
+	} else
+		lookup_free(l);
 }
 
 /* link_down - a dialer's link is dialled again later, an acceptor's waits */
@@ -212,7 +291,12 @@ peer_close(struct peer *p, const char *why)
 	}
 	if (p->realm != 0 && rd.links[p->realm].conn == p)
 		link_down(p->realm, why);
-	close(p->fd);
+	if (p->lookup != NULL)
+		lookup_drop(p->lookup);
+	if (p->fd != -1)
+		close(p->fd);
+	if (p->addrs != NULL)
+		freeaddrinfo(p->addrs);
 	buf_free(&p->in);
 	buf_free(&p->out);
 	free(p);
@@ -248,47 +332,112 @@ send_hello(struct peer *p)
 	peer_flush(p);
 }
 
-/* dial - connect to host:port for link realm, or for an addrealm (realm 0) */
+/*
+ * dial_next - the TCP connect of dialer p to the next of its addresses
+ * that takes it (a name may have an IPv6 and an IPv4 address, and the
+ * peer listen on one); 0, or -1 with *why when none is left
+ */
+static int
+dial_next(struct peer *p, const char **why)
+{
+	struct addrinfo *ai;
+
+	while ((ai = p->addr_next) != NULL) {
+		int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+
+		p->addr_next = ai->ai_next;
+		if (fd == -1 || (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
+		    errno != EINPROGRESS)) {
+			*why = strerror(errno);
+			if (fd != -1)
+				close(fd);
+			continue;
+		}
+		p->fd = fd;
+		p->phase = PH_CONNECTING;
+		p->events = EPOLLOUT;
+		if (peer_watch(p) == 0)
+			return 0;
+		*why = strerror(errno);
+		close(fd);
+		p->fd = -1;
+	}
+	return -1;
+}
+
+/*
+ * dial - connect to host:port for link realm, or for an addrealm (realm
+ * 0): at once to an address, after a lookup (lookups_tick) to a name
+ */
 static struct peer *
 dial(uint32_t realm, const char *host, uint16_t port, const char **why)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-	    .ai_flags = AI_NUMERICSERV }, *ai = NULL;
+	    .ai_flags = AI_NUMERICSERV | AI_NUMERICHOST }, *ai = NULL;
 	char portstr[8];
 	struct peer *p;
-	int fd, rc;
+	int rc;
 
 	snprintf(portstr, sizeof(portstr), "%u", port);
-	if ((rc = getaddrinfo(host, portstr, &hints, &ai)) != 0) {
-		*why = gai_strerror(rc);
-		return NULL;
-	}
-	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    ai->ai_protocol);
-	if (fd == -1 || (connect(fd, ai->ai_addr, ai->ai_addrlen) == -1 &&
-	    errno != EINPROGRESS)) {
-		*why = strerror(errno);
-		if (fd != -1)
-			close(fd);
-		freeaddrinfo(ai);
-		return NULL;
-	}
-	freeaddrinfo(ai);
-	if ((p = peer_new(fd, true)) == NULL) {
-		close(fd);
+	if ((p = peer_new(-1, true)) == NULL) {
 		*why = "out of memory";
 		return NULL;
 	}
 	p->realm = realm;
-	p->phase = PH_CONNECTING;
 	strlcpy(p->host, host, sizeof(p->host));
 	p->port = port;
-	{
-		struct epoll_event e = { .events = EPOLLOUT, .data.ptr = p };
-		epoll_ctl(rd.epfd, EPOLL_CTL_MOD, fd, &e);
-		p->events = EPOLLOUT;
+	rc = getaddrinfo(host, portstr, &hints, &ai);
+	if (rc == 0) {
+		p->addrs = p->addr_next = ai;
+		rc = dial_next(p, why);
+	} else if (rc == EAI_NONAME)
+		rc = lookup_start(p, host, portstr, why);
+	else
+		*why = gai_strerror(rc);
+	if (rc != 0) {
+		p->realm = 0;		/* the caller takes the link down */
+		peer_close(p, NULL);
+		return NULL;
 	}
 	return p;
+}
+
+/* lookups_tick - dial the names looked up; free abandoned lookups that ended */
+static void
+lookups_tick(void)
+{
+	struct lookup **lp = &abandoned, *l;
+	struct peer *p, *next;
+
+	while ((l = *lp) != NULL) {
+		if (gai_error(&l->cb) == EAI_INPROGRESS) {
+			lp = &l->next;
+			continue;
+		}
+		*lp = l->next;
+		lookup_free(l);
+	}
+	for (p = rd.peers; p != NULL; p = next) {
+		const char *why = "the name has no address";
+		int rc;
+
+		next = p->next;
+		if (p->phase != PH_RESOLVING ||
+		    (rc = gai_error(&p->lookup->cb)) == EAI_INPROGRESS)
+			continue;
+		l = p->lookup;
+		p->lookup = NULL;
+		p->addrs = p->addr_next = l->cb.ar_result;
+		l->cb.ar_result = NULL;
+		if (rc != 0)
+			why = gai_strerror(rc);
+		if (rc != 0 || dial_next(p, &why) == -1) {
+			log_info("realm link to %s:%u: %s", p->host, p->port, why);
+			peer_close(p, why);
+		}
+		lookup_free(l);
+	}
 }
 
 static void
@@ -1357,7 +1506,12 @@ peer_event(struct peer *p, uint32_t events)
 		socklen_t len = sizeof(err);
 		getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len);
 		if (err != 0 || (events & (EPOLLERR | EPOLLHUP))) {
-			peer_close(p, strerror(err ? err : ECONNREFUSED));
+			const char *why = strerror(err ? err : ECONNREFUSED);
+
+			close(p->fd);		/* out of the epoll set too */
+			p->fd = -1;
+			if (dial_next(p, &why) == -1)
+				peer_close(p, why);
 			return;
 		}
 		send_hello(p);
@@ -1406,9 +1560,12 @@ peer_tick(uint64_t now)
 	struct peer *p, *next;
 
 	early_tick(now);
+	lookups_tick();
 	for (p = rd.peers; p != NULL; p = next) {
 		next = p->next;
-		if (p->phase != PH_UP && p->deadline <= now)
+		if (p->phase == PH_RESOLVING && p->deadline <= now)
+			peer_close(p, "looking the host name up took too long");
+		else if (p->phase != PH_UP && p->deadline <= now)
 			peer_close(p, "the handshake took too long");
 		else if (p->phase == PH_UP && now - p->last_in > SILENT_MS)
 			peer_close(p, "the peer went silent");

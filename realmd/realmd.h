@@ -40,6 +40,7 @@ struct chan {
 };
 
 enum phase {
+	PH_RESOLVING,		/* dialer: looking the host name up */
 	PH_CONNECTING,		/* dialer: TCP connect in progress */
 	PH_CHALLENGE,		/* dialer: hello sent, waiting for the challenge */
 	PH_WELCOME,		/* dialer: proof sent, waiting for the welcome */
@@ -49,10 +50,15 @@ enum phase {
 	PH_CLOSING,		/* sending a last frame, then closed */
 };
 
+struct lookup;			/* a host name being looked up (peer.c) */
+
 /* One TCP connection to a peer realm. */
 struct peer {
 	enum tag	 tag;
-	int		 fd;
+	int		 fd;		/* -1 while resolving */
+	struct lookup	*lookup;	/* while resolving */
+	struct addrinfo	*addrs;		/* a dialer's addresses for the host */
+	struct addrinfo	*addr_next;	/* the next to try if this one fails */
 	enum phase	 phase;
 	bool		 dialer;
 	uint32_t	 realm;		/* its link slot; 0 until known */

@@ -18,6 +18,7 @@
  *	    version; a frame out of order or over max_line beside a live
  *	    link under the same name, which carries on);
  *	  - a link to a peer that has only just started;
+ *	  - addrealm by host name, and a name that cannot be found;
  *	  - a stopped peer: replies say "queued", each message delivered once
  *	    when it returns, both directions;
  *	  - 300 messages while realmd is killed with SIGKILL on each side:
@@ -888,6 +889,58 @@ is_hex_len(const char *s, size_t len)
 /* ================================================================ */
 /* Tests                                                             */
 /* ================================================================ */
+
+/*
+ * addrealm by host name: the name is looked up without holding realmd
+ * up (getaddrinfo_a), and the link works like one made to an address.
+ * A name that cannot be found is refused within realm_wait, and the
+ * link that is up carries messages at once while it is being looked up.
+ */
+static void
+test_addrealm_by_host_name(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *am2 = user_on(A, "lineker");
+	struct client *bh = user_on(B, "henderson");
+	cJSON *r, *a, *got = cJSON_CreateArray();
+	const cJSON *e;
+	double t0;
+
+	r = client_cmd(am, "addrealm beta localhost %d", daemon_port(B));
+	assert_reply_ok(r);
+	assert_string_equal(str(r, "peer"), "beta");
+	cJSON_Delete(r);
+	wait_link_up(am, "beta", 5.0);
+	a = list_realms(am, "listrealm");
+	e = realm_entry(a, "beta");
+	if (e == NULL)
+		fail_msg("alpha does not list beta: %s", show(a));
+	assert_string_equal(str(e, "host"), "localhost");
+	cJSON_Delete(a);
+	send_delivered(am, "beta", "henderson", "by name");
+	collect_realm(bh, "alpha", got, 1, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 1);
+	assert_string_equal(str(cJSON_GetArrayItem(got, 0), "msg"), "by name");
+
+	/* a name nobody has; meanwhile beta's link carries a message */
+	t0 = now_s();
+	client_send(am, "addrealm gamma no-such-host.invalid %d\r\n",
+	    daemon_port(B));
+	send_delivered(am2, "beta", "henderson", "while looking up");
+	r = client_reply(am);
+	assert_reply_error(r, "REALM_UNREACHABLE");
+	if (strncmp(str(r, "message"), "Realm Unreachable: ", 19) != 0)
+		fail_msg("the refusal does not say why: %s", show(r));
+	cJSON_Delete(r);
+	if (now_s() - t0 > 4.5)
+		fail_msg("addrealm of an unknown name took %.1f s; realm_wait "
+		    "is 2 s", now_s() - t0);
+	ERR(am, "NO_REALM", "ackrealm gamma");
+	collect_realm(bh, "alpha", got, 2, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 2);
+	cJSON_Delete(got);
+}
 
 /*
  * One addrealm alpha -> beta, then every link and private-message
@@ -2516,6 +2569,7 @@ main(void)
 		TS(test_forged_dialer_refused_on_the_wire, setup1),
 		TS(test_hostile_dialer_leaves_the_link_alone, setup2_small_lines),
 		TS(test_addrealm_to_a_peer_just_started, setup1),
+		T2(test_addrealm_by_host_name),
 		T2(test_peer_stopped_queued_then_delivered_once),
 		T2(test_300_messages_while_realmd_killed),
 		T2(test_restart_either_side_link_returns),
