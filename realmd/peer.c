@@ -821,7 +821,7 @@ msg_frame(struct outgoing *m)
 	    m->flags & MF_GROUP_SEND ? "group" : "private");
 	cJSON_AddStringToObject(o, "from", m->from);
 	cJSON_AddStringToObject(o, "from_name", m->from_name);
-	cJSON_AddStringToObject(o, "to", m->blob);
+	json_add_text(o, "to", m->blob, tlen);	/* typed by the sender */
 	cJSON_AddNumberToObject(o, "time", (double)m->time);
 	if (m->kind == MSG_FILE) {
 		char *b64 = file_body_b64(rd.st, &m->file);
