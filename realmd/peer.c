@@ -859,8 +859,11 @@ pump(uint32_t realm)
 			continue;	/* stays queued; sent again on reconnect */
 		}
 		p->inflight++;
-		if (link_send(&p->out, o) == -1)
-			break;
+		if (link_send(&p->out, o) == -1) {
+			/* a frame may be left half-written: the link cannot go on */
+			peer_close(p, "out of memory");
+			return;
+		}
 	}
 	if (p != NULL && !p->batching)
 		peer_flush(p);
