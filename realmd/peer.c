@@ -79,7 +79,9 @@ inst_hex(uint64_t v, char out[17])
 static void
 peer_flush(struct peer *p)
 {
-	struct epoll_event e = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = p };
+	/* closing, nothing more is read: input left waiting must not wake us */
+	struct epoll_event e = { .events = p->phase == PH_CLOSING ? 0 :
+	    EPOLLIN | EPOLLRDHUP, .data.ptr = p };
 
 	if (p->phase == PH_RESOLVING || p->phase == PH_CONNECTING)
 		return;
