@@ -166,9 +166,11 @@ message_json(struct state *st, const struct shm_msg *m, bool content)
 		json_add_text(e, "msg", heap_ptr(st, m->text), m->len);
 	json_add_uint(e, "id", m->id);
 	if (from->realm != 0) {		/* "user@realm": a user over a link */
-		const char *at = strchr(from->name, '@');
-		json_add_text(e, "from", from->name, (size_t)(at - from->name));
-		cJSON_AddStringToObject(e, "realm", at + 1);
+		size_t len;
+		const char *name = remote_user_name(from, &len);
+		json_add_text(e, "from", name, len);
+		cJSON_AddStringToObject(e, "realm",
+		    name[len] == '@' ? name + len + 1 : "");
 	} else
 		cJSON_AddStringToObject(e, "from", from->name);
 	iso_time(m->time, when);
