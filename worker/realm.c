@@ -335,19 +335,16 @@ static void
 refuse_link(struct conn *c, const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *text;
+	struct buf line = { 0 };
 
 	log_warn("realm link refused: %s", why);
 	cJSON_AddStringToObject(o, "t", "error");
 	cJSON_AddStringToObject(o, "code", code_name(E_REALM_UNREACHABLE));
 	cJSON_AddStringToObject(o, "message", why);
-	if ((text = cJSON_PrintUnformatted(o)) != NULL) {
-		size_t len = strlen(text);
-		text[len] = '\n';	/* replaces the NUL: sent as one line */
-		(void)send(c->fd, text, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		cJSON_free(text);
-	}
-	cJSON_Delete(o);
+	if (link_send(&line, o) == 0)
+		(void)send(c->fd, buf_head(&line), buf_used(&line),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	buf_free(&line);
 	conn_close(c);
 }
 
