@@ -166,9 +166,11 @@ message_json(struct state *st, const struct shm_msg *m, bool content)
 		json_add_text(e, "msg", heap_ptr(st, m->text), m->len);
 	json_add_uint(e, "id", m->id);
 	if (from->realm != 0) {		/* "user@realm": a user over a link */
-		const char *at = strchr(from->name, '@');
-		json_add_text(e, "from", from->name, (size_t)(at - from->name));
-		cJSON_AddStringToObject(e, "realm", at + 1);
+		size_t len;
+		const char *name = remote_user_name(from, &len);
+		json_add_text(e, "from", name, len);
+		cJSON_AddStringToObject(e, "realm",
+		    name[len] == '@' ? name + len + 1 : "");
 	} else
 		cJSON_AddStringToObject(e, "from", from->name);
 	iso_time(m->time, when);
@@ -178,37 +180,44 @@ message_json(struct state *st, const struct shm_msg *m, bool content)
 	return e;
 }
 
-/* bounce_json - a notice that a peer realm refused one of our messages */
+/* next_field - the NUL-ended field at *p, up to end at most; *p goes past it */
+static const char *
+next_field(const char **p, const char *end, size_t *len)
+{
+	const char *f = *p;
+
+	*len = strnlen(f, (size_t)(end - f));
+	*p = f + *len < end ? f + *len + 1 : end;
+	return f;
+}
+
+/*
+ * bounce_json - a notice that a peer realm refused one of our messages;
+ * its text is "<realm>\0<code>\0<target>\0<why>" (bounce_enqueue)
+ */
 static cJSON *
 bounce_json(struct state *st, const struct shm_msg *m, cJSON *e)
 {
-	const char *realm = heap_ptr(st, m->text), *end = realm + m->len;
-	const char *code = realm + strnlen(realm, (size_t)(end - realm)) + 1;
-	const char *target = code < end ? code + strnlen(code,
-	    (size_t)(end - code)) + 1 : end;
-	const char *why = target < end ? target + strnlen(target,
-	    (size_t)(end - target)) + 1 : end;
+	const char *p = heap_ptr(st, m->text), *end = p + m->len;
+	const char *realm, *code, *target, *why;
+	size_t rlen, clen, tlen, wlen;
 	char when[21], *text = NULL;
 
-	if (code > end)
-		code = end;
-	if (target > end)
-		target = end;
-	if (why > end)
-		why = end;
+	realm = next_field(&p, end, &rlen);
+	code = next_field(&p, end, &clen);
+	target = next_field(&p, end, &tlen);
+	why = next_field(&p, end, &wlen);
 	cJSON_AddStringToObject(e, "msg_from", BOUNCE_FROM);
 	json_add_text(e, "msg_to", st->users[m->to].display,
 	    strlen(st->users[m->to].display));
 	if (asprintf(&text, "Pesan ke %.*s di realm %.*s ditolak: %.*s",
-	    (int)strnlen(target, (size_t)(end - target)), target,
-	    (int)strnlen(realm, (size_t)(end - realm)), realm,
-	    (int)(end - why), why) >= 0) {
+	    (int)tlen, target, (int)rlen, realm, (int)wlen, why) >= 0) {
 		json_add_text(e, "msg", text, strlen(text));
 		free(text);
 	}
 	cJSON_AddBoolToObject(e, "bounce", true);
-	json_add_text(e, "code", code, strnlen(code, (size_t)(end - code)));
-	json_add_text(e, "realm", realm, strnlen(realm, (size_t)(end - realm)));
+	json_add_text(e, "code", code, clen);
+	json_add_text(e, "realm", realm, rlen);
 	cJSON_AddNumberToObject(e, "ref", (double)m->ref);
 	cJSON_AddNumberToObject(e, "id", (double)m->id);
 	cJSON_AddStringToObject(e, "from", BOUNCE_FROM);

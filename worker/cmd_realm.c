@@ -263,6 +263,27 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 	reply_finish(rq->out, o);
 }
 
+/*
+ * send_target - the link (args[0]) and target (args[1]) of a realm send;
+ * 0 after replying an error.  The target goes into the outbox before a
+ * NUL, so it may hold none.
+ */
+static uint32_t
+send_target(struct request *rq, uint32_t flags)
+{
+	const struct word *to = &rq->args[1];
+	uint32_t r;
+
+	if ((r = find_realm(rq, &rq->args[0])) == 0)
+		return 0;
+	if (to->len == 0 || to->len > REMOTE_NAME_LEN * 4 ||
+	    memchr(to->p, '\0', to->len) != NULL) {
+		reply_error(rq->out, flags ? E_NO_GROUP : E_NO_USER, NULL);
+		return 0;
+	}
+	return r;
+}
+
 /* send_text - sendrealm / sendgrouprealm */
 static void
 send_text(struct request *rq, uint32_t flags)
@@ -274,13 +295,8 @@ send_text(struct request *rq, uint32_t flags)
 	char *tofree;
 	uint32_t r;
 
-	if ((r = find_realm(rq, &rq->args[0])) == 0)
+	if ((r = send_target(rq, flags)) == 0)
 		return;
-	if (to->len == 0 || to->len > REMOTE_NAME_LEN * 4 ||
-	    memchr(to->p, '\0', to->len) != NULL) {
-		reply_error(rq->out, flags ? E_NO_GROUP : E_NO_USER, NULL);
-		return;
-	}
 	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
 		text_refused(rq, why);
 		return;
@@ -300,12 +316,8 @@ send_file(struct request *rq, uint32_t flags)
 	struct upload up = { .body = NULL };
 	uint32_t r;
 
-	if ((r = find_realm(rq, &rq->args[0])) == 0)
+	if ((r = send_target(rq, flags)) == 0)
 		return;
-	if (to->len == 0 || to->len > REMOTE_NAME_LEN * 4) {
-		reply_error(rq->out, flags ? E_NO_GROUP : E_NO_USER, NULL);
-		return;
-	}
 	if (!upload_decode(rq, &rq->args[2], &up))
 		goto done;
 	if (spool_store(st, up.body, up.size, &up.id) == -1) {

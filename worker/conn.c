@@ -330,6 +330,7 @@ conn_event(struct conn *c, uint32_t events)
 	}
 	if ((events & (EPOLLIN | EPOLLHUP | EPOLLRDHUP)) && !c->eof &&
 	    read_input(c) == -1) {
+		buf_reset(&c->w->scratch);	/* its replies: not another's */
 		conn_close(c);
 		return;
 	}

@@ -189,6 +189,19 @@ late_refusal(struct worker *w, const cJSON *body)
 		txn_commit(w->st);
 }
 
+/*
+ * chan_broken - the channel failed inside a request: shut it down, and
+ * realm_event closes it (answering every waiting connection) from the
+ * event loop.  Answering them here would run their replies, and the
+ * lines behind them, through the scratch buffer that holds this
+ * request's replies.
+ */
+static void
+chan_broken(struct worker *w)
+{
+	shutdown(w->realmd.fd, SHUT_RDWR);
+}
+
 /* realm_close - realmd went away: every waiting connection is answered */
 void
 realm_close(struct worker *w)
@@ -288,7 +301,7 @@ realm_ask(struct request *rq, uint32_t type, cJSON *body, enum wait_for why,
 	req = ++w->realmd.next_req;
 	if (rmsg_put_json(&w->realmd.out, type, req, body) == -1 ||
 	    chan_write(w) == -1) {
-		realm_close(w);
+		chan_broken(w);
 		return -1;
 	}
 	c->wait_for = (uint8_t)why;
@@ -314,7 +327,7 @@ realm_notify(struct worker *w, uint32_t realm, uint64_t msg)
 	cJSON_AddBoolToObject(o, "wait", false);
 	if (rmsg_put_json(&w->realmd.out, RM_SEND, 0, o) == -1 ||
 	    chan_write(w) == -1)
-		realm_close(w);
+		chan_broken(w);
 }
 
 /* refuse_link - we cannot hand a realm link over: say so and hang up */
@@ -322,19 +335,16 @@ static void
 refuse_link(struct conn *c, const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
-	char *text;
+	struct buf line = { 0 };
 
 	log_warn("realm link refused: %s", why);
 	cJSON_AddStringToObject(o, "t", "error");
 	cJSON_AddStringToObject(o, "code", code_name(E_REALM_UNREACHABLE));
 	cJSON_AddStringToObject(o, "message", why);
-	if ((text = cJSON_PrintUnformatted(o)) != NULL) {
-		size_t len = strlen(text);
-		text[len] = '\n';	/* replaces the NUL: sent as one line */
-		(void)send(c->fd, text, len + 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-		cJSON_free(text);
-	}
-	cJSON_Delete(o);
+	if (link_send(&line, o) == 0)
+		(void)send(c->fd, buf_head(&line), buf_used(&line),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+	buf_free(&line);
 	conn_close(c);
 }
 
@@ -388,7 +398,7 @@ realm_handoff(struct conn *c)
 	/* the descriptor went with the first byte; the rest follows in order */
 	if ((size_t)n < buf_used(&msg) &&
 	    buf_append(&rc->out, buf_head(&msg) + n, buf_used(&msg) - (size_t)n) == -1)
-		realm_close(w);
+		chan_broken(w);
 	buf_free(&msg);
 	if (rc->fd != -1)
 		chan_interest(w);
