@@ -187,10 +187,10 @@ check_realm(struct state *st, uint32_t ri, uint64_t *nmsgs, char *err,
 		FAIL("realm %u has a damaged record", ri);
 	for (uint32_t i = r->out_head; i != 0; i = st->msgs[i].next) {
 		struct shm_msg *m = msg_at(st, i);
-		if (m == NULL || m->to != 0 || m->realm != ri || m->id <= prev ||
-		    ++n > r->out_count || user_at(st, m->from) == NULL ||
-		    !msg_ok(st, m) || memchr(heap_ptr(st, m->text), '\0',
-		    m->len) == NULL)
+		if (m == NULL || m->to != 0 || m->group != 0 || m->realm != ri ||
+		    m->id <= prev || ++n > r->out_count ||
+		    user_at(st, m->from) == NULL || !msg_ok(st, m) ||
+		    memchr(heap_ptr(st, m->text), '\0', m->len) == NULL)
 			FAIL("queue of realm %s is damaged", r->name);
 		prev = m->id;
 		last = i;

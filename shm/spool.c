@@ -197,7 +197,7 @@ int
 spool_store(struct state *st, const void *body, size_t size, uint64_t *id)
 {
 	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
-	int fd;
+	int fd, saved;
 
 	do
 		arc4random_buf(id, sizeof(*id));
@@ -206,12 +206,14 @@ spool_store(struct state *st, const void *body, size_t size, uint64_t *id)
 	spool_path(st, *id, false, path, sizeof(path));
 	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) == -1)
 		return -1;
-	if (write_full(fd, body, size) == -1 || close(fd) == -1 ||
-	    rename(tmp, path) == -1) {
-		int saved = errno;
-		unlink(tmp);
-		errno = saved;
-		return -1;
-	}
-	return 0;
+	if (write_full(fd, body, size) == -1) {
+		saved = errno;
+		close(fd);
+	} else if (close(fd) == -1 || rename(tmp, path) == -1)
+		saved = errno;
+	else
+		return 0;
+	unlink(tmp);
+	errno = saved;
+	return -1;
 }

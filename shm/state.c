@@ -201,6 +201,7 @@ check_layout(const struct shm_header *h, uint64_t fsize, char *err, size_t errle
 		end = r->off + r->size;
 	}
 	if (h->region[RG_PROCS].count != SHM_PROCS ||
+	    h->region[RG_REALMS].count != REALMS_MAX + 1 ||
 	    h->users.mask + 1 != h->region[RG_USER_HASH].count ||
 	    h->sessions.mask + 1 != h->region[RG_SESSION_HASH].count ||
 	    h->groups.mask + 1 != h->region[RG_GROUP_HASH].count) {

@@ -2785,6 +2785,33 @@ test_realm_remove_moves_arrivals(void **state)
 	assert_int_equal(st->users[a].inbox_count, 3);
 }
 
+/* damage: a group's last message also made the queue of a link */
+static void
+test_check_queue_shared_with_history(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), g, r, h;
+	struct msg_new m = { .from = a, .kind = MSG_TEXT, .time = 1,
+	    .text = "x\0hi", .len = 4 };
+	uint64_t id, gone;
+	int rc;
+
+	txn_begin(st);
+	assert_int_equal(group_create(st, "crew", "", a, &g), 0);
+	assert_int_equal(realm_insert(st, "beta", "beta", "h", 1, 0, &r), 0);
+	assert_int_equal(group_post(st, g, &m, 10, &id, &gone), 0);
+	txn_commit(st);
+	queue_for(st, r, a, "bob", "hi", 10, &rc);
+	assert_int_equal(rc, 0);
+	check_ok(st);
+	/* the queued message is left on no chain; counts still add up */
+	h = st->groups[g].hist_head;
+	st->msgs[h].realm = r;
+	st->realms[r].out_head = st->realms[r].out_tail = h;
+	check_fails(st, "queue of realm beta is damaged");
+}
+
 int
 main(void)
 {
@@ -2828,6 +2855,7 @@ main(void)
 		T(test_realm_received_and_refusals),
 		T(test_remote_users_and_realm_inbox),
 		T(test_realm_remove_moves_arrivals),
+		T(test_check_queue_shared_with_history),
 	};
 #undef T
 #undef TC
