@@ -123,20 +123,10 @@ static void
 wait_serving(struct daemon *d, const char *name)
 {
 	char want[128];
-	double end = now_s() + 5.0;
 
 	snprintf(want, sizeof(want), "serving realm %s", name);
-	for (;;) {
-		char *log = daemon_log_text(d);
-		bool found = strstr(log, want) != NULL;
-
-		free(log);
-		if (found)
-			return;
-		if (now_s() > end)
-			fail_msg("no \"%s\" in the log within 5 s", want);
-		sleep_ms(20);
-	}
+	if (!daemon_wait_log(d, want, 5.0))
+		fail_msg("no \"%s\" in the log within 5 s", want);
 }
 
 /* fed_new - n daemons named alpha, beta, gamma with the given extras */
@@ -743,24 +733,6 @@ check_file_entry(const cJSON *e, const char *name, const unsigned char *data,
 /* Processes                                                         */
 /* ---------------------------------------------------------------- */
 
-/* realmd_pid - the child of d whose title contains "realmd", or 0 */
-static pid_t
-realmd_pid(struct daemon *d)
-{
-	pid_t kids[64];
-	int n = daemon_children(d, kids, 64);
-	pid_t found = 0;
-
-	for (int i = 0; i < n && found == 0; i++) {
-		char *t = proc_title(kids[i]);
-
-		if (strstr(t, "realmd") != NULL)
-			found = kids[i];
-		free(t);
-	}
-	return found;
-}
-
 /* wait_realmd - a realmd other than old within timeout, or fail */
 static pid_t
 wait_realmd(struct daemon *d, pid_t old, double timeout)
@@ -768,7 +740,7 @@ wait_realmd(struct daemon *d, pid_t old, double timeout)
 	double end = now_s() + timeout;
 	pid_t p;
 
-	while ((p = realmd_pid(d)) == 0 || p == old) {
+	while ((p = daemon_realmd(d)) == 0 || p == old) {
 		if (now_s() > end)
 			fail_msg("no realmd process (other than pid %d) "
 			    "within %.0f s", (int)old, timeout);
@@ -781,7 +753,7 @@ wait_realmd(struct daemon *d, pid_t old, double timeout)
 static pid_t
 kill_realmd(struct daemon *d)
 {
-	pid_t p = realmd_pid(d);
+	pid_t p = daemon_realmd(d);
 
 	if (p == 0)
 		fail_msg("no child with \"realmd\" in its title");
@@ -1873,8 +1845,8 @@ test_300_messages_while_realmd_killed(void **state)
 	link_realm(am, "beta", B, "beta");
 	wait_link_up(am, "beta", 5.0);
 	wait_link_up(bh, "alpha", 5.0);
-	assert_true(realmd_pid(A) > 0);
-	assert_true(realmd_pid(B) > 0);
+	assert_true(daemon_realmd(A) > 0);
+	assert_true(daemon_realmd(B) > 0);
 
 	for (int i = 0; i < N300; ) {
 		const char *dest;
