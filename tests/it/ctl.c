@@ -600,6 +600,17 @@ static int setup_read_only(void **state)
 	return 0;
 }
 
+/* ro_refused - realmctl args exits 1 and says want on stderr */
+static void ro_refused(const char *const args[], const char *want)
+{
+	char *out, *err;
+
+	assert_int_equal(realmctl_run(args, &out, &err), 1);
+	assert_non_null(strstr(err, want));
+	free(out);
+	free(err);
+}
+
 static void test_read_only_socket(void **state)
 {
 	struct daemon *d = *state;
@@ -623,22 +634,10 @@ static void test_read_only_socket(void **state)
 	assert_non_null(strstr(out, "\"version\""));
 	free(out);
 	free(err);
-	assert_int_equal(realmctl_run(kick, &out, &err), 1);
-	assert_non_null(strstr(err, "not allowed on a read-only"));
-	free(out);
-	free(err);
-	assert_int_equal(realmctl_run(stop, &out, &err), 1);
-	assert_non_null(strstr(err, "not allowed on a read-only"));
-	free(out);
-	free(err);
-	assert_int_equal(realmctl_run(add, &out, &err), 1);
-	assert_non_null(strstr(err, "add_realm is not allowed on a read-only"));
-	free(out);
-	free(err);
-	assert_int_equal(realmctl_run(del, &out, &err), 1);
-	assert_non_null(strstr(err, "del_realm is not allowed on a read-only"));
-	free(out);
-	free(err);
+	ro_refused(kick, "not allowed on a read-only");
+	ro_refused(stop, "not allowed on a read-only");
+	ro_refused(add, "add_realm is not allowed on a read-only");
+	ro_refused(del, "del_realm is not allowed on a read-only");
 	assert_int_equal(realmctl_run(realms, &out, &err), 0);
 	assert_true(has_line(out, "REALM", "PEER"));
 	free(out);
