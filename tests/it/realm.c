@@ -455,6 +455,21 @@ wait_link_up_at(const char *file, int line, struct client *c,
 	}
 }
 
+/*
+ * link_up_both - addrealm beta from alpha's client am; within 5 s the
+ * link is up on both sides (bh is a client of beta)
+ */
+#define link_up_both(am, bh, B) link_up_both_at(__FILE__, __LINE__, am, bh, B)
+
+static void
+link_up_both_at(const char *file, int line, struct client *am,
+    struct client *bh, struct daemon *B)
+{
+	link_realm(am, "beta", B, "beta");
+	wait_link_up_at(file, line, am, "beta", 5.0);
+	wait_link_up_at(file, line, bh, "alpha", 5.0);
+}
+
 /* wait_state_not_up - within timeout the link leaves "up"; its state */
 static const char *
 wait_state_not_up(struct client *c, const char *id, double timeout,
@@ -939,9 +954,7 @@ test_link_and_private_messages_both_ways(void **state)
 	assert_int_equal(cJSON_GetArraySize(a), 0);
 	cJSON_Delete(a);
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* the dialer lists the link under its id, with the peer's address */
 	a = list_realms(am, "listrealm");
@@ -1136,9 +1149,7 @@ test_groups_across_realms_both_ways(void **state)
 	cJSON *r, *got;
 	const cJSON *e, *members;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* comma lists resolved at the peer */
 	r = client_cmd(am, "sendgrouprealm beta henderson,nobody hi list");
@@ -1299,9 +1310,7 @@ test_files_across_realms_byte_exact(void **state)
 	cJSON *r, *got;
 	const cJSON *e;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* alpha -> beta, 1 MiB, the name made harmless as by sendfile */
 	r = send_file(am, "sendfilerealm", "beta", "henderson",
@@ -1644,9 +1653,7 @@ test_hostile_dialer_leaves_the_link_alone(void **state)
 	cJSON *got = cJSON_CreateArray(), *back = cJSON_CreateArray();
 	int fd;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	send_delivered(am, "beta", "henderson", "before");
 
 	raw = forger_challenged(B, "alpha", &fd);
@@ -1723,9 +1730,7 @@ test_peer_stopped_queued_then_delivered_once(void **state)
 	char buf[64], text[64];
 	cJSON *got;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	OK(bh, NULL, "addgroup football");
 	send_delivered(am, "beta", "henderson", "before the stop");
 
@@ -1842,9 +1847,7 @@ test_300_messages_while_realmd_killed(void **state)
 	size_t o = 0;
 	double end;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	assert_true(daemon_realmd(A) > 0);
 	assert_true(daemon_realmd(B) > 0);
 
@@ -1989,9 +1992,7 @@ test_kill9_whole_realm_mid_stream(void **state)
 	char *lines = malloc(cap);
 	cJSON *got;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* the sender's whole realm dies after 40 answers */
 	o = 0;
@@ -2162,9 +2163,7 @@ test_restart_either_side_link_returns(void **state)
 		{ 1, true, "accepter kill -9" },
 	};
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	check_link_works(am, bh, "the link");
 
 	for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
@@ -2257,9 +2256,7 @@ test_refused_while_down_bounces(void **state)
 	long epoch;
 	char buf[64];
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	client_close(bh);
 	daemon_stop(B);
 	wait_state_not_up(am, "beta", 5.0, buf, sizeof(buf));
