@@ -547,26 +547,6 @@ struct run {
 	double		 tree_outage;	/* kill -9 of the tree until it answers */
 };
 
-/* wait_log - the daemon's log holds want within timeout, or fail */
-static void
-wait_log(struct daemon *d, const char *want, double timeout)
-{
-	double end = now_s() + timeout;
-
-	for (;;) {
-		char *log = daemon_log_text(d);
-		bool found = strstr(log, want) != NULL;
-
-		free(log);
-		if (found)
-			return;
-		if (now_s() > end)
-			fail_msg("no \"%s\" in the log within %.0f s", want,
-			    timeout);
-		sleep_ms(20);
-	}
-}
-
 /* ok_cmd - a command that must succeed */
 static void
 ok_cmd(struct client *c, const char *line)
@@ -651,7 +631,8 @@ start_realms(struct run *x)
 		char want[64];
 
 		snprintf(want, sizeof(want), "serving realm %s", realm_names[r]);
-		wait_log(x->d[r], want, 5.0);
+		if (!daemon_wait_log(x->d[r], want, 5.0))
+			fail_msg("no \"%s\" in the log within 5 s", want);
 		for (int i = 0; i < NUSER; i++) {
 			c = client_connect(x->d[r]);
 			client_auth(c, users[i], SEED_PASSWORD);

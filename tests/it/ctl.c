@@ -198,22 +198,6 @@ static void append_config(struct daemon *d, const char *lines)
 	assert_int_equal(fclose(f), 0);
 }
 
-/* wait_log - the daemon log shows text within the time */
-static bool wait_log(struct daemon *d, const char *text, double timeout_s)
-{
-	double end = now_s() + timeout_s;
-
-	for (;;) {
-		char *log = daemon_log_text(d);
-		bool found = strstr(log, text) != NULL;
-
-		free(log);
-		if (found || now_s() > end)
-			return found;
-		sleep_ms(20);
-	}
-}
-
 static void test_status_text(void **state)
 {
 	struct daemon *d = *state;
@@ -517,7 +501,7 @@ static void test_reload_bad(void **state)
 	j = ctl_json(d, "status");
 	assert_int_equal(cJSON_GetArraySize(get(j, "workers")), IT_WORKERS);
 	cJSON_Delete(j);
-	assert_true(wait_log(d, "reload refused", 2.0));
+	assert_true(daemon_wait_log(d, "reload refused", 2.0));
 }
 
 static void test_stop_text(void **state)
@@ -616,6 +600,17 @@ static int setup_read_only(void **state)
 	return 0;
 }
 
+/* ro_refused - realmctl args exits 1 and says want on stderr */
+static void ro_refused(const char *const args[], const char *want)
+{
+	char *out, *err;
+
+	assert_int_equal(realmctl_run(args, &out, &err), 1);
+	assert_non_null(strstr(err, want));
+	free(out);
+	free(err);
+}
+
 static void test_read_only_socket(void **state)
 {
 	struct daemon *d = *state;
@@ -639,22 +634,10 @@ static void test_read_only_socket(void **state)
 	assert_non_null(strstr(out, "\"version\""));
 	free(out);
 	free(err);
-	assert_int_equal(realmctl_run(kick, &out, &err), 1);
-	assert_non_null(strstr(err, "not allowed on a read-only"));
-	free(out);
-	free(err);
-	assert_int_equal(realmctl_run(stop, &out, &err), 1);
-	assert_non_null(strstr(err, "not allowed on a read-only"));
-	free(out);
-	free(err);
-	assert_int_equal(realmctl_run(add, &out, &err), 1);
-	assert_non_null(strstr(err, "add_realm is not allowed on a read-only"));
-	free(out);
-	free(err);
-	assert_int_equal(realmctl_run(del, &out, &err), 1);
-	assert_non_null(strstr(err, "del_realm is not allowed on a read-only"));
-	free(out);
-	free(err);
+	ro_refused(kick, "not allowed on a read-only");
+	ro_refused(stop, "not allowed on a read-only");
+	ro_refused(add, "add_realm is not allowed on a read-only");
+	ro_refused(del, "del_realm is not allowed on a read-only");
 	assert_int_equal(realmctl_run(realms, &out, &err), 0);
 	assert_true(has_line(out, "REALM", "PEER"));
 	free(out);
@@ -676,7 +659,7 @@ static void test_sighup_still_reloads(void **state)
 	    1);
 	append_config(d, "workers = 3\nbad line\n");
 	kill(daemon_pid(d), SIGHUP);
-	assert_true(wait_log(d, "reload refused", 3.0));
+	assert_true(daemon_wait_log(d, "reload refused", 3.0));
 	assert_int_equal(daemon_workers(d, old, 64), 1);
 	if (old[0] != now[0]) {
 		daemon_log_tail(d, 20);
@@ -723,7 +706,7 @@ static void test_slow_clients_do_not_stall(void **state)
 	out = ctl_ok(d, "status");
 	assert_true(has_line(out, "workers", "2"));
 	free(out);
-	assert_true(wait_log(d, "too slow", 1.0));
+	assert_true(daemon_wait_log(d, "too slow", 1.0));
 	for (int i = 0; i < 24; i++)
 		close(fds[i]);
 }
@@ -735,22 +718,23 @@ static void test_log_lines(void **state)
 	char dead[64];
 	int st;
 
-	assert_true(wait_log(d, "notice: started " REALMCHAT_VERSION, 2.0));
+	assert_true(daemon_wait_log(d, "notice: started " REALMCHAT_VERSION,
+	    2.0));
 	assert_int_equal(daemon_wait_workers(d, IT_WORKERS, NULL, 0, pids, 5.0),
 	    IT_WORKERS);
 	kill(pids[0], SIGKILL);
 	snprintf(dead, sizeof dead, "warning: worker %d killed by signal 9",
 	    (int)pids[0]);
-	assert_true(wait_log(d, dead, 3.0));
-	assert_true(wait_log(d, "respawned", 3.0));
+	assert_true(daemon_wait_log(d, dead, 3.0));
+	assert_true(daemon_wait_log(d, "respawned", 3.0));
 	daemon_wait_workers(d, IT_WORKERS, pids, 1, now, 5.0);
 	free(ctl_ok(d, "reload"));
-	assert_true(wait_log(d, "notice: reloaded", 2.0));
+	assert_true(daemon_wait_log(d, "notice: reloaded", 2.0));
 	free(ctl_ok(d, "stop"));
 	st = daemon_wait_exit(d, 5.0);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	assert_true(wait_log(d, "notice: stopping (realmctl stop", 1.0));
-	assert_true(wait_log(d, "notice: stopped", 1.0));
+	assert_true(daemon_wait_log(d, "notice: stopping (realmctl stop", 1.0));
+	assert_true(daemon_wait_log(d, "notice: stopped", 1.0));
 }
 
 /* owner_of - uid owning path */
@@ -813,7 +797,7 @@ static void test_privilege_drop(void **state)
 	snprintf(path, sizeof path, "%s/state/spool", daemon_dir(d));
 	assert_int_equal(owner_of(path), pw->pw_uid);
 	assert_int_equal(owner_of(daemon_control_path(d)), pw->pw_uid);
-	assert_true(wait_log(d, "running as nobody", 1.0));
+	assert_true(daemon_wait_log(d, "running as nobody", 1.0));
 	/* serving, reloading, kicking and stopping all work as nobody */
 	assert_reply_ok(client_cmd(logged_in(d, "messi"), "send henderson x"));
 	free(ctl_ok(d, "reload"));
@@ -866,8 +850,8 @@ static int setup_pair(void **state)
 	p->beta = daemon_start(REALM_LINES("beta"));
 	*state = p;
 	/* the chat port may open before realmd takes requests */
-	assert_true(wait_log(p->alpha, "serving realm alpha", 5.0));
-	assert_true(wait_log(p->beta, "serving realm beta", 5.0));
+	assert_true(daemon_wait_log(p->alpha, "serving realm alpha", 5.0));
+	assert_true(daemon_wait_log(p->beta, "serving realm beta", 5.0));
 	return 0;
 }
 
@@ -1010,33 +994,17 @@ static void test_realm_add_dead_port(void **state)
 	ctl_fails(p->alpha, "no such realm: gamma", "del", "realm", "gamma");
 }
 
-/* realmd_pid - the daemon's realmd process */
-static pid_t realmd_pid(struct daemon *d)
-{
-	pid_t kids[64];
-	int n = daemon_children(d, kids, 64);
-
-	for (int i = 0; i < n; i++) {
-		char *t = proc_title(kids[i]);
-		bool is = t != NULL && strstr(t, "realmd") != NULL;
-
-		free(t);
-		if (is)
-			return kids[i];
-	}
-	fail_msg("no realmd among %d children", n);
-	return -1;
-}
-
 /* test_realm_add_waits_aside - a silent realmd holds up no one else */
 static void test_realm_add_waits_aside(void **state)
 {
 	struct pair *p = *state;
-	pid_t rd = realmd_pid(p->alpha), ctl;
+	pid_t rd = daemon_realmd(p->alpha), ctl;
 	char port[16], *out;
 	double t0, took;
 	int st;
 
+	if (rd == 0)
+		fail_msg("no realmd among alpha's children");
 	assert_int_equal(kill(rd, SIGSTOP), 0);
 	port_of(p->beta, port, sizeof port);
 	if ((ctl = fork()) == 0) {
@@ -1084,7 +1052,8 @@ static void test_realm_del(void **state)
 	assert_string_equal(out, "deleted realm beta: 1 queued messages "
 	    "dropped, 1 moved to personal inboxes\n");
 	free(out);
-	assert_true(wait_log(p->alpha, "notice: realm beta deleted", 1.0));
+	assert_true(daemon_wait_log(p->alpha, "notice: realm beta deleted",
+	    1.0));
 	j = ctl_json(p->alpha, "show", "realms");
 	assert_int_equal(cJSON_GetArraySize(get(j, "realms")), 0);
 	cJSON_Delete(j);

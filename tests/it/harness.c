@@ -845,6 +845,23 @@ char *daemon_log_text(const struct daemon *d)
 	return text;
 }
 
+/* daemon_wait_log - the daemon's log shows text within the time */
+bool daemon_wait_log(const struct daemon *d, const char *text,
+    double timeout_s)
+{
+	double end = now_s() + timeout_s;
+
+	for (;;) {
+		char *log = daemon_log_text(d);
+		bool found = strstr(log, text) != NULL;
+
+		free(log);
+		if (found || now_s() > end)
+			return found;
+		sleep_ms(20);
+	}
+}
+
 /* daemon_start - prepare and launch a daemon with extra config lines */
 struct daemon *daemon_start(const char *extra_config_lines)
 {
@@ -1003,6 +1020,23 @@ int daemon_children(struct daemon *d, pid_t *pids, int max)
 	for (int i = 0; i < n; i++)
 		remember_child(d, pids[i]);
 	return n;
+}
+
+/* daemon_realmd - the child titled as realmd, or 0 */
+pid_t daemon_realmd(struct daemon *d)
+{
+	pid_t kids[64];
+	int n = daemon_children(d, kids, 64);
+	pid_t found = 0;
+
+	for (int i = 0; i < n && found == 0; i++) {
+		char *t = proc_title(kids[i]);
+
+		if (strstr(t, "realmd") != NULL)
+			found = kids[i];
+		free(t);
+	}
+	return found;
 }
 
 /*

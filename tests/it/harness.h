@@ -74,11 +74,14 @@ const char *daemon_config_path(const struct daemon *d);
 const char *realmchatd_path(void);
 int daemon_children(struct daemon *d, pid_t *pids, int max);
 int daemon_workers(struct daemon *d, pid_t *pids, int max);
+pid_t daemon_realmd(struct daemon *d);
 int daemon_wait_workers(struct daemon *d, int n, const pid_t *gone,
     int ngone, pid_t *pids, double timeout_s);
 int daemon_check_config(const char *config_path, char **err_text);
 void daemon_log_tail(const struct daemon *d, int lines);
 char *daemon_log_text(const struct daemon *d);
+bool daemon_wait_log(const struct daemon *d, const char *text,
+    double timeout_s);
 
 /*
  * realmctl: run with args (NULL-ended), stdout and stderr captured (the

@@ -123,20 +123,10 @@ static void
 wait_serving(struct daemon *d, const char *name)
 {
 	char want[128];
-	double end = now_s() + 5.0;
 
 	snprintf(want, sizeof(want), "serving realm %s", name);
-	for (;;) {
-		char *log = daemon_log_text(d);
-		bool found = strstr(log, want) != NULL;
-
-		free(log);
-		if (found)
-			return;
-		if (now_s() > end)
-			fail_msg("no \"%s\" in the log within 5 s", want);
-		sleep_ms(20);
-	}
+	if (!daemon_wait_log(d, want, 5.0))
+		fail_msg("no \"%s\" in the log within 5 s", want);
 }
 
 /* fed_new - n daemons named alpha, beta, gamma with the given extras */
@@ -465,6 +455,21 @@ wait_link_up_at(const char *file, int line, struct client *c,
 	}
 }
 
+/*
+ * link_up_both - addrealm beta from alpha's client am; within 5 s the
+ * link is up on both sides (bh is a client of beta)
+ */
+#define link_up_both(am, bh, B) link_up_both_at(__FILE__, __LINE__, am, bh, B)
+
+static void
+link_up_both_at(const char *file, int line, struct client *am,
+    struct client *bh, struct daemon *B)
+{
+	link_realm(am, "beta", B, "beta");
+	wait_link_up_at(file, line, am, "beta", 5.0);
+	wait_link_up_at(file, line, bh, "alpha", 5.0);
+}
+
 /* wait_state_not_up - within timeout the link leaves "up"; its state */
 static const char *
 wait_state_not_up(struct client *c, const char *id, double timeout,
@@ -743,24 +748,6 @@ check_file_entry(const cJSON *e, const char *name, const unsigned char *data,
 /* Processes                                                         */
 /* ---------------------------------------------------------------- */
 
-/* realmd_pid - the child of d whose title contains "realmd", or 0 */
-static pid_t
-realmd_pid(struct daemon *d)
-{
-	pid_t kids[64];
-	int n = daemon_children(d, kids, 64);
-	pid_t found = 0;
-
-	for (int i = 0; i < n && found == 0; i++) {
-		char *t = proc_title(kids[i]);
-
-		if (strstr(t, "realmd") != NULL)
-			found = kids[i];
-		free(t);
-	}
-	return found;
-}
-
 /* wait_realmd - a realmd other than old within timeout, or fail */
 static pid_t
 wait_realmd(struct daemon *d, pid_t old, double timeout)
@@ -768,7 +755,7 @@ wait_realmd(struct daemon *d, pid_t old, double timeout)
 	double end = now_s() + timeout;
 	pid_t p;
 
-	while ((p = realmd_pid(d)) == 0 || p == old) {
+	while ((p = daemon_realmd(d)) == 0 || p == old) {
 		if (now_s() > end)
 			fail_msg("no realmd process (other than pid %d) "
 			    "within %.0f s", (int)old, timeout);
@@ -781,7 +768,7 @@ wait_realmd(struct daemon *d, pid_t old, double timeout)
 static pid_t
 kill_realmd(struct daemon *d)
 {
-	pid_t p = realmd_pid(d);
+	pid_t p = daemon_realmd(d);
 
 	if (p == 0)
 		fail_msg("no child with \"realmd\" in its title");
@@ -967,9 +954,7 @@ test_link_and_private_messages_both_ways(void **state)
 	assert_int_equal(cJSON_GetArraySize(a), 0);
 	cJSON_Delete(a);
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* the dialer lists the link under its id, with the peer's address */
 	a = list_realms(am, "listrealm");
@@ -1164,9 +1149,7 @@ test_groups_across_realms_both_ways(void **state)
 	cJSON *r, *got;
 	const cJSON *e, *members;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* comma lists resolved at the peer */
 	r = client_cmd(am, "sendgrouprealm beta henderson,nobody hi list");
@@ -1327,9 +1310,7 @@ test_files_across_realms_byte_exact(void **state)
 	cJSON *r, *got;
 	const cJSON *e;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* alpha -> beta, 1 MiB, the name made harmless as by sendfile */
 	r = send_file(am, "sendfilerealm", "beta", "henderson",
@@ -1672,9 +1653,7 @@ test_hostile_dialer_leaves_the_link_alone(void **state)
 	cJSON *got = cJSON_CreateArray(), *back = cJSON_CreateArray();
 	int fd;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	send_delivered(am, "beta", "henderson", "before");
 
 	raw = forger_challenged(B, "alpha", &fd);
@@ -1751,9 +1730,7 @@ test_peer_stopped_queued_then_delivered_once(void **state)
 	char buf[64], text[64];
 	cJSON *got;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	OK(bh, NULL, "addgroup football");
 	send_delivered(am, "beta", "henderson", "before the stop");
 
@@ -1870,11 +1847,9 @@ test_300_messages_while_realmd_killed(void **state)
 	size_t o = 0;
 	double end;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
-	assert_true(realmd_pid(A) > 0);
-	assert_true(realmd_pid(B) > 0);
+	link_up_both(am, bh, B);
+	assert_true(daemon_realmd(A) > 0);
+	assert_true(daemon_realmd(B) > 0);
 
 	for (int i = 0; i < N300; ) {
 		const char *dest;
@@ -2017,9 +1992,7 @@ test_kill9_whole_realm_mid_stream(void **state)
 	char *lines = malloc(cap);
 	cJSON *got;
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 
 	/* the sender's whole realm dies after 40 answers */
 	o = 0;
@@ -2190,9 +2163,7 @@ test_restart_either_side_link_returns(void **state)
 		{ 1, true, "accepter kill -9" },
 	};
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	check_link_works(am, bh, "the link");
 
 	for (size_t s = 0; s < sizeof(steps) / sizeof(steps[0]); s++) {
@@ -2285,9 +2256,7 @@ test_refused_while_down_bounces(void **state)
 	long epoch;
 	char buf[64];
 
-	link_realm(am, "beta", B, "beta");
-	wait_link_up(am, "beta", 5.0);
-	wait_link_up(bh, "alpha", 5.0);
+	link_up_both(am, bh, B);
 	client_close(bh);
 	daemon_stop(B);
 	wait_state_not_up(am, "beta", 5.0, buf, sizeof(buf));
