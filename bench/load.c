@@ -1895,19 +1895,7 @@ mode_startup(char **argv)
 	if (argv[0] == NULL)
 		die("startup: no command");
 	t0 = now_ns();
-	if ((pid = fork()) == -1)
-		die("fork: %s", strerror(errno));
-	if (pid == 0) {
-		if (o.log != NULL) {
-			int lfd = open(o.log, O_WRONLY | O_CREAT | O_APPEND, 0644);
-			if (lfd != -1) {
-				dup2(lfd, 1);
-				dup2(lfd, 2);
-			}
-		}
-		execvp(argv[0], argv);
-		_exit(127);
-	}
+	pid = spawn(argv);
 	for (;;) {
 		int status;
 

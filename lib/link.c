@@ -214,19 +214,27 @@ bad:
 	return -1;
 }
 
+/* to_hex - n bytes as 2n lower-case hex digits and a NUL */
+static void
+to_hex(const unsigned char *b, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
 /* link_nonce - fresh random bytes, in hex */
 void
 link_nonce(char hex[2 * NONCE_LEN + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char b[NONCE_LEN];
 
 	arc4random_buf(b, sizeof(b));
-	for (int i = 0; i < NONCE_LEN; i++) {
-		hex[2 * i] = digits[b[i] >> 4];
-		hex[2 * i + 1] = digits[b[i] & 15];
-	}
-	hex[2 * NONCE_LEN] = '\0';
+	to_hex(b, sizeof(b), hex);
 }
 
 /*
@@ -238,7 +246,6 @@ link_proof(const char *secret, const char *label, const char *n1,
     const char *n2, const char *dialer, const char *acceptor,
     char out[PROOF_HEX + 1])
 {
-	static const char digits[] = "0123456789abcdef";
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
 	char *text = NULL;
@@ -253,13 +260,8 @@ link_proof(const char *secret, const char *label, const char *n1,
 	    (const unsigned char *)text, (size_t)n, mac, &maclen) == NULL)
 		maclen = 0;
 	free(text);
-	if (maclen * 2 != PROOF_HEX)
-		return;
-	for (unsigned int i = 0; i < maclen; i++) {
-		out[2 * i] = digits[mac[i] >> 4];
-		out[2 * i + 1] = digits[mac[i] & 15];
-	}
-	out[PROOF_HEX] = '\0';
+	if (maclen * 2 == PROOF_HEX)
+		to_hex(mac, maclen, out);
 }
 
 /* link_proof_ok - given is the proof we expect; compared in constant time */

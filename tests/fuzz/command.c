@@ -306,7 +306,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (line == NULL)
 			abort();
-		p += (nl != NULL ? (size_t)(nl - p) : (size_t)(end - p)) + 1;
+		p = nl != NULL ? nl + 1 : end;
 		/* conn.c drops the CR of a CRLF before command_run */
 		if (n > 0 && line[n - 1] == '\r')
 			n--;

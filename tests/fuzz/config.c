@@ -89,13 +89,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		memcpy(line, p, n);
 		line[n] = '\0';
-		err[0] = '\0';
 		memset(err, 0x5a, sizeof(err));
 		if (config_parse_line(&c, line, err, sizeof(err)) == -1)
 			fuzz_assert(memchr(err, '\0', sizeof(err)) != NULL &&
 			    err[0] != '\0');
 		free(line);
-		p += n + 1;
+		p = nl != NULL ? nl + 1 : end;
 	}
 	check_config(&c);
 

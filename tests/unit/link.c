@@ -226,6 +226,56 @@ test_channel_framing(void **state)
 	buf_free(&b);
 }
 
+/* refusals and forms the tests above do not reach */
+static void
+test_edges(void **state)
+{
+	const char *tab = "realmlink\t{\"v\":1,\"realm\":\"a\",\"nonce\":\"n\","
+	    "\"inst\":\"i\"}";
+	struct buf b = { 0 };
+	struct rmsg_hdr h, zero = { .type = 0, .len = 0 };
+	struct link_frame f;
+	const char *why;
+	char *body;
+	cJSON *o;
+
+	(void)state;
+	assert_refused("{\"t\":\"challenge\",\"realm\":\"a\",\"nonce\":\"n\","
+	    "\"inst\":\"i\",\"proof\":\"p\"}", "challenge without version");
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	    "\"from_name\":\"A\",\"to\":\"b\",\"text\":\"x\"}",
+	    "message without time");
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"file\":\"n\"}",
+	    "bad file in message");
+	assert_refused("{\"t\":\"history\",\"from\":\"a\",\"group\":\"g\"}",
+	    "request without q");
+
+	assert_int_equal(link_hello_parse(tab, strlen(tab), &o, &why), 0);
+	cJSON_Delete(o);
+	assert_int_equal(link_hello_parse("realmlink", 9, &o, &why), -1);
+	assert_string_equal(why, "not a realm handshake");
+	assert_null(o);
+
+	/* a frame goes out as one line of JSON */
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "t", "ping");
+	cJSON_AddNumberToObject(o, "q", 5);
+	assert_int_equal(link_send(&b, o), 0);
+	assert_int_equal(buf_head(&b)[buf_used(&b) - 1], '\n');
+	assert_int_equal(link_parse(buf_head(&b), buf_used(&b) - 1, &f, &why), 0);
+	assert_int_equal(f.type, LT_PING);
+	assert_int_equal(f.q, 5);
+	link_frame_free(&f);
+	buf_free(&b);
+
+	/* type 0 is no message */
+	buf_append(&b, &zero, sizeof(zero));
+	assert_int_equal(rmsg_take(&b, &h, &body), -1);
+	assert_null(body);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -237,6 +287,7 @@ main(void)
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_known_hmac),
 		cmocka_unit_test(test_channel_framing),
+		cmocka_unit_test(test_edges),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -384,6 +384,40 @@ test_text_all_bytes(void **state)
 	free(t);
 }
 
+static void
+test_text_escape_heavy(void **state)
+{
+	/*
+	 * Control bytes print six times their length (\u0001): more than
+	 * the room reply_finish() reckons from the tree, so this reply takes
+	 * its last way, cJSON's own allocation.
+	 */
+	static const size_t lens[] = { 1000, 10000, 100000 };
+
+	for (size_t k = 0; k < ARRAY_LEN(lens); k++) {
+		size_t n = lens[k];
+		char *in = malloc(n), *t;
+
+		assert_non_null(in);
+		memset(in, 0x01, n);
+		t = text_round_trip(in, n);
+		assert_int_equal(strlen(t), n);
+		assert_memory_equal(t, in, n);
+		free(t);
+		free(in);
+	}
+}
+
+static void
+test_code_parse(void **state)
+{
+	for (int c = 0; c < E_COUNT; c++)
+		assert_int_equal(code_parse(code_name((enum rc_code)c)), c);
+	assert_int_equal(code_parse("NOPE"), E_COUNT);
+	assert_int_equal(code_parse(""), E_COUNT);
+	assert_int_equal(code_parse(NULL), E_COUNT);
+}
+
 /* ---- buf ---- */
 
 static void
@@ -454,6 +488,8 @@ main(void)
 		cmocka_unit_test(test_text_invalid_utf8),
 		cmocka_unit_test(test_text_lengths),
 		cmocka_unit_test(test_text_all_bytes),
+		cmocka_unit_test(test_text_escape_heavy),
+		cmocka_unit_test(test_code_parse),
 		cmocka_unit_test(test_buf),
 	};
 
