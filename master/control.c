@@ -371,7 +371,7 @@ error(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	cJSON_AddStringToObject(o, "status", "ERROR");
-	cJSON_AddStringToObject(o, "message", msg);
+	json_add_text(o, "message", msg, strlen(msg));
 	return o;
 }
 
