@@ -616,13 +616,11 @@ ask_event(struct ctl_conn *c)
 	struct ctl_ask *a = c->ask;
 	struct rmsg_hdr h;
 	char *body;
+	bool gone;
 	int rc;
 
-	if (ask_flush(a) == -1 || ask_read(a) == -1) {
-		ask_finish(c, error("realmd closed the connection without an "
-		    "answer"));
-		return;
-	}
+	/* an answer that came whole before the hang-up still counts */
+	gone = ask_flush(a) == -1 || ask_read(a) == -1;
 	while ((rc = rmsg_take(&a->in, &h, &body)) == 1) {
 		if (h.type == RM_RESULT && h.req == ASK_REQ) {
 			cJSON *reply = ask_result(a, body);
@@ -634,6 +632,9 @@ ask_event(struct ctl_conn *c)
 	}
 	if (rc == -1)
 		ask_finish(c, error("realmd sent a malformed answer"));
+	else if (gone)
+		ask_finish(c, error("realmd closed the connection without an "
+		    "answer"));
 }
 
 /* expire - drop the clients that did not finish in time */
