@@ -371,7 +371,7 @@ error(const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	cJSON_AddStringToObject(o, "status", "ERROR");
-	cJSON_AddStringToObject(o, "message", msg);
+	json_add_text(o, "message", msg, strlen(msg));
 	return o;
 }
 
@@ -545,9 +545,9 @@ ask_result(const struct ctl_ask *a, const char *body)
 		cJSON_Delete(j);
 		return error("realmd sent a malformed answer");
 	}
-	msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "message"));
-	peer = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "peer"));
-	code = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "code"));
+	msg = link_str(j, "message");
+	peer = link_str(j, "peer");
+	code = link_str(j, "code");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"))) {
 		o = reply_ok(msg != NULL ? msg : "added");
 		cJSON_AddStringToObject(o, "realm", a->id);
@@ -616,13 +616,11 @@ ask_event(struct ctl_conn *c)
 	struct ctl_ask *a = c->ask;
 	struct rmsg_hdr h;
 	char *body;
+	bool gone;
 	int rc;
 
-	if (ask_flush(a) == -1 || ask_read(a) == -1) {
-		ask_finish(c, error("realmd closed the connection without an "
-		    "answer"));
-		return;
-	}
+	/* an answer that came whole before the hang-up still counts */
+	gone = ask_flush(a) == -1 || ask_read(a) == -1;
 	while ((rc = rmsg_take(&a->in, &h, &body)) == 1) {
 		if (h.type == RM_RESULT && h.req == ASK_REQ) {
 			cJSON *reply = ask_result(a, body);
@@ -634,6 +632,9 @@ ask_event(struct ctl_conn *c)
 	}
 	if (rc == -1)
 		ask_finish(c, error("realmd sent a malformed answer"));
+	else if (gone)
+		ask_finish(c, error("realmd closed the connection without an "
+		    "answer"));
 }
 
 /* expire - drop the clients that did not finish in time */
@@ -782,8 +783,7 @@ do_realms(struct ctl_conn *c, const cJSON *req)
 static const char *
 realm_id(const cJSON *req)
 {
-	const char *id = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(req, "id"));
+	const char *id = link_str(req, "id");
 
 	if (id == NULL || !name_valid(id, strlen(id)) ||
 	    token_shaped(id, strlen(id)))
@@ -795,20 +795,17 @@ realm_id(const cJSON *req)
 static cJSON *
 do_addrealm(struct ctl_conn *c, const cJSON *req)
 {
-	const char *id = realm_id(req), *host = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(req, "host"));
-	const cJSON *port = cJSON_GetObjectItemCaseSensitive(req, "port");
+	const char *id = realm_id(req), *host = link_str(req, "host");
+	uint64_t port;
 
 	if (id == NULL)
 		return error("add realm needs an id: 1-%d of A-Za-z0-9_.-",
 		    NAME_LEN);
 	if (host == NULL || host[0] == '\0' || strlen(host) > HOST_LEN)
 		return error("add realm needs a host of 1-%d bytes", HOST_LEN);
-	if (!cJSON_IsNumber(port) || port->valuedouble < 1 ||
-	    port->valuedouble > 65535 ||
-	    port->valuedouble != (double)(int)port->valuedouble)
+	if (!link_uint(req, "port", &port) || port < 1 || port > 65535)
 		return error("add realm needs a port from 1 to 65535");
-	return ask_start(c, id, host, (uint64_t)port->valuedouble);
+	return ask_start(c, id, host, port);
 }
 
 /* do_delrealm - {"id"}: drop a link; what arrived over it stays */

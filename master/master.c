@@ -368,7 +368,6 @@ retire_workers(void)
 		}
 }
 
-/* realm_changed - settings that realmd reads once, when it starts */
 /* warn_debug_hooks - say loudly that clients can reach the test hooks */
 static void
 warn_debug_hooks(void)
@@ -378,6 +377,7 @@ warn_debug_hooks(void)
 		    "client; never use this in production");
 }
 
+/* realm_changed - settings that realmd reads once, when it starts */
 static bool
 realm_changed(const struct config *nc)
 {

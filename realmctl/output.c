@@ -150,6 +150,7 @@ show_tables(const cJSON *r)
 static void
 show_status(const cJSON *r)
 {
+	const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "realmd");
 	char up[64];
 
 	printf("realmchatd %s, realm %s, pid %.0f%s\n", str(r, "version"),
@@ -161,11 +162,10 @@ show_status(const cJSON *r)
 	printf("%-13s%s\n", "config", str(r, "config"));
 	printf("%-13s%s\n", "state", str(r, "state_dir"));
 	printf("%-13s%d\n", "workers", cJSON_GetArraySize(list(r, "workers")));
-	if (cJSON_IsObject(cJSON_GetObjectItemCaseSensitive(r, "realmd"))) {
-		const cJSON *d = cJSON_GetObjectItemCaseSensitive(r, "realmd");
+	if (cJSON_IsObject(d))
 		printf("%-13spid %.0f, since %s\n", "realmd", num(d, "pid"),
 		    str(d, "started"));
-	} else
+	else
 		printf("%-13snot running\n", "realmd");
 	printf("%-13s%.0f\n", "connections", num(r, "connections"));
 	printf("%-13s%.0f\n", "sessions", num(r, "sessions"));
