@@ -96,6 +96,24 @@ check_msg(const cJSON *j, const char **why)
 	return true;
 }
 
+/* parse_whole - a JSON value that is all of p (but blanks after it), or NULL */
+static cJSON *
+parse_whole(const char *p, size_t len)
+{
+	const char *end = NULL;
+	cJSON *j = cJSON_ParseWithLengthOpts(p, len, &end, false);
+
+	if (j == NULL)
+		return NULL;
+	while (end < p + len && (*end == ' ' || *end == '\t' || *end == '\r'))
+		end++;
+	if (end != p + len) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
 /*
  * link_parse - one line of a link into f; -1 with *why if it is not a
  * whole, known frame.
@@ -107,7 +125,7 @@ link_parse(const char *line, size_t len, struct link_frame *f, const char **why)
 	int type = -1;
 
 	memset(f, 0, sizeof(*f));
-	if ((f->json = cJSON_ParseWithLength(line, len)) == NULL ||
+	if ((f->json = parse_whole(line, len)) == NULL ||
 	    !cJSON_IsObject(f->json)) {
 		*why = "not a JSON object";
 		goto bad;
@@ -196,7 +214,7 @@ link_hello_parse(const char *line, size_t len, cJSON **hello, const char **why)
 		*why = "not a realm handshake";
 		return -1;
 	}
-	if ((*hello = cJSON_ParseWithLength(line + cl, len - cl)) == NULL ||
+	if ((*hello = parse_whole(line + cl, len - cl)) == NULL ||
 	    !cJSON_IsObject(*hello) || !link_uint(*hello, "v", &v) ||
 	    link_str(*hello, "realm") == NULL ||
 	    link_str(*hello, "nonce") == NULL || link_str(*hello, "inst") == NULL) {

@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,6 +79,9 @@ test_round_trip_frames(void **state)
 	assert_int_equal(f.type, LT_PING);
 	assert_int_equal(f.q, 3);
 	link_frame_free(&f);
+	assert_int_equal(parse("{\"t\":\"ping\",\"q\":4} \r", &f, &why), 0);
+	assert_int_equal(f.q, 4);
+	link_frame_free(&f);
 	assert_int_equal(parse("{\"t\":\"reply\",\"q\":3,\"ok\":true}", &f, &why), 0);
 	assert_int_equal(f.type, LT_REPLY);
 	assert_true(f.ok);
@@ -95,6 +99,9 @@ test_malformed_frames(void **state)
 	assert_refused("", "not a JSON object");
 	assert_refused("[1,2]", "not a JSON object");
 	assert_refused("{\"t\":\"msg\"", "not a JSON object");
+	assert_refused("{\"t\":\"ping\",\"q\":1} junk", "not a JSON object");
+	assert_refused("{\"t\":\"ping\",\"q\":1}{\"t\":\"ping\",\"q\":2}",
+	    "not a JSON object");
 	assert_refused("{\"id\":1}", "frame without type");
 	assert_refused("{\"t\":7}", "frame without type");
 	assert_refused("{\"t\":\"launch\"}", "unknown frame type");
@@ -151,6 +158,16 @@ test_hello(void **state)
 	assert_string_equal(why, "bad realm handshake");
 	assert_int_equal(link_hello_parse("realmlinkx {}", 13, &h, &why), -1);
 	assert_string_equal(why, "not a realm handshake");
+	{
+		char *junk;
+
+		assert_true(asprintf(&junk, "%s trailing", ok) > 0);
+		assert_int_equal(link_hello_parse(junk, strlen(junk), &h, &why),
+		    -1);
+		assert_string_equal(why, "bad realm handshake");
+		assert_null(h);
+		free(junk);
+	}
 }
 
 static void
