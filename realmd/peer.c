@@ -526,7 +526,7 @@ peer_accept(int fd, const char *bytes, size_t len)
 	peer_event(p, 0);
 }
 
-/* bind_link - record the peer's instance; a new one starts afresh */
+/* check_instance - record the peer's instance; a new one starts afresh */
 static int
 check_instance(uint32_t realm, uint64_t inst)
 {

@@ -381,8 +381,12 @@ cmd_realmlink(struct request *rq)
 	struct conn *c = rq->c;
 	size_t cl = strlen(LINK_COMMAND);
 
-	if (c->handoff != NULL || (c->handoff = malloc(cl + 1 + rq->textlen)) == NULL)
+	if (c->handoff != NULL)
 		return;
+	if ((c->handoff = malloc(cl + 1 + rq->textlen)) == NULL) {
+		reply_error(rq->out, E_INTERNAL, NULL);
+		return;
+	}
 	memcpy(c->handoff, LINK_COMMAND, cl);
 	c->handoff[cl] = ' ';
 	memcpy(c->handoff + cl + 1, rq->text, rq->textlen);
