@@ -124,7 +124,11 @@ size_t		 inbox_lease_locked(struct state *, uint32_t user,
 		     size_t max, uint64_t max_bytes, bool *more);
 void		 inbox_realm_counts_locked(struct state *, uint32_t user,
 		     uint32_t counts[REALMS_MAX + 1]);
-int		 inbox_commit(struct state *, uint32_t user, const struct lease *);
+int		 inbox_commit(struct state *, uint32_t user, const struct lease *,
+		     bool keep);
+bool		 kept_live(const struct shm_msg *, uint64_t now, uint64_t keep);
+int		 kept_expire(struct state *, uint64_t now, uint64_t keep,
+		     uint32_t max, uint64_t *gone, size_t *ngone);
 void		 inbox_release_locked(struct state *, uint32_t user,
 		     const struct lease *);
 bool		 lease_live_locked(struct state *, const struct shm_msg *);

@@ -245,5 +245,7 @@ cmd_handler cmd_realmlink;
 cmd_handler cmd_addgroup, cmd_joingroup, cmd_leavegroup, cmd_sendgroup;
 cmd_handler cmd_inboxgroup, cmd_listgroups, cmd_groupmembers;
 cmd_handler cmd_sendfile, cmd_sendgroupfile, cmd_downloadfile;
+cmd_handler cmd_downloadgroupfile, cmd_downloadrealmfile;
+cmd_handler cmd_downloadgrouprealmfile;
 
 #endif

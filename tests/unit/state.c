@@ -948,7 +948,7 @@ test_msg_quota(void **state)
 	struct lease l = my_lease(st, 1);
 	assert_int_equal(lease(st, b, &l, idx, 2, &more), 2);
 	assert_true(more);
-	assert_int_equal(inbox_commit(st, b, &l), 2);
+	assert_int_equal(inbox_commit(st, b, &l, false), 2);
 	assert_int_equal(try_send(st, a, b, "five", 3, NULL), 0);
 	assert_int_equal(try_send(st, a, b, "six", 3, NULL), -1);
 	assert_int_equal(errno, EDQUOT);
@@ -986,7 +986,7 @@ test_msg_table_full(void **state)
 	bool more;
 	assert_int_equal(lease(st, b, &l, idx, 16, &more), 8);
 	assert_false(more);
-	assert_int_equal(inbox_commit(st, b, &l), 8);
+	assert_int_equal(inbox_commit(st, b, &l, false), 8);
 	assert_int_equal(st->hdr->msgs.count, 8);
 	for (int k = 0; k < 8; k++)
 		assert_int_equal(try_send(st, a, b, "again", 100, NULL), 0);
@@ -1029,7 +1029,7 @@ test_heap_full(void **state)
 	uint32_t idx[1];
 	bool more;
 	assert_int_equal(lease(st, b, &l, idx, 1, &more), 1);
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	memset(big, 'y', 600);
 	big[600] = '\0';
 	assert_int_equal(try_send(st, a, b, big, 100, NULL), 0);
@@ -1149,17 +1149,17 @@ test_inbox_lease_release_commit(void **state)
 	assert_string_equal(leased_str(st, idx, n, buf, sizeof(buf)), "m1|m2");
 
 	/* committing l1 now removes nothing: it no longer holds anything */
-	assert_int_equal(inbox_commit(st, b, &l1), 0);
+	assert_int_equal(inbox_commit(st, b, &l1, false), 0);
 	assert_int_equal(user_at(st, b)->inbox_count, 5);
 
 	/* committed messages are gone, the others stay */
-	assert_int_equal(inbox_commit(st, b, &l2), 3);
+	assert_int_equal(inbox_commit(st, b, &l2, false), 3);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m2");
 	assert_int_equal(st->hdr->msgs.count, 2);
 	check_ok(st);
 	n = lease(st, b, &l1, idx, 10, &more);
 	assert_int_equal(n, 0);				/* l3 still holds them */
-	assert_int_equal(inbox_commit(st, b, &l3), 2);
+	assert_int_equal(inbox_commit(st, b, &l3, false), 2);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	assert_int_equal(user_at(st, b)->inbox_head, 0);
 	assert_int_equal(user_at(st, b)->inbox_tail, 0);
@@ -1175,7 +1175,7 @@ test_inbox_lease_release_commit(void **state)
 	/* an unknown user has no inbox */
 	assert_int_equal(lease(st, 9, &l1, idx, 10, &more), 0);
 	assert_false(more);
-	assert_int_equal(inbox_commit(st, 9, &l1), 0);
+	assert_int_equal(inbox_commit(st, 9, &l1, false), 0);
 }
 
 static void
@@ -1201,24 +1201,24 @@ test_inbox_commit_middle_and_tail(void **state)
 	assert_false(more);
 
 	/* from the middle */
-	assert_int_equal(inbox_commit(st, b, &lb), 1);
+	assert_int_equal(inbox_commit(st, b, &lb, false), 1);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m3|m4");
 	check_ok(st);
 	/* the tail */
-	assert_int_equal(inbox_commit(st, b, &ld), 1);
+	assert_int_equal(inbox_commit(st, b, &ld, false), 1);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m3");
 	check_ok(st);
 	/* a new message goes after the new tail */
 	send_ok(st, a, b, "m5");
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m3|m5");
 	/* the head */
-	assert_int_equal(inbox_commit(st, b, &la), 1);
+	assert_int_equal(inbox_commit(st, b, &la, false), 1);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m3|m5");
 	check_ok(st);
 	release(st, b, &lc);
 	struct lease le = my_lease(st, 14);
 	assert_int_equal(lease(st, b, &le, idx, 4, &more), 2);
-	assert_int_equal(inbox_commit(st, b, &le), 2);
+	assert_int_equal(inbox_commit(st, b, &le, false), 2);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	send_ok(st, a, b, "m6");
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m6");
@@ -1255,9 +1255,9 @@ test_lease_lapses_with_generation(void **state)
 	assert_int_equal(lease(st, b, &mine, idx, 4, &more), 2);
 	assert_string_equal(leased_str(st, idx, 2, buf, sizeof(buf)), "m1|m2");
 	/* and the dead lease no longer names them */
-	assert_int_equal(inbox_commit(st, b, &dead), 0);
+	assert_int_equal(inbox_commit(st, b, &dead, false), 0);
 	assert_int_equal(user_at(st, b)->inbox_count, 2);
-	assert_int_equal(inbox_commit(st, b, &mine), 2);
+	assert_int_equal(inbox_commit(st, b, &mine, false), 2);
 	assert_int_equal(user_at(st, b)->inbox_count, 0);
 	check_ok(st);
 }
@@ -1285,7 +1285,7 @@ test_inbox_commit_many(void **state)
 	for (int k = 0; k < 390; k++)
 		assert_int_equal(lease(st, b, k % 4 == 0 ? &hold : &l, idx, 1,
 		    &more), 1);
-	assert_int_equal(inbox_commit(st, b, &l), 292);
+	assert_int_equal(inbox_commit(st, b, &l, false), 292);
 	assert_int_equal(user_at(st, b)->inbox_count, 98);
 	assert_int_equal(st->hdr->msgs.count, 98);
 	check_ok(st);
@@ -1297,7 +1297,7 @@ test_inbox_commit_many(void **state)
 		assert_int_equal(m->len, strlen(text));
 		assert_memory_equal(heap_ptr(st, m->text), text, m->len);
 	}
-	assert_int_equal(inbox_commit(st, b, &l), 98);
+	assert_int_equal(inbox_commit(st, b, &l, false), 98);
 	assert_int_equal(user_at(st, b)->inbox_count, 0);
 	assert_int_equal(st->hdr->msgs.count, 0);
 	assert_int_equal(st->hdr->heap_used, 0);
@@ -1343,7 +1343,7 @@ test_lease_byte_limit(void **state)
 	state_unlock(st);
 	assert_int_equal(n, 3);				/* exactly the limit */
 	assert_false(more);
-	assert_int_equal(inbox_commit(st, b, &l), 3);
+	assert_int_equal(inbox_commit(st, b, &l, false), 3);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	check_ok(st);
 }
@@ -1530,13 +1530,13 @@ test_files_and_spool(void **state)
 	assert_int_equal(msg_at(st, idx[0])->kind, MSG_FILE);
 
 	/* the body stays while a message still points at it */
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	assert_int_equal(file_at(st, fi)->refs, 1);
 	assert_true(body_exists(st, id, false));
 	check_ok(st);
 	l = my_lease(st, 2);
 	assert_int_equal(lease(st, a, &l, idx, 4, &more), 1);
-	assert_int_equal(inbox_commit(st, a, &l), 1);
+	assert_int_equal(inbox_commit(st, a, &l, false), 1);
 	/* the last reference went: slot and body are gone */
 	assert_null(file_at(st, fi));
 	assert_false(body_exists(st, id, false));
@@ -1798,7 +1798,7 @@ test_reopen_keeps_everything(void **state)
 
 	/* and it keeps working: ids go on increasing */
 	assert_true(send_ok(st, b, a, "later") >= next_id);
-	assert_int_equal(inbox_commit(st, b, &l), 2);
+	assert_int_equal(inbox_commit(st, b, &l, false), 2);
 	reopen(f);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	assert_string_equal(inbox_str(st, a, buf, sizeof(buf)), "back|later");
@@ -1861,7 +1861,7 @@ busy_state(struct state *st, uint32_t *a, uint32_t *b, uint8_t ta[TOKEN_LEN],
 	struct lease l = my_lease(st, 99);
 	assert_int_equal(lease(st, *b, &l, idx, 1, &more), 1);
 	/* frees "one": a message slot and a heap block for reuse */
-	assert_int_equal(inbox_commit(st, *b, &l), 1);
+	assert_int_equal(inbox_commit(st, *b, &l, false), 1);
 	assert_int_equal(st->hdr->msgs.free, idx[0]);
 	assert_int_not_equal(st->hdr->heap_free[0], 0);
 	check_ok(st);
@@ -2248,7 +2248,7 @@ worker_loop(struct state *st, int slot, uint32_t a, uint32_t b)
 			    UINT64_MAX, &more);
 			state_unlock(st);
 			if (n > 0 && k % 2 == 0)
-				inbox_commit(st, b, &l);
+				inbox_commit(st, b, &l, false);
 			else if (n > 0) {
 				state_lock(st);
 				inbox_release_locked(st, b, &l);
@@ -2675,14 +2675,14 @@ test_remote_users_and_realm_inbox(void **state)
 	inbox_realm_counts_locked(st, b, counts);
 	assert_int_equal(counts[r], 1);
 	state_unlock(st);
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	l = my_lease(st, 2);
 	state_lock(st);
 	assert_int_equal(inbox_lease_locked(st, b, r, &l, idx, 8, UINT64_MAX,
 	    &more), 1);
 	assert_int_equal(st->msgs[idx[0]].from, ru);
 	state_unlock(st);
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	assert_int_equal(st->users[b].realm_count, 0);
 	assert_int_equal(st->users[b].inbox_count, 0);
 	check_ok(st);
@@ -2774,7 +2774,7 @@ test_realm_remove_moves_arrivals(void **state)
 	assert_int_equal(inbox_lease_locked(st, b, 0, &l, idx, 16, 1 << 20,
 	    &more), 4);
 	state_unlock(st);
-	assert_int_equal(inbox_commit(st, b, &l), 4);
+	assert_int_equal(inbox_commit(st, b, &l, false), 4);
 	assert_int_equal(st->users[b].inbox_count, 0);
 	check_ok(st);
 	/* a link with nothing queued and nothing arrived goes at once */
