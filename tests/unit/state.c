@@ -1594,6 +1594,95 @@ test_files_and_spool(void **state)
 	check_ok(st);
 }
 
+/*
+ * kept files: a file an inbox reply showed moves to the kept chain with
+ * its hold on the body; kept_expire frees it after keep; the checker
+ * vouches for the chain and finds it damaged; a rollback and a reopen
+ * keep it whole.
+ */
+static void
+test_kept_files(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob"), fi, idx[4], k;
+	uint64_t id = 0x00000000000abcdeULL, mid, gone[4], now = now_sec();
+	size_t ngone;
+	bool more;
+
+	put_body(st, id, false, "kept!");
+	txn_begin(st);
+	assert_int_equal(file_create(st, id, 5, "k.txt", 0, 1 << 20, &fi), 0);
+	struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE, .time = 1,
+	    .file = fi };
+	assert_int_equal(msg_enqueue(st, &m, 10, &mid), 0);
+	txn_commit(st);
+	send_ok(st, a, b, "text goes");
+	struct lease l = my_lease(st, 1);
+	assert_int_equal(lease(st, b, &l, idx, 4, &more), 2);
+	assert_int_equal(inbox_commit(st, b, &l, true), 2);
+	assert_int_equal(st->users[b].inbox_count, 0);
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_int_equal(st->hdr->msgs.count, 1);
+	k = st->hdr->kept_head;
+	assert_int_equal(k, st->hdr->kept_tail);
+	assert_true(st->msgs[k].flags & MF_KEPT);
+	assert_int_equal(st->msgs[k].to, b);
+	assert_int_equal(st->msgs[k].lease_proc, 0);
+	assert_true(st->msgs[k].shown >= now && st->msgs[k].shown <= now + 5);
+	assert_true(kept_live(&st->msgs[k], now, 60));
+	assert_false(kept_live(&st->msgs[k], st->msgs[k].shown + 60, 60));
+	assert_int_equal(file_at(st, fi)->refs, 1);
+	assert_true(body_exists(st, id, false));
+	check_ok(st);
+
+	/* not yet due: nothing goes */
+	txn_begin(st);
+	assert_int_equal(kept_expire(st, now, 3600, 4, gone, &ngone), 0);
+	txn_commit(st);
+	assert_int_equal(st->hdr->kept_count, 1);
+
+	/* a rolled-back expiry leaves the chain as it was */
+	txn_begin(st);
+	assert_int_equal(kept_expire(st, now + 7200, 3600, 4, gone, &ngone), 1);
+	assert_int_equal(st->hdr->kept_count, 0);
+	txn_abort(st);
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_int_equal(st->hdr->kept_head, k);
+	assert_int_equal(file_at(st, fi)->refs, 1);
+	check_ok(st);
+
+	/* damage is found */
+	st->hdr->kept_count = 2;
+	check_fails(st, "kept files are damaged");
+	st->hdr->kept_count = 1;
+	st->msgs[k].flags &= ~(uint32_t)MF_KEPT;
+	check_fails(st, "kept files are damaged");
+	st->msgs[k].flags |= MF_KEPT;
+	st->hdr->kept_tail = 0;
+	check_fails(st, "kept files are damaged");
+	st->hdr->kept_tail = k;
+	check_ok(st);
+
+	/* the chain outlives a reopen, then expires: slot and body go */
+	reopen(f);
+	assert_int_equal(st->hdr->kept_count, 1);
+	check_ok(st);
+	txn_begin(st);
+	assert_int_equal(kept_expire(st, now + 7200, 3600, 4, gone, &ngone), 1);
+	txn_commit(st);
+	assert_int_equal(ngone, 1);
+	assert_int_equal(gone[0], id);
+	spool_unlink(st, gone[0]);
+	assert_false(body_exists(st, id, false));
+	assert_null(file_at(st, fi));
+	assert_int_equal(st->hdr->kept_head, 0);
+	assert_int_equal(st->hdr->kept_tail, 0);
+	assert_int_equal(st->hdr->msgs.count, 0);
+	assert_int_equal(st->hdr->spool_bytes, 0);
+	check_ok(st);
+}
+
 static void
 test_check_detects_damage(void **state)
 {
@@ -2837,6 +2926,7 @@ main(void)
 		T(test_lease_byte_limit),
 		T(test_groups),
 		T(test_files_and_spool),
+		T(test_kept_files),
 		T(test_check_detects_damage),
 		T(test_open_refuses_damaged_file),
 		T(test_reopen_keeps_everything),
