@@ -297,6 +297,35 @@ kept_expire(struct state *st, uint64_t now, uint64_t keep, uint32_t max,
 }
 
 /*
+ * kept_make_room - drop the oldest kept files, whatever their age, until
+ * the spool can take need more bytes under max: kept files yield to new
+ * ones.  At most EVICT_MAX go, so that one transaction stays small;
+ * EDQUOT if that was not enough.
+ */
+int
+kept_make_room(struct state *st, uint64_t need, uint64_t max,
+    struct evicted *ev)
+{
+	for (int i = 0; i < EVICT_MAX && ev->n < EVICT_MAX; i++) {
+		uint64_t gone;
+		size_t ngone;
+
+		if (st->hdr->spool_bytes + need <= max)
+			return 0;
+		if (st->hdr->kept_head == 0)
+			break;
+		if (kept_expire(st, UINT64_MAX, 0, 1, &gone, &ngone) != 1)
+			return -1;
+		if (ngone == 1)
+			ev->gone[ev->n++] = gone;
+	}
+	if (st->hdr->spool_bytes + need <= max)
+		return 0;
+	errno = EDQUOT;
+	return -1;
+}
+
+/*
  * remove_leased - one transaction's worth of inbox_commit; how many
  * removed.  Bodies of files that lost their last reference go to gone[].
  */

@@ -93,8 +93,8 @@ send_upload(struct request *rq, const struct word *to, bool private)
 		why = user_find_locked(st, to->p, to->len) ? E_COUNT : E_NO_USER;
 	} else
 		why = target_resolve_locked(&snd, to, &t);
-	if (why == E_COUNT && file_create(st, up.id, up.size, up.name, t.group,
-	    rq->w->cf->spool_max, &f) == -1)
+	if (why == E_COUNT && file_create_room(st, up.id, up.size, up.name,
+	    t.group, rq->w->cf->spool_max, &f, &d.evicted) == -1)
 		why = E_QUOTA;
 	if (why == E_COUNT) {
 		m.file = f;
@@ -112,6 +112,7 @@ send_upload(struct request *rq, const struct word *to, bool private)
 	}
 	txn_commit(st);
 	spool_unlink(st, d.gone);
+	evicted_unlink(st, &d.evicted);
 	delivery_reply(rq, &t, &d, "File Sent");
 done:
 	free(up.body);

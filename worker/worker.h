@@ -151,6 +151,7 @@ struct delivery {
 	cJSON		*unknown;	/* names that are no user */
 	cJSON		*full;		/* users whose inbox is full */
 	uint64_t	 gone;		/* file body to unlink after commit */
+	struct evicted	 evicted;	/* kept bodies dropped to make room */
 };
 
 /* worker.c */

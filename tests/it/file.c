@@ -10,7 +10,7 @@
  *	across restart and kill -9.  Fetching after the inbox drained a file
  *	(downloadfile, downloadgroupfile, both forms, 1 MiB+ byte-exact), for
  *	recipients and members only, and file_keep: expiry, across a restart,
- *	and 0 (no keeping).
+ *	0 (no keeping), and kept files making room for new ones.
  */
 #include "harness.h"
 
@@ -640,6 +640,51 @@ test_file_keep_zero(void **state)
 	expect_error(h, "BAD_FILE", line);
 }
 
+static int
+setup_small_spool(void **state)
+{
+	*state = daemon_start("spool_max = 1M\n");
+	return 0;
+}
+
+/*
+ * Kept files yield to new ones: a file that would not fit in spool_max
+ * drops the oldest kept files first; files still waiting in an inbox
+ * are never dropped, so then the answer is QUOTA.
+ */
+static void
+test_kept_files_make_room(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	size_t size = 600 << 10;
+	unsigned char *a = pattern(size, 1), *b = pattern(size, 2);
+	char *ea = b64(a, size), *eb = b64(b, size), ida[32], idb[32], line[64];
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "a.bin", ea);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	drain_id(h, "messi", ida, sizeof(ida));
+	assert_body(client_cmd(h, "downloadfile %s", ida), a, size);
+	r = send_file(m, "sendfile", "henderson", "b.bin", eb);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 1);
+	snprintf(line, sizeof(line), "downloadfile %s", ida);
+	expect_error(h, "BAD_FILE", line);
+	/* b waits unread: it is not dropped for c */
+	r = send_file(m, "sendfile", "henderson", "c.bin", ea);
+	assert_reply_error(r, "QUOTA");
+	cJSON_Delete(r);
+	drain_id(h, "messi", idb, sizeof(idb));
+	assert_body(client_cmd(h, "downloadfile %s", idb), b, size);
+	free(a);
+	free(b);
+	free(ea);
+	free(eb);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, it_teardown)
 
@@ -659,6 +704,7 @@ main(void)
 		TS(test_file_keep_expires, setup_short_keep),
 		TS(test_file_keep_survives_restart, it_setup),
 		TS(test_file_keep_zero, setup_no_keep),
+		TS(test_kept_files_make_room, setup_small_spool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

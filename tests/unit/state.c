@@ -1683,6 +1683,76 @@ test_kept_files(void **state)
 	check_ok(st);
 }
 
+/* kept_make_room: the oldest kept files go until a new body fits */
+static void
+test_kept_make_room(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob"), fi, idx[8];
+	struct evicted ev = { .n = 0 };
+	uint64_t mid;
+	bool more;
+
+	/* three kept files of 4 bytes, then one still in the inbox */
+	for (uint64_t id = 1; id <= 4; id++) {
+		put_body(st, id, false, "body");
+		txn_begin(st);
+		assert_int_equal(file_create(st, id, 4, "f", 0, 1 << 20, &fi), 0);
+		struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE,
+		    .time = 1, .file = fi };
+		assert_int_equal(msg_enqueue(st, &m, 10, &mid), 0);
+		txn_commit(st);
+		if (id == 3) {
+			struct lease l = my_lease(st, 9);
+			assert_int_equal(lease(st, b, &l, idx, 8, &more), 3);
+			assert_int_equal(inbox_commit(st, b, &l, true), 3);
+		}
+	}
+	assert_int_equal(st->hdr->kept_count, 3);
+	assert_int_equal(st->hdr->spool_bytes, 16);
+
+	/* room for 9 more under 20: the two oldest go, in a transaction */
+	txn_begin(st);
+	assert_int_equal(kept_make_room(st, 9, 20, &ev), 0);
+	txn_commit(st);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.gone[0], 1);
+	assert_int_equal(ev.gone[1], 2);
+	evicted_unlink(st, &ev);
+	assert_int_equal(ev.n, 0);
+	assert_false(body_exists(st, 1, false));
+	assert_true(body_exists(st, 3, false));
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_int_equal(st->hdr->spool_bytes, 8);
+	check_ok(st);
+
+	/* not enough even with every kept file gone: EDQUOT, rolled back */
+	txn_begin(st);
+	assert_int_equal(kept_make_room(st, 100, 20, &ev), -1);
+	assert_int_equal(errno, EDQUOT);
+	txn_abort(st);
+	ev.n = 0;
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_true(body_exists(st, 3, false));
+	check_ok(st);
+
+	/* file_create_room does both */
+	put_body(st, 5, false, "body5");
+	txn_begin(st);
+	assert_int_equal(file_create_room(st, 5, 5, "g", 0, 12, &fi, &ev), 0);
+	struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE, .time = 1,
+	    .file = fi };
+	assert_int_equal(msg_enqueue(st, &m, 10, &mid), 0);
+	txn_commit(st);
+	assert_int_equal(ev.n, 1);
+	evicted_unlink(st, &ev);
+	assert_false(body_exists(st, 3, false));
+	assert_int_equal(st->hdr->kept_count, 0);
+	assert_int_equal(st->hdr->spool_bytes, 9);
+	check_ok(st);
+}
+
 static void
 test_check_detects_damage(void **state)
 {
@@ -2927,6 +2997,7 @@ main(void)
 		T(test_groups),
 		T(test_files_and_spool),
 		T(test_kept_files),
+		T(test_kept_make_room),
 		T(test_check_detects_damage),
 		T(test_open_refuses_damaged_file),
 		T(test_reopen_keeps_everything),
