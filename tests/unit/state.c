@@ -2372,7 +2372,43 @@ test_committed_child_survives(void **state)
 }
 
 /*
- * worker_loop - what a busy worker does, forever: send, read inboxes,
+ * file_steps - the file part of worker_loop: every 4th turn a file to b,
+ * every 5th the oldest kept files expire, as the master's sweep does
+ */
+static void
+file_steps(struct state *st, uint32_t a, uint32_t b, uint32_t k)
+{
+	uint64_t fid = ((uint64_t)getpid() << 32) | k, mid, gone[2];
+	size_t ngone = 0;
+	uint32_t fi;
+
+	if (k % 4 == 1) {
+		struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE,
+		    .time = k };
+		put_body(st, fid, false, "body");
+		txn_begin(st);
+		if (file_create(st, fid, 4, "f", 0, 1 << 20, &fi) == -1 ||
+		    (m.file = fi, msg_enqueue(st, &m, 20, &mid) == -1)) {
+			txn_abort(st);
+			spool_unlink(st, fid);
+		} else
+			txn_commit(st);
+	}
+	if (k % 5 == 0) {
+		txn_begin(st);
+		if (kept_expire(st, UINT64_MAX, 0, 2, gone, &ngone) == -1)
+			txn_abort(st);
+		else {
+			txn_commit(st);
+			for (size_t i = 0; i < ngone; i++)
+				spool_unlink(st, gone[i]);
+		}
+	}
+}
+
+/*
+ * worker_loop - what a busy worker does, forever: send texts and files,
+ * read inboxes (keeping the files shown, at times), expire kept files,
  * log in, expire sessions, register (mostly refused: names taken, table
  * full).  Every change is a transaction, as in the daemon.
  */
@@ -2396,6 +2432,7 @@ worker_loop(struct state *st, int slot, uint32_t a, uint32_t b)
 			txn_abort(st);
 		else
 			txn_commit(st);
+		file_steps(st, a, b, k);
 
 		if (k % 3 == 0) {
 			struct lease l = {
@@ -2407,7 +2444,7 @@ worker_loop(struct state *st, int slot, uint32_t a, uint32_t b)
 			    UINT64_MAX, &more);
 			state_unlock(st);
 			if (n > 0 && k % 2 == 0)
-				inbox_commit(st, b, &l, false);
+				inbox_commit(st, b, &l, k % 4 == 0);
 			else if (n > 0) {
 				state_lock(st);
 				inbox_release_locked(st, b, &l);
