@@ -2982,6 +2982,46 @@ test_realm_remove_moves_arrivals(void **state)
 }
 
 /* damage: a group's last message also made the queue of a link */
+/* a kept file that came over a link points at no link once it goes */
+static void
+test_realm_remove_frees_kept_arrivals(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t b = add_user(st, "bob"), r, ra, fi, k, moved, idx[4];
+	uint64_t id;
+	bool more;
+
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "beta", "beta", "127.0.0.1", 1, 0, &r),
+	    0);
+	assert_int_equal(remote_user(st, r, "carol", "Carol", &ra), 0);
+	txn_commit(st);
+	put_body(st, 42, false, "over");
+	txn_begin(st);
+	assert_int_equal(file_create(st, 42, 4, "o.txt", 0, 1 << 20, &fi), 0);
+	struct msg_new in = { .from = ra, .to = b, .kind = MSG_FILE, .time = 1,
+	    .file = fi, .realm = r };
+	assert_int_equal(msg_enqueue(st, &in, 10, &id), 0);
+	txn_commit(st);
+	struct lease l = my_lease(st, 3);
+	state_lock(st);
+	assert_int_equal(inbox_lease_locked(st, b, r, &l, idx, 4, 1 << 20, &more),
+	    1);
+	state_unlock(st);
+	assert_int_equal(inbox_commit(st, b, &l, true), 1);
+	assert_int_equal(st->users[b].realm_count, 0);
+	k = st->hdr->kept_head;
+	assert_int_equal(st->msgs[k].realm, r);
+	check_ok(st);
+	remove_link(st, r, 4, &moved);
+	assert_null(realm_at(st, r));
+	assert_int_equal(st->msgs[k].realm, 0);
+	assert_int_equal(st->users[b].realm_count, 0);
+	assert_int_equal(st->hdr->kept_count, 1);
+	check_ok(st);
+}
+
 static void
 test_check_queue_shared_with_history(void **state)
 {
@@ -3053,6 +3093,7 @@ main(void)
 		T(test_realm_received_and_refusals),
 		T(test_remote_users_and_realm_inbox),
 		T(test_realm_remove_moves_arrivals),
+		T(test_realm_remove_frees_kept_arrivals),
 		T(test_check_queue_shared_with_history),
 	};
 #undef T
