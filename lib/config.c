@@ -54,6 +54,7 @@ static const struct config_key {
 	N("group_members", K_UINT, group_members, 2, 100000),
 	N("max_file", K_SIZE, max_file, 1, 1ULL << 30),
 	N("spool_max", K_SIZE, spool_max, 1 << 20, 1ULL << 50),
+	N("file_keep", K_DURATION, file_keep, 0, 1ULL << 31),
 	N("max_users", K_UINT, max_users, 16, 1 << 26),
 	N("max_sessions", K_UINT, max_sessions, 16, 1 << 26),
 	N("max_messages", K_UINT, max_messages, 16, 1 << 27),
@@ -95,6 +96,7 @@ config_defaults(struct config *c)
 	c->group_members = 1000;
 	c->max_file = 16 << 20;
 	c->spool_max = 1ULL << 30;
+	c->file_keep = 7 * 86400;
 	c->max_users = 65536;
 	c->max_sessions = 65536;
 	c->max_messages = 262144;

@@ -47,6 +47,7 @@ struct config {
 	uint64_t	 group_members;		/* members per group */
 	uint64_t	 max_file;		/* bytes of one file */
 	uint64_t	 spool_max;		/* bytes of all stored files */
+	uint64_t	 file_keep;		/* seconds a shown file stays fetchable */
 
 	/* capacities, used when a state file is created */
 	uint64_t	 max_users;

@@ -73,6 +73,8 @@ add_tables(cJSON *o, const struct state *st, const struct config *cf)
 	add_usage(t, "memberships", h->members.count, slots(st, RG_MEMBERS));
 	add_usage(t, "files", h->files.count, slots(st, RG_FILES));
 	add_usage(t, "spool", h->spool_bytes, cf->spool_max);
+	/* shown files still fetchable: each holds a message slot */
+	add_usage(t, "kept_files", h->kept_count, slots(st, RG_MSGS));
 	add_usage(t, "undo_log", h->undo_used, h->region[RG_UNDO].size);
 }
 

@@ -996,8 +996,8 @@ deliver_locked(uint32_t realm, const cJSON *j, struct msg_new *m,
 	} else if ((why = target_resolve_locked(&s, &w, t)) != E_COUNT)
 		return why;
 	if (m->kind == MSG_FILE) {
-		if (file_create(rd.st, spool, size, fname, t->group,
-		    rd.cf->spool_max, &f) == -1)
+		if (file_create_room(rd.st, spool, size, fname, t->group,
+		    rd.cf->spool_max, &f, &d->evicted) == -1)
 			return E_QUOTA;
 		m->file = f;
 	}
@@ -1058,6 +1058,7 @@ on_msg(struct peer *p, const struct link_frame *f)
 	txn_commit(rd.st);
 	free(text);
 	spool_unlink(rd.st, d.gone);
+	evicted_unlink(rd.st, &d.evicted);
 	rd.st->realms[realm].received++;
 	__atomic_fetch_add(&rd.me->stored, d.delivered, __ATOMIC_RELAXED);
 	extra = cJSON_CreateObject();

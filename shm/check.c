@@ -112,6 +112,7 @@ check_user(struct state *st, uint32_t ui, uint64_t *nmsgs, uint64_t *nsess,
 	for (uint32_t i = u->inbox_head; i != 0; i = st->msgs[i].next) {
 		struct shm_msg *m = msg_at(st, i);
 		if (m == NULL || m->to != ui || ++n > u->inbox_count ||
+		    (m->flags & MF_KEPT) ||
 		    user_at(st, m->from) == NULL || !msg_ok(st, m) ||
 		    m->realm > REALMS_MAX ||
 		    (m->group != 0 && group_at(st, m->group) == NULL))
@@ -159,7 +160,8 @@ check_group(struct state *st, uint32_t gi, uint64_t *nmsgs, uint64_t *nmemb,
 	for (uint32_t i = g->hist_head; i != 0; i = st->msgs[i].next) {
 		struct shm_msg *m = msg_at(st, i);
 		if (m == NULL || m->to != 0 || m->group != gi ||
-		    ++n > g->hist_count || user_at(st, m->from) == NULL ||
+		    ++n > g->hist_count || (m->flags & MF_KEPT) ||
+		    user_at(st, m->from) == NULL ||
 		    !msg_ok(st, m))
 			FAIL("history of group %s is damaged", g->name);
 		last = i;
@@ -188,7 +190,7 @@ check_realm(struct state *st, uint32_t ri, uint64_t *nmsgs, char *err,
 	for (uint32_t i = r->out_head; i != 0; i = st->msgs[i].next) {
 		struct shm_msg *m = msg_at(st, i);
 		if (m == NULL || m->to != 0 || m->group != 0 || m->realm != ri ||
-		    m->id <= prev || ++n > r->out_count ||
+		    m->id <= prev || ++n > r->out_count || (m->flags & MF_KEPT) ||
 		    user_at(st, m->from) == NULL || !msg_ok(st, m) ||
 		    memchr(heap_ptr(st, m->text), '\0', m->len) == NULL)
 			FAIL("queue of realm %s is damaged", r->name);
@@ -198,6 +200,33 @@ check_realm(struct state *st, uint32_t ri, uint64_t *nmsgs, char *err,
 	if (n != r->out_count || last != r->out_tail)
 		FAIL("queue of realm %s is damaged", r->name);
 	*nmsgs += r->out_count;
+	return 0;
+}
+
+/*
+ * check_kept - the chain of files inbox replies showed: each a file
+ * message of one of our users, on no other chain (the MF_KEPT flag)
+ */
+static int
+check_kept(struct state *st, uint64_t *nmsgs, char *err, size_t errlen)
+{
+	struct shm_header *h = st->hdr;
+	uint32_t n = 0, last = 0;
+
+	for (uint32_t i = h->kept_head; i != 0; i = st->msgs[i].next) {
+		struct shm_msg *m = msg_at(st, i);
+		if (m == NULL || !(m->flags & MF_KEPT) || m->kind != MSG_FILE ||
+		    ++n > h->kept_count || user_at(st, m->to) == NULL ||
+		    user_at(st, m->from) == NULL || !msg_ok(st, m) ||
+		    m->realm > REALMS_MAX ||
+		    (m->group != 0 && group_at(st, m->group) == NULL))
+			FAIL("kept files are damaged");
+		last = i;
+	}
+	if (n != h->kept_count || last != h->kept_tail)
+		FAIL("kept files are damaged: %u on the chain, %u counted", n,
+		    h->kept_count);
+	*nmsgs += n;
 	return 0;
 }
 
@@ -284,6 +313,8 @@ state_check(struct state *st, char *err, size_t errlen)
 		if (st->realms[i].state == SLOT_USED &&
 		    check_realm(st, i, &nmsgs, err, errlen) == -1)
 			return -1;
+	if (check_kept(st, &nmsgs, err, errlen) == -1)
+		return -1;
 	if (nmemb != h->members.count)
 		FAIL("%llu memberships listed but %u in the table",
 		    (unsigned long long)nmemb, h->members.count);

@@ -12,6 +12,11 @@
  *	them after the write, inbox_release_locked() frees them if the
  *	connection went away first.  Leases of a process that died lapse by
  *	themselves when the master bumps its slot's generation.
+ *
+ *	A file message that a written reply showed is not freed but moved to
+ *	the kept chain (MF_KEPT), so that its recipient can still fetch the
+ *	body; kept_expire() frees it once file_keep has passed.  Its hold on
+ *	the file, and so the body, lasts as long as it does.
  */
 #include <errno.h>
 #include <string.h>
@@ -217,12 +222,116 @@ inbox_release_locked(struct state *st, uint32_t user, const struct lease *l)
 }
 
 /*
+ * kept_append - message i, just taken off its inbox, goes to the tail of
+ * the kept chain, stamped with the time it was shown.
+ */
+static int
+kept_append(struct state *st, uint32_t i)
+{
+	struct shm_header *h = st->hdr;
+	struct shm_msg *m = &st->msgs[i], *tail;
+
+	if (txn_log(st, &h->kept_head, 3 * sizeof(uint32_t)) == -1 ||
+	    txn_log(st, &m->next, sizeof(m->next)) == -1 ||
+	    txn_log(st, &m->lease_proc, 3 * sizeof(uint32_t)) == -1 ||
+	    txn_log(st, &m->flags, 2 * sizeof(uint32_t)) == -1)
+		return -1;
+	if ((tail = msg_at(st, h->kept_tail)) != NULL) {
+		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
+			return -1;
+		tail->next = i;
+	} else
+		h->kept_head = i;
+	h->kept_tail = i;
+	h->kept_count++;
+	m->next = 0;
+	m->lease_proc = m->lease_gen = m->lease_serial = 0;
+	m->flags |= MF_KEPT;
+	m->shown = (uint32_t)now_sec();
+	return 0;
+}
+
+/* kept_live - may the recipient of kept message m still fetch its file? */
+bool
+kept_live(const struct shm_msg *m, uint64_t now, uint64_t keep)
+{
+	return (m->flags & MF_KEPT) && (uint64_t)m->shown + keep > now;
+}
+
+/*
+ * kept_expire - free up to max kept messages, oldest first, whose keep
+ * time has passed at now; bodies that lost their last reference go to
+ * gone[] (room for max).  Returns how many were freed.
+ */
+int
+kept_expire(struct state *st, uint64_t now, uint64_t keep, uint32_t max,
+    uint64_t *gone, size_t *ngone)
+{
+	struct shm_header *h = st->hdr;
+	int n = 0;
+
+	*ngone = 0;
+	while ((uint32_t)n < max && h->kept_head != 0) {
+		uint32_t i = h->kept_head;
+		struct shm_msg *m = msg_at(st, i);
+
+		if (m == NULL || !(m->flags & MF_KEPT)) {
+			errno = EIO;
+			return -1;
+		}
+		if (kept_live(m, now, keep))
+			break;
+		if (txn_log(st, &h->kept_head, 3 * sizeof(uint32_t)) == -1)
+			return -1;
+		h->kept_head = m->next;
+		if (h->kept_head == 0)
+			h->kept_tail = 0;
+		h->kept_count--;
+		if (msg_release(st, i, &gone[*ngone]) == -1)
+			return -1;
+		if (gone[*ngone] != 0)
+			(*ngone)++;
+		n++;
+	}
+	return n;
+}
+
+/*
+ * kept_make_room - drop the oldest kept files, whatever their age, until
+ * the spool can take need more bytes under max: kept files yield to new
+ * ones.  At most EVICT_MAX go, so that one transaction stays small;
+ * EDQUOT if that was not enough.
+ */
+int
+kept_make_room(struct state *st, uint64_t need, uint64_t max,
+    struct evicted *ev)
+{
+	for (int i = 0; i < EVICT_MAX && ev->n < EVICT_MAX; i++) {
+		uint64_t gone;
+		size_t ngone;
+
+		if (st->hdr->spool_bytes + need <= max)
+			return 0;
+		if (st->hdr->kept_head == 0)
+			break;
+		if (kept_expire(st, UINT64_MAX, 0, 1, &gone, &ngone) != 1)
+			return -1;
+		if (ngone == 1)
+			ev->gone[ev->n++] = gone;
+	}
+	if (st->hdr->spool_bytes + need <= max)
+		return 0;
+	errno = EDQUOT;
+	return -1;
+}
+
+/*
  * remove_leased - one transaction's worth of inbox_commit; how many
  * removed.  Bodies of files that lost their last reference go to gone[].
  */
 static int
 remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
-    uint64_t *gone, size_t *ngone)
+    bool keep, uint64_t *gone, size_t *ngone)
 {
 	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, prev = 0;
 	uint32_t *link = &u->inbox_head;
@@ -251,7 +360,11 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
 		u->inbox_count--;
 		if (m->realm != 0)
 			u->realm_count--;
-		if (msg_release(st, i, &gone[*ngone]) == -1)
+		gone[*ngone] = 0;
+		if (keep && m->kind == MSG_FILE && !(m->flags & MF_BOUNCE)) {
+			if (kept_append(st, i) == -1)
+				return -1;
+		} else if (msg_release(st, i, &gone[*ngone]) == -1)
 			return -1;
 		if (gone[*ngone] != 0)
 			(*ngone)++;
@@ -261,11 +374,11 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
 }
 
 /*
- * inbox_commit - remove the messages of a reply that was fully written;
- * returns how many.
+ * inbox_commit - remove the messages of a reply that was fully written
+ * (keep: its files go to the kept chain); returns how many.
  */
 int
-inbox_commit(struct state *st, uint32_t user, const struct lease *l)
+inbox_commit(struct state *st, uint32_t user, const struct lease *l, bool keep)
 {
 	uint64_t gone[COMMIT_CHUNK];
 	int total = 0;
@@ -280,7 +393,7 @@ inbox_commit(struct state *st, uint32_t user, const struct lease *l)
 			txn_commit(st);
 			return total;
 		}
-		if ((n = remove_leased(st, u, l, gone, &ngone)) == -1) {
+		if ((n = remove_leased(st, u, l, keep, gone, &ngone)) == -1) {
 			int saved = errno;
 			txn_abort(st);
 			errno = saved;

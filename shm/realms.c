@@ -136,6 +136,13 @@ realm_arrivals_home(struct state *st, uint32_t realm, uint32_t *pos,
 
 		if (m->state != SLOT_USED || m->realm != realm || m->to == 0)
 			continue;
+		if (m->flags & MF_KEPT) {	/* shown already: off every inbox */
+			if (txn_log(st, &m->realm, sizeof(m->realm)) == -1)
+				return -1;
+			m->realm = 0;
+			n++;
+			continue;
+		}
 		if ((u = user_at(st, m->to)) == NULL || u->realm_count == 0) {
 			errno = EIO;
 			return -1;

@@ -30,7 +30,7 @@
 #include "lib/util.h"
 
 #define SHM_MAGIC	"RLMCHAT\0"
-#define SHM_VERSION	3
+#define SHM_VERSION	4
 #define SHM_FILE	"realmchat.state"
 
 #define SHM_REGIONS	16	/* room for regions of later versions */
@@ -196,6 +196,7 @@ enum msg_flags {
 	MF_GROUP_SEND = 1 << 0,	/* outbox: to a group target at the peer */
 	MF_BOUNCE = 1 << 1,	/* a notice that the peer refused message ref */
 	MF_WAIT = 1 << 2,	/* outbox: a worker waits for its verdict */
+	MF_KEPT = 1 << 3,	/* a file an inbox reply showed, kept for fetching */
 };
 
 struct shm_msg {
@@ -221,7 +222,7 @@ struct shm_msg {
 	 */
 	uint32_t	realm;
 	uint32_t	flags;		/* enum msg_flags */
-	uint32_t	pad;
+	uint32_t	shown;		/* MF_KEPT: now_sec() of the inbox reply */
 	uint64_t	ref;		/* MF_BOUNCE: id of the refused message */
 };
 
@@ -306,8 +307,17 @@ struct shm_header {
 	uint64_t	heap_top;	/* first never-used heap byte */
 	uint64_t	heap_used;	/* bytes in live blocks */
 	uint64_t	heap_free[HEAP_CLASSES];
+	/*
+	 * Files that inbox replies showed, still fetchable by their
+	 * recipient: a FIFO of MF_KEPT messages through shm_msg.next, in the
+	 * order they were shown, until shown + file_keep has passed (version 4).
+	 */
+	uint32_t	kept_head;
+	uint32_t	kept_tail;
+	uint32_t	kept_count;
+	uint32_t	pad2;
 
-	uint64_t	reserved[64];	/* room to grow within a version */
+	uint64_t	reserved[62];	/* room to grow within a version */
 };
 
 /* An undo record: old bytes of [off, off + len), padded to 8 bytes. */

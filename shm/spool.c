@@ -145,6 +145,32 @@ file_create(struct state *st, uint64_t id, uint64_t size, const char *name,
 	return 0;
 }
 
+/*
+ * file_create_room - file_create, but when the spool is too full for the
+ * body, the oldest kept files make room first; their bodies go to ev, to
+ * unlink once the transaction committed.
+ */
+int
+file_create_room(struct state *st, uint64_t id, uint64_t size,
+    const char *name, uint32_t group, uint64_t max, uint32_t *idx,
+    struct evicted *ev)
+{
+	if (file_create(st, id, size, name, group, max, idx) == 0)
+		return 0;
+	if (errno != EDQUOT || kept_make_room(st, size, max, ev) == -1)
+		return -1;
+	return file_create(st, id, size, name, group, max, idx);
+}
+
+/* evicted_unlink - remove the bodies kept_make_room freed (committed) */
+void
+evicted_unlink(const struct state *st, struct evicted *ev)
+{
+	for (size_t i = 0; i < ev->n; i++)
+		spool_unlink(st, ev->gone[i]);
+	ev->n = 0;
+}
+
 /* file_ref - one more message points at file i */
 int
 file_ref(struct state *st, uint32_t i)

@@ -124,7 +124,19 @@ size_t		 inbox_lease_locked(struct state *, uint32_t user,
 		     size_t max, uint64_t max_bytes, bool *more);
 void		 inbox_realm_counts_locked(struct state *, uint32_t user,
 		     uint32_t counts[REALMS_MAX + 1]);
-int		 inbox_commit(struct state *, uint32_t user, const struct lease *);
+int		 inbox_commit(struct state *, uint32_t user, const struct lease *,
+		     bool keep);
+bool		 kept_live(const struct shm_msg *, uint64_t now, uint64_t keep);
+/* Bodies that making room in the spool freed, to unlink once committed. */
+#define EVICT_MAX	64	/* kept files dropped for one new file, at most */
+struct evicted {
+	size_t		 n;
+	uint64_t	 gone[EVICT_MAX];
+};
+int		 kept_make_room(struct state *, uint64_t need, uint64_t max,
+		     struct evicted *);
+int		 kept_expire(struct state *, uint64_t now, uint64_t keep,
+		     uint32_t max, uint64_t *gone, size_t *ngone);
 void		 inbox_release_locked(struct state *, uint32_t user,
 		     const struct lease *);
 bool		 lease_live_locked(struct state *, const struct shm_msg *);
@@ -150,6 +162,10 @@ void		 spool_unlink(const struct state *, uint64_t id);
 int		 spool_store(struct state *, const void *, size_t, uint64_t *id);
 int		 file_create(struct state *, uint64_t id, uint64_t size,
 		     const char *name, uint32_t group, uint64_t max, uint32_t *);
+int		 file_create_room(struct state *, uint64_t id, uint64_t size,
+		     const char *name, uint32_t group, uint64_t max, uint32_t *,
+		     struct evicted *);
+void		 evicted_unlink(const struct state *, struct evicted *);
 int		 file_ref(struct state *, uint32_t);
 int		 file_unref(struct state *, uint32_t, uint64_t *gone);
 

@@ -188,6 +188,21 @@ cmd_inboxgrouprealm(struct request *rq)
 	ask_peer(rq, RM_HISTORY, r, o);
 }
 
+/* queue_refused - the reply to a realm send that could not be queued */
+static void
+queue_refused(struct request *rq, uint32_t r, int why)
+{
+	if (why == EFBIG)
+		reply_error(rq->out, E_QUOTA, "File store is full");
+	else if (why == EDQUOT)
+		reply_errorf(rq->out, E_QUOTA, "Queue to realm %s is full",
+		    rq->w->st->realms[r].name);
+	else if (why == ENOENT)
+		reply_error(rq->out, E_NO_REALM, NULL);
+	else
+		reply_error(rq->out, E_QUOTA, "Message store is full");
+}
+
 /*
  * queue_send - store "<target>\0<text>" (or a file) in link r's outbox,
  * then wait for the verdict if the link is up.
@@ -198,6 +213,7 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 {
 	struct state *st = rq->w->st;
 	size_t tlen = to->len;
+	struct evicted ev = { .n = 0 };
 	char *blob;
 	uint64_t id = 0;
 	bool link_up = false;
@@ -218,31 +234,24 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 	/* the link is up: we shall wait for the verdict, and realmd knows */
 	if ((link_up = st->realms[r].link == LINK_UP))
 		m->flags |= MF_WAIT;
-	rc = up == NULL ? 0 : file_create(st, up->id, up->size, up->name, 0,
-	    rq->w->cf->spool_max, &m->file);
+	rc = up == NULL ? 0 : file_create_room(st, up->id, up->size, up->name,
+	    0, rq->w->cf->spool_max, &m->file, &ev);
 	if (rc == -1)
 		saved = EFBIG;
 	else if ((rc = outbox_append(st, r, m, (uint32_t)rq->w->cf->realm_queue,
 	    &id)) == -1)
 		saved = errno;
-	if (rc == 0)
+	if (rc == 0) {
 		txn_commit(st);
-	else {
+		evicted_unlink(st, &ev);
+	} else {
 		txn_abort(st);
 		if (up != NULL)
 			spool_unlink(st, up->id);
 	}
 	free(blob);
 	if (rc == -1) {
-		if (saved == EFBIG)
-			reply_error(rq->out, E_QUOTA, "File store is full");
-		else if (saved == EDQUOT)
-			reply_errorf(rq->out, E_QUOTA, "Queue to realm %s is full",
-			    st->realms[r].name);
-		else if (saved == ENOENT)
-			reply_error(rq->out, E_NO_REALM, NULL);
-		else
-			reply_error(rq->out, E_QUOTA, "Message store is full");
+		queue_refused(rq, r, saved);
 		return;
 	}
 	__atomic_fetch_add(&rq->w->me->stored, 1, __ATOMIC_RELAXED);

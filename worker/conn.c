@@ -202,7 +202,8 @@ finish_pending(struct conn *c)
 	struct pending *p;
 
 	while ((p = c->pending) != NULL && p->until <= c->written) {
-		int n = inbox_commit(c->w->st, p->user, &p->lease);
+		int n = inbox_commit(c->w->st, p->user, &p->lease,
+		    c->w->cf->file_keep > 0);
 
 		if (n == -1)
 			log_err("inbox commit: %m");

@@ -151,6 +151,7 @@ struct delivery {
 	cJSON		*unknown;	/* names that are no user */
 	cJSON		*full;		/* users whose inbox is full */
 	uint64_t	 gone;		/* file body to unlink after commit */
+	struct evicted	 evicted;	/* kept bodies dropped to make room */
 };
 
 /* worker.c */
@@ -245,5 +246,7 @@ cmd_handler cmd_realmlink;
 cmd_handler cmd_addgroup, cmd_joingroup, cmd_leavegroup, cmd_sendgroup;
 cmd_handler cmd_inboxgroup, cmd_listgroups, cmd_groupmembers;
 cmd_handler cmd_sendfile, cmd_sendgroupfile, cmd_downloadfile;
+cmd_handler cmd_downloadgroupfile, cmd_downloadrealmfile;
+cmd_handler cmd_downloadgrouprealmfile;
 
 #endif

@@ -279,7 +279,7 @@ written(struct conn *c)
 	c->written = c->queued;
 	while ((p = c->pending) != NULL) {
 		fuzz_assert(p->until <= c->written);
-		fuzz_assert(inbox_commit(&st, p->user, &p->lease) != -1);
+		fuzz_assert(inbox_commit(&st, p->user, &p->lease, true) != -1);
 		c->pending = p->next;
 		free(p);
 	}

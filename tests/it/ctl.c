@@ -231,7 +231,8 @@ static void test_status_text(void **state)
 static void test_status_json(void **state)
 {
 	static const char *const tables[] = { "users", "sessions", "messages",
-	    "message_store", "groups", "memberships", "files", "spool" };
+	    "message_store", "groups", "memberships", "files", "spool",
+	    "kept_files" };
 	struct daemon *d = *state;
 	struct client *c = logged_in(d, "messi");
 	const cJSON *w, *t;

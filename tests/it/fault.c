@@ -17,7 +17,8 @@
  *	flipped byte in the header's region table, a realm link record
  *	without its terminator, a link's outbox chain that loops or points
  *	at a free slot, an inbox chain that loops, a message whose text lies
- *	outside the heap, a damaged undo log left by a dead writer.  Each is
+ *	outside the heap, a chain of kept files that loops, a damaged undo
+ *	log left by a dead writer.  Each is
  *	refused at start with a non-zero exit and a message that says what
  *	is wrong; the daemon never answers a client.  The undamaged copy
  *	then starts and delivers what was queued.
@@ -355,7 +356,7 @@ free_msg(struct shm_header *h)
 
 enum damage {
 	D_SHORT, D_REGION_BYTE, D_REALM_RECORD, D_OUTBOX_LOOP, D_OUTBOX_FREE,
-	D_INBOX_LOOP, D_TEXT_OUTSIDE, D_UNDO, D_COUNT
+	D_INBOX_LOOP, D_TEXT_OUTSIDE, D_KEPT_LOOP, D_UNDO, D_COUNT
 };
 
 static const struct {
@@ -375,6 +376,8 @@ static const struct {
 	    "inbox of user henderson is damaged" },
 	[D_TEXT_OUTSIDE] = { "message text outside the heap",
 	    "inbox of user henderson is damaged" },
+	[D_KEPT_LOOP] = { "a chain of kept files that loops",
+	    "kept files are damaged" },
 	[D_UNDO] = { "a damaged undo log left by a dead writer",
 	    "undo log damaged" },
 };
@@ -415,6 +418,10 @@ apply(struct image *img, enum damage dm)
 		break;
 	case D_TEXT_OUTSIDE:
 		msg(h, u->inbox_head)->text = h->region[RG_HEAP].size + 4096;
+		break;
+	case D_KEPT_LOOP:
+		assert_true(h->kept_count >= 2);
+		msg(h, h->kept_tail)->next = h->kept_head;
 		break;
 	case D_UNDO: {
 		uint64_t *rec = (uint64_t *)(void *)REGION(h, RG_UNDO);
@@ -484,6 +491,12 @@ make_image(struct image *img, struct daemon *beta)
 	ok_cmd(c, "sendrealm beta henderson queued two");
 	ok_cmd(c, "send henderson local one");
 	ok_cmd(c, "send henderson local two");
+	ok_cmd(c, "sendfile lineker one.txt b25l");
+	ok_cmd(c, "sendfile lineker two.txt dHdv");
+	client_close(c);
+	c = logged_in(img->alpha, "lineker");	/* two files shown, kept */
+	ok_cmd(c, "inbox");
+	ok_cmd(c, "whoami");
 	client_close(c);
 	daemon_stop(img->alpha);
 	state_path(img->alpha, img->path, sizeof(img->path));

@@ -7,7 +7,10 @@
  *	spool, file-name sanitising (path traversal, control bytes, leading
  *	dots), bad base64, the size limit, downloadfile access, removal of
  *	the body once nobody can receive it, and persistence of spooled files
- *	across restart and kill -9.
+ *	across restart and kill -9.  Fetching after the inbox drained a file
+ *	(downloadfile, downloadgroupfile, both forms, 1 MiB+ byte-exact), for
+ *	recipients and members only, and file_keep: expiry, across a restart,
+ *	0 (no keeping), and kept files making room for new ones.
  */
 #include "harness.h"
 
@@ -116,7 +119,7 @@ test_ten_mib_file_byte_exact(void **state)
 	struct client *h = logged_in(state, "henderson");
 	size_t size = 10 << 20;
 	unsigned char *data = malloc(size), *back = malloc(size);
-	char *enc;
+	char *enc, id[32];
 	const cJSON *e;
 	cJSON *r;
 	uint32_t x = 12345;
@@ -134,11 +137,16 @@ test_ten_mib_file_byte_exact(void **state)
 	    (double)size);
 	assert_int_equal(unb64(json_string(e, "file_content"), back), (long)size);
 	assert_memory_equal(back, data, size);
+	snprintf(id, sizeof(id), "%s", json_string(e, "file_id"));
 	cJSON_Delete(r);
-	/* drained: nobody can receive it any more, so the body is gone */
-	r = client_cmd(h, "whoami");
+	/* drained, but kept for file_keep: still fetchable, byte-exact */
+	memset(back, 0, size);
+	r = client_cmd(h, "downloadfile %s big.bin", id);
+	assert_reply_ok(r);
+	assert_int_equal(unb64(json_string(r, "message"), back), (long)size);
+	assert_memory_equal(back, data, size);
 	cJSON_Delete(r);
-	assert_int_equal(spool_files(state), 0);
+	assert_int_equal(spool_files(state), 1);
 	free(enc);
 	free(data);
 	free(back);
@@ -340,6 +348,343 @@ test_spooled_files_survive_restart_and_kill9(void **state)
 	}
 }
 
+/* pattern - size bytes that differ at every offset, malloc'd */
+static unsigned char *
+pattern(size_t size, uint32_t seed)
+{
+	unsigned char *p = malloc(size);
+
+	for (size_t i = 0; i < size; i++) {
+		seed = seed * 1103515245 + 12345;
+		p[i] = (unsigned char)(seed >> 16);
+	}
+	return p;
+}
+
+/* drain_id - read user c's inbox to the end; the file id from sender */
+static void
+drain_id(struct client *c, const char *sender, char *id, size_t len)
+{
+	const cJSON *e = NULL;
+	cJSON *r;
+
+	e = first_entry(c, sender, &r);
+	snprintf(id, len, "%s", json_string(e, "file_id"));
+	cJSON_Delete(r);
+	r = client_cmd(c, "whoami");		/* the inbox reply was taken */
+	cJSON_Delete(r);
+	r = client_cmd(c, "inbox");
+	assert_int_equal(inbox_count(r), 0);
+	cJSON_Delete(r);
+}
+
+/* assert_body - r is an OK download reply carrying exactly data */
+static void
+assert_body(cJSON *r, const unsigned char *data, size_t size)
+{
+	unsigned char *back = malloc(size + 4);
+
+	assert_reply_ok(r);
+	assert_int_equal(unb64(json_string(r, "message"), back), (long)size);
+	assert_memory_equal(back, data, size);
+	free(back);
+	cJSON_Delete(r);
+}
+
+/* expect_error - the reply to line is an error with code */
+static void
+expect_error(struct client *c, const char *code, const char *line)
+{
+	cJSON *r = client_cmd(c, "%s", line);
+
+	assert_reply_error(r, code);
+	cJSON_Delete(r);
+}
+
+/*
+ * A file drained by inbox is fetched later by id, in the session form
+ * and the token-first form the public clients send, from any connection;
+ * the sender and other users are told there is no such file.
+ */
+static void
+test_fetch_after_inbox_recipients_only(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	struct client *l = logged_in(state, "lineker");
+	struct client *other = client_connect(*state);
+	size_t size = (1 << 20) + 3;
+	unsigned char *data = pattern(size, 7);
+	char *enc = b64(data, size), id[32], line[256], htok[64], ltok[64];
+	cJSON *r;
+
+	snprintf(htok, sizeof(htok), "%s", client_auth(other, "henderson",
+	    SEED_PASSWORD));
+	snprintf(ltok, sizeof(ltok), "%s", client_auth(other, "lineker",
+	    SEED_PASSWORD));
+	r = send_file(m, "sendfile", "henderson", "report.pdf", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	drain_id(h, "messi", id, sizeof(id));
+	assert_body(client_cmd(h, "downloadfile %s", id), data, size);
+	assert_body(client_cmd(h, "getfile %s report.pdf", id), data, size);
+	assert_body(client_cmd(other, "downloadfile %s %s report.pdf", htok, id),
+	    data, size);
+	/* twice: a fetch takes nothing away */
+	assert_body(client_cmd(other, "downloadfile %s %s report.pdf", htok, id),
+	    data, size);
+	expect_error(m, "BAD_FILE", "downloadfile 0123456789abcdef");
+	snprintf(line, sizeof(line), "downloadfile %s", id);
+	expect_error(m, "BAD_FILE", line);	/* the sender is no recipient */
+	expect_error(l, "BAD_FILE", line);
+	snprintf(line, sizeof(line), "downloadfile %s %s x", ltok, id);
+	expect_error(other, "BAD_FILE", line);
+	r = client_cmd(l, "downloadfile %s", id);
+	assert_string_equal(json_string(r, "message"),
+	    "No such file, or its keep time is over");
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 1);
+	free(enc);
+	free(data);
+}
+
+/*
+ * downloadgroupfile: a group's files for its members only, byte-exact,
+ * in both forms, after the inbox drained them; clear errors otherwise.
+ */
+static void
+test_downloadgroupfile(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	struct client *l = logged_in(state, "lineker");
+	struct client *other = client_connect(*state);
+	size_t size = (1 << 20) + 11;
+	unsigned char *data = pattern(size, 99);
+	char *enc = b64(data, size), id[32], id2[32], line[256], tok[64];
+	cJSON *r;
+
+	snprintf(tok, sizeof(tok), "%s", client_auth(other, "henderson",
+	    SEED_PASSWORD));
+	cJSON_Delete(client_cmd(m, "addgroup team"));
+	cJSON_Delete(client_cmd(h, "joingroup team"));
+	cJSON_Delete(client_cmd(m, "addgroup other"));
+	r = send_file(m, "sendgroupfile", "team", "plan.bin", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	r = send_file(m, "sendgroupfile", "other", "x.txt", "eHg=");
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	drain_id(h, "messi", id, sizeof(id));
+	r = client_cmd(m, "inboxgroup other");
+	snprintf(id2, sizeof(id2), "%s", json_string(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(r, "messages"), 0), "file_id"));
+	cJSON_Delete(r);
+
+	assert_body(client_cmd(h, "downloadgroupfile team %s plan.bin", id),
+	    data, size);
+	assert_body(client_cmd(other, "downloadgroupfile %s team %s plan.bin",
+	    tok, id), data, size);
+	assert_body(client_cmd(m, "downloadgroupfile team %s", id), data, size);
+	snprintf(line, sizeof(line), "downloadgroupfile team %s", id);
+	expect_error(l, "NOT_MEMBER", line);
+	snprintf(line, sizeof(line), "downloadgroupfile nosuch %s", id);
+	expect_error(h, "NO_GROUP", line);
+	snprintf(line, sizeof(line), "downloadgroupfile team %s", id2);
+	expect_error(m, "BAD_FILE", line);	/* a file of another group */
+	expect_error(h, "BAD_FILE", "downloadgroupfile team 0123456789abcdef");
+	expect_error(h, "BAD_FILE", "downloadgroupfile team ../../etc/passwd");
+	expect_error(h, "BAD_ARGS", "downloadgroupfile team");
+	expect_error(h, "NO_REALM", "downloadrealmfile nolink 0123456789abcdef");
+	expect_error(h, "NO_REALM",
+	    "downloadgrouprealmfile nolink team 0123456789abcdef x");
+	free(enc);
+	free(data);
+}
+
+static int
+setup_short_keep(void **state)
+{
+	*state = daemon_start("file_keep = 2s\n");
+	return 0;
+}
+
+/* wait_spool - until the spool holds n bodies; false after timeout_s */
+static bool
+wait_spool(void **state, int n, double timeout_s)
+{
+	double until = now_s() + timeout_s;
+
+	while (spool_files(state) != n) {
+		if (now_s() > until)
+			return false;
+		sleep_ms(100);
+	}
+	return true;
+}
+
+/*
+ * file_keep: a shown file stays fetchable for file_keep, then the fetch
+ * says so and the body leaves the spool; a file still waiting in an
+ * inbox does not expire.
+ */
+static void
+test_file_keep_expires(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	const unsigned char data[] = "kept for a while";
+	char *enc = b64(data, sizeof(data)), id[32], line[64];
+	double shown;
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "short.txt", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	drain_id(h, "messi", id, sizeof(id));
+	shown = now_s();
+	assert_body(client_cmd(h, "downloadfile %s", id), data, sizeof(data));
+	r = send_file(m, "sendfile", "henderson", "waiting.txt", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 2);
+	while (now_s() < shown + 3.5)
+		sleep_ms(100);
+	r = client_cmd(h, "downloadfile %s", id);
+	assert_reply_error(r, "BAD_FILE");
+	assert_string_equal(json_string(r, "message"),
+	    "No such file, or its keep time is over");
+	cJSON_Delete(r);
+	if (!wait_spool(state, 1, 10.0))
+		fail_msg("the expired body is still in the spool");
+	/* the one never shown is still there, in full */
+	r = client_cmd(h, "inbox");
+	assert_string_equal(json_string(cJSON_GetArrayItem(inbox_from(r,
+	    "messi"), 0), "file_content"), enc);
+	cJSON_Delete(r);
+	snprintf(line, sizeof(line), "downloadfile %s", id);
+	expect_error(h, "BAD_FILE", line);
+	free(enc);
+}
+
+/* append_config - add a line to the daemon's config file */
+static void
+append_config(void **state, const char *line)
+{
+	FILE *fp = fopen(daemon_config_path(*state), "a");
+
+	assert_non_null(fp);
+	fputs(line, fp);
+	fclose(fp);
+}
+
+/*
+ * Kept files survive kill -9 of the whole daemon; their time runs on
+ * across a restart, so a shorter file_keep at the next start expires
+ * them then.
+ */
+static void
+test_file_keep_survives_restart(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	const unsigned char data[] = "survives a crash";
+	char *enc = b64(data, sizeof(data)), id[32], line[64];
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "crash.txt", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	drain_id(h, "messi", id, sizeof(id));
+	daemon_kill9_tree(*state);
+	daemon_restart(*state);
+	h = logged_in(state, "henderson");
+	assert_body(client_cmd(h, "downloadfile %s", id), data, sizeof(data));
+	r = client_cmd(h, "inbox");
+	assert_int_equal(inbox_count(r), 0);
+	cJSON_Delete(r);
+	sleep_ms(1500);
+	daemon_stop(*state);
+	append_config(state, "file_keep = 1s\n");
+	daemon_launch(*state);
+	h = logged_in(state, "henderson");
+	snprintf(line, sizeof(line), "downloadfile %s", id);
+	expect_error(h, "BAD_FILE", line);
+	if (!wait_spool(state, 0, 10.0))
+		fail_msg("the expired body is still in the spool");
+	free(enc);
+}
+
+/* file_keep = 0: a file goes with the inbox reply that showed it */
+static int
+setup_no_keep(void **state)
+{
+	*state = daemon_start("file_keep = 0\n");
+	return 0;
+}
+
+static void
+test_file_keep_zero(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	char id[32], line[64];
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "gone.txt", "Z29uZQ==");
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	drain_id(h, "messi", id, sizeof(id));
+	assert_int_equal(spool_files(state), 0);
+	snprintf(line, sizeof(line), "downloadfile %s", id);
+	expect_error(h, "BAD_FILE", line);
+}
+
+static int
+setup_small_spool(void **state)
+{
+	*state = daemon_start("spool_max = 1M\n");
+	return 0;
+}
+
+/*
+ * Kept files yield to new ones: a file that would not fit in spool_max
+ * drops the oldest kept files first; files still waiting in an inbox
+ * are never dropped, so then the answer is QUOTA.
+ */
+static void
+test_kept_files_make_room(void **state)
+{
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	size_t size = 600 << 10;
+	unsigned char *a = pattern(size, 1), *b = pattern(size, 2);
+	char *ea = b64(a, size), *eb = b64(b, size), ida[32], idb[32], line[64];
+	cJSON *r;
+
+	r = send_file(m, "sendfile", "henderson", "a.bin", ea);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	drain_id(h, "messi", ida, sizeof(ida));
+	assert_body(client_cmd(h, "downloadfile %s", ida), a, size);
+	r = send_file(m, "sendfile", "henderson", "b.bin", eb);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	assert_int_equal(spool_files(state), 1);
+	snprintf(line, sizeof(line), "downloadfile %s", ida);
+	expect_error(h, "BAD_FILE", line);
+	/* b waits unread: it is not dropped for c */
+	r = send_file(m, "sendfile", "henderson", "c.bin", ea);
+	assert_reply_error(r, "QUOTA");
+	cJSON_Delete(r);
+	drain_id(h, "messi", idb, sizeof(idb));
+	assert_body(client_cmd(h, "downloadfile %s", idb), b, size);
+	free(a);
+	free(b);
+	free(ea);
+	free(eb);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, it_teardown)
 
@@ -354,6 +699,12 @@ main(void)
 		TS(test_file_errors, setup_small_files),
 		T(test_download_only_for_recipients),
 		T(test_spooled_files_survive_restart_and_kill9),
+		T(test_fetch_after_inbox_recipients_only),
+		T(test_downloadgroupfile),
+		TS(test_file_keep_expires, setup_short_keep),
+		TS(test_file_keep_survives_restart, it_setup),
+		TS(test_file_keep_zero, setup_no_keep),
+		TS(test_kept_files_make_room, setup_small_spool),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

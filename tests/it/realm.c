@@ -2523,6 +2523,104 @@ test_realm_queue_quota(void **state)
 	cJSON_Delete(got);
 }
 
+/* fetched - r is an OK download reply holding exactly data */
+static void
+fetched(cJSON *r, const unsigned char *data, size_t size)
+{
+	unsigned char *back = malloc(size + 4);
+
+	assert_reply_ok(r);
+	assert_int_equal(unb64(str(r, "message"), back), (long)size);
+	assert_memory_equal(back, data, size);
+	free(back);
+	cJSON_Delete(r);
+}
+
+/*
+ * Files that came over a link are fetched from the local copy after
+ * inboxrealm drained them: downloadrealmfile by the recipient,
+ * downloadgrouprealmfile by the group's members, both forms, byte-exact;
+ * a file that did not come over that link, or to that group, is not
+ * theirs to fetch that way.
+ */
+static void
+test_realm_files_fetched_after_inbox(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi");
+	struct client *bh = user_on(B, "henderson"), *bl = user_on(B, "lineker");
+	struct client *bm = user_on(B, "messi"), *other = client_connect(B);
+	size_t big = (1 << 20) + 5, gsize = (1 << 20) + 9;
+	unsigned char *data = random_bytes(big), *gdata = random_bytes(gsize);
+	char *enc = b64(data, big), *genc = b64(gdata, gsize);
+	char id[32], gid[32], lid[32], lgid[32], tok[64];
+	cJSON *r, *got;
+
+	snprintf(tok, sizeof(tok), "%s", client_auth(other, "henderson",
+	    SEED_PASSWORD));
+	link_up_both(am, bh, B);
+	OK(bh, NULL, "addgroup crew");
+	OK(bl, NULL, "joingroup crew");
+	OK(am, NULL, "joingrouprealm beta crew");
+	r = send_file(am, "sendfilerealm", "beta", "henderson", "a.bin", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	r = send_file(am, "sendgroupfilerealm", "beta", "crew", "g.bin", genc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	OK(bm, NULL, "sendfile henderson local.txt bG9jYWw=");
+	OK(bh, NULL, "sendgroupfile crew home.txt aG9tZQ==");
+	got = cJSON_CreateArray();
+	assert_int_equal(drain_realm(bh, "alpha", got), 2);
+	snprintf(id, sizeof(id), "%s", str(cJSON_GetArrayItem(got, 0), "file_id"));
+	snprintf(gid, sizeof(gid), "%s", str(cJSON_GetArrayItem(got, 1),
+	    "file_id"));
+	cJSON_Delete(got);
+	r = client_cmd(bh, "inbox");
+	snprintf(lid, sizeof(lid), "%s", str(cJSON_GetArrayItem(inbox_from(r,
+	    "messi"), 0), "file_id"));
+	cJSON_Delete(r);
+	r = client_cmd(bh, "inboxgroup crew");
+	snprintf(lgid, sizeof(lgid), "%s", str(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(r, "messages"), 1), "file_id"));
+	cJSON_Delete(r);
+	r = client_cmd(bh, "inboxrealm alpha");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "messages")),
+	    0);
+	cJSON_Delete(r);
+
+	/* the private file: its recipient, by that link only */
+	fetched(client_cmd(bh, "downloadrealmfile alpha %s a.bin", id), data, big);
+	fetched(client_cmd(other, "downloadrealmfile %s alpha %s a.bin", tok, id),
+	    data, big);
+	fetched(client_cmd(bh, "downloadfile %s", id), data, big);
+	ERR(bl, "BAD_FILE", "downloadrealmfile alpha %s a.bin", id);
+	ERR(bm, "BAD_FILE", "downloadrealmfile alpha %s", id);
+	ERR(bh, "BAD_FILE", "downloadrealmfile alpha %s", lid);
+	ERR(bh, "NO_REALM", "downloadrealmfile gamma %s", id);
+	ERR(bh, "BAD_FILE", "downloadrealmfile alpha nothex");
+
+	/* the group file: every member, by that link and group */
+	fetched(client_cmd(bh, "downloadgrouprealmfile alpha crew %s g.bin", gid),
+	    gdata, gsize);
+	fetched(client_cmd(other, "downloadgrouprealmfile %s alpha crew %s g.bin",
+	    tok, gid), gdata, gsize);
+	fetched(client_cmd(bl, "downloadgrouprealmfile alpha crew %s", gid),
+	    gdata, gsize);
+	fetched(client_cmd(bl, "downloadgroupfile crew %s", gid), gdata, gsize);
+	fetched(client_cmd(bh, "downloadrealmfile alpha %s", gid), gdata, gsize);
+	ERR(bm, "NOT_MEMBER", "downloadgrouprealmfile alpha crew %s", gid);
+	ERR(bh, "NO_GROUP", "downloadgrouprealmfile alpha nosuch %s", gid);
+	ERR(bh, "NO_REALM", "downloadgrouprealmfile gamma crew %s", gid);
+	ERR(bh, "BAD_FILE", "downloadgrouprealmfile alpha crew %s", lgid);
+	ERR(bh, "BAD_FILE", "downloadgrouprealmfile alpha crew %s", id);
+	free(data);
+	free(gdata);
+	free(enc);
+	free(genc);
+}
+
 #define T2(f)	cmocka_unit_test_setup_teardown(f, setup2, fed_teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, fed_teardown)
 
@@ -2533,6 +2631,7 @@ main(void)
 		T2(test_link_and_private_messages_both_ways),
 		T2(test_groups_across_realms_both_ways),
 		T2(test_files_across_realms_byte_exact),
+		T2(test_realm_files_fetched_after_inbox),
 		TS(test_wrong_secret_refused, setup_wrong_secret),
 		TS(test_dead_port_and_silent_peer_refused, setup1),
 		TS(test_forged_dialer_refused_on_the_wire, setup1),

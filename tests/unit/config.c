@@ -120,6 +120,7 @@ test_defaults(void **state)
 	assert_int_equal(c.group_members, 1000);
 	assert_int_equal(c.max_file, 16 << 20);
 	assert_true(c.spool_max == 1ULL << 30);
+	assert_int_equal(c.file_keep, 7 * 86400);
 	assert_int_equal(c.max_groups, 4096);
 	assert_int_equal(c.max_memberships, 65536);
 	assert_int_equal(c.max_files, 65536);
@@ -308,6 +309,9 @@ test_numbers_and_bounds(void **state)
 		{ "group_history = 0", -1 }, { "group_history = 100001", -1 },
 		{ "max_file = 1G", 0 }, { "max_file = 2G", -1 },
 		{ "spool_max = 1023K", -1 }, { "spool_max = 1M", 0 },
+		{ "file_keep = 0", 0 }, { "file_keep = 30d", 0 },
+		{ "file_keep = 2s", 0 }, { "file_keep = 1w", -1 },
+		{ "file_keep = -1", -1 }, { "file_keep = 99999d", -1 },
 		{ "max_groups = 15", -1 }, { "max_files = 16777217", -1 },
 	};
 	struct config c;

@@ -948,7 +948,7 @@ test_msg_quota(void **state)
 	struct lease l = my_lease(st, 1);
 	assert_int_equal(lease(st, b, &l, idx, 2, &more), 2);
 	assert_true(more);
-	assert_int_equal(inbox_commit(st, b, &l), 2);
+	assert_int_equal(inbox_commit(st, b, &l, false), 2);
 	assert_int_equal(try_send(st, a, b, "five", 3, NULL), 0);
 	assert_int_equal(try_send(st, a, b, "six", 3, NULL), -1);
 	assert_int_equal(errno, EDQUOT);
@@ -986,7 +986,7 @@ test_msg_table_full(void **state)
 	bool more;
 	assert_int_equal(lease(st, b, &l, idx, 16, &more), 8);
 	assert_false(more);
-	assert_int_equal(inbox_commit(st, b, &l), 8);
+	assert_int_equal(inbox_commit(st, b, &l, false), 8);
 	assert_int_equal(st->hdr->msgs.count, 8);
 	for (int k = 0; k < 8; k++)
 		assert_int_equal(try_send(st, a, b, "again", 100, NULL), 0);
@@ -1029,7 +1029,7 @@ test_heap_full(void **state)
 	uint32_t idx[1];
 	bool more;
 	assert_int_equal(lease(st, b, &l, idx, 1, &more), 1);
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	memset(big, 'y', 600);
 	big[600] = '\0';
 	assert_int_equal(try_send(st, a, b, big, 100, NULL), 0);
@@ -1149,17 +1149,17 @@ test_inbox_lease_release_commit(void **state)
 	assert_string_equal(leased_str(st, idx, n, buf, sizeof(buf)), "m1|m2");
 
 	/* committing l1 now removes nothing: it no longer holds anything */
-	assert_int_equal(inbox_commit(st, b, &l1), 0);
+	assert_int_equal(inbox_commit(st, b, &l1, false), 0);
 	assert_int_equal(user_at(st, b)->inbox_count, 5);
 
 	/* committed messages are gone, the others stay */
-	assert_int_equal(inbox_commit(st, b, &l2), 3);
+	assert_int_equal(inbox_commit(st, b, &l2, false), 3);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m2");
 	assert_int_equal(st->hdr->msgs.count, 2);
 	check_ok(st);
 	n = lease(st, b, &l1, idx, 10, &more);
 	assert_int_equal(n, 0);				/* l3 still holds them */
-	assert_int_equal(inbox_commit(st, b, &l3), 2);
+	assert_int_equal(inbox_commit(st, b, &l3, false), 2);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	assert_int_equal(user_at(st, b)->inbox_head, 0);
 	assert_int_equal(user_at(st, b)->inbox_tail, 0);
@@ -1175,7 +1175,7 @@ test_inbox_lease_release_commit(void **state)
 	/* an unknown user has no inbox */
 	assert_int_equal(lease(st, 9, &l1, idx, 10, &more), 0);
 	assert_false(more);
-	assert_int_equal(inbox_commit(st, 9, &l1), 0);
+	assert_int_equal(inbox_commit(st, 9, &l1, false), 0);
 }
 
 static void
@@ -1201,24 +1201,24 @@ test_inbox_commit_middle_and_tail(void **state)
 	assert_false(more);
 
 	/* from the middle */
-	assert_int_equal(inbox_commit(st, b, &lb), 1);
+	assert_int_equal(inbox_commit(st, b, &lb, false), 1);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m3|m4");
 	check_ok(st);
 	/* the tail */
-	assert_int_equal(inbox_commit(st, b, &ld), 1);
+	assert_int_equal(inbox_commit(st, b, &ld, false), 1);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m3");
 	check_ok(st);
 	/* a new message goes after the new tail */
 	send_ok(st, a, b, "m5");
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m1|m3|m5");
 	/* the head */
-	assert_int_equal(inbox_commit(st, b, &la), 1);
+	assert_int_equal(inbox_commit(st, b, &la, false), 1);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m3|m5");
 	check_ok(st);
 	release(st, b, &lc);
 	struct lease le = my_lease(st, 14);
 	assert_int_equal(lease(st, b, &le, idx, 4, &more), 2);
-	assert_int_equal(inbox_commit(st, b, &le), 2);
+	assert_int_equal(inbox_commit(st, b, &le, false), 2);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	send_ok(st, a, b, "m6");
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "m6");
@@ -1255,9 +1255,9 @@ test_lease_lapses_with_generation(void **state)
 	assert_int_equal(lease(st, b, &mine, idx, 4, &more), 2);
 	assert_string_equal(leased_str(st, idx, 2, buf, sizeof(buf)), "m1|m2");
 	/* and the dead lease no longer names them */
-	assert_int_equal(inbox_commit(st, b, &dead), 0);
+	assert_int_equal(inbox_commit(st, b, &dead, false), 0);
 	assert_int_equal(user_at(st, b)->inbox_count, 2);
-	assert_int_equal(inbox_commit(st, b, &mine), 2);
+	assert_int_equal(inbox_commit(st, b, &mine, false), 2);
 	assert_int_equal(user_at(st, b)->inbox_count, 0);
 	check_ok(st);
 }
@@ -1285,7 +1285,7 @@ test_inbox_commit_many(void **state)
 	for (int k = 0; k < 390; k++)
 		assert_int_equal(lease(st, b, k % 4 == 0 ? &hold : &l, idx, 1,
 		    &more), 1);
-	assert_int_equal(inbox_commit(st, b, &l), 292);
+	assert_int_equal(inbox_commit(st, b, &l, false), 292);
 	assert_int_equal(user_at(st, b)->inbox_count, 98);
 	assert_int_equal(st->hdr->msgs.count, 98);
 	check_ok(st);
@@ -1297,7 +1297,7 @@ test_inbox_commit_many(void **state)
 		assert_int_equal(m->len, strlen(text));
 		assert_memory_equal(heap_ptr(st, m->text), text, m->len);
 	}
-	assert_int_equal(inbox_commit(st, b, &l), 98);
+	assert_int_equal(inbox_commit(st, b, &l, false), 98);
 	assert_int_equal(user_at(st, b)->inbox_count, 0);
 	assert_int_equal(st->hdr->msgs.count, 0);
 	assert_int_equal(st->hdr->heap_used, 0);
@@ -1343,7 +1343,7 @@ test_lease_byte_limit(void **state)
 	state_unlock(st);
 	assert_int_equal(n, 3);				/* exactly the limit */
 	assert_false(more);
-	assert_int_equal(inbox_commit(st, b, &l), 3);
+	assert_int_equal(inbox_commit(st, b, &l, false), 3);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	check_ok(st);
 }
@@ -1530,13 +1530,13 @@ test_files_and_spool(void **state)
 	assert_int_equal(msg_at(st, idx[0])->kind, MSG_FILE);
 
 	/* the body stays while a message still points at it */
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	assert_int_equal(file_at(st, fi)->refs, 1);
 	assert_true(body_exists(st, id, false));
 	check_ok(st);
 	l = my_lease(st, 2);
 	assert_int_equal(lease(st, a, &l, idx, 4, &more), 1);
-	assert_int_equal(inbox_commit(st, a, &l), 1);
+	assert_int_equal(inbox_commit(st, a, &l, false), 1);
 	/* the last reference went: slot and body are gone */
 	assert_null(file_at(st, fi));
 	assert_false(body_exists(st, id, false));
@@ -1591,6 +1591,165 @@ test_files_and_spool(void **state)
 	assert_non_null(strstr(f->err, "missing or wrong size"));
 	assert_int_equal(truncate(path, 5), 0);
 	reopen(f);
+	check_ok(st);
+}
+
+/*
+ * kept files: a file an inbox reply showed moves to the kept chain with
+ * its hold on the body; kept_expire frees it after keep; the checker
+ * vouches for the chain and finds it damaged; a rollback and a reopen
+ * keep it whole.
+ */
+static void
+test_kept_files(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob"), fi, idx[4], k;
+	uint64_t id = 0x00000000000abcdeULL, mid, gone[4], now = now_sec();
+	size_t ngone;
+	bool more;
+
+	put_body(st, id, false, "kept!");
+	txn_begin(st);
+	assert_int_equal(file_create(st, id, 5, "k.txt", 0, 1 << 20, &fi), 0);
+	struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE, .time = 1,
+	    .file = fi };
+	assert_int_equal(msg_enqueue(st, &m, 10, &mid), 0);
+	txn_commit(st);
+	send_ok(st, a, b, "text goes");
+	struct lease l = my_lease(st, 1);
+	assert_int_equal(lease(st, b, &l, idx, 4, &more), 2);
+	assert_int_equal(inbox_commit(st, b, &l, true), 2);
+	assert_int_equal(st->users[b].inbox_count, 0);
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_int_equal(st->hdr->msgs.count, 1);
+	k = st->hdr->kept_head;
+	assert_int_equal(k, st->hdr->kept_tail);
+	assert_true(st->msgs[k].flags & MF_KEPT);
+	assert_int_equal(st->msgs[k].to, b);
+	assert_int_equal(st->msgs[k].lease_proc, 0);
+	assert_true(st->msgs[k].shown >= now && st->msgs[k].shown <= now + 5);
+	assert_true(kept_live(&st->msgs[k], now, 60));
+	assert_false(kept_live(&st->msgs[k], st->msgs[k].shown + 60, 60));
+	assert_int_equal(file_at(st, fi)->refs, 1);
+	assert_true(body_exists(st, id, false));
+	check_ok(st);
+
+	/* not yet due: nothing goes */
+	txn_begin(st);
+	assert_int_equal(kept_expire(st, now, 3600, 4, gone, &ngone), 0);
+	txn_commit(st);
+	assert_int_equal(st->hdr->kept_count, 1);
+
+	/* a rolled-back expiry leaves the chain as it was */
+	txn_begin(st);
+	assert_int_equal(kept_expire(st, now + 7200, 3600, 4, gone, &ngone), 1);
+	assert_int_equal(st->hdr->kept_count, 0);
+	txn_abort(st);
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_int_equal(st->hdr->kept_head, k);
+	assert_int_equal(file_at(st, fi)->refs, 1);
+	check_ok(st);
+
+	/* damage is found */
+	st->hdr->kept_count = 2;
+	check_fails(st, "kept files are damaged");
+	st->hdr->kept_count = 1;
+	st->msgs[k].flags &= ~(uint32_t)MF_KEPT;
+	check_fails(st, "kept files are damaged");
+	st->msgs[k].flags |= MF_KEPT;
+	st->hdr->kept_tail = 0;
+	check_fails(st, "kept files are damaged");
+	st->hdr->kept_tail = k;
+	check_ok(st);
+
+	/* the chain outlives a reopen, then expires: slot and body go */
+	reopen(f);
+	assert_int_equal(st->hdr->kept_count, 1);
+	check_ok(st);
+	txn_begin(st);
+	assert_int_equal(kept_expire(st, now + 7200, 3600, 4, gone, &ngone), 1);
+	txn_commit(st);
+	assert_int_equal(ngone, 1);
+	assert_int_equal(gone[0], id);
+	spool_unlink(st, gone[0]);
+	assert_false(body_exists(st, id, false));
+	assert_null(file_at(st, fi));
+	assert_int_equal(st->hdr->kept_head, 0);
+	assert_int_equal(st->hdr->kept_tail, 0);
+	assert_int_equal(st->hdr->msgs.count, 0);
+	assert_int_equal(st->hdr->spool_bytes, 0);
+	check_ok(st);
+}
+
+/* kept_make_room: the oldest kept files go until a new body fits */
+static void
+test_kept_make_room(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob"), fi, idx[8];
+	struct evicted ev = { .n = 0 };
+	uint64_t mid;
+	bool more;
+
+	/* three kept files of 4 bytes, then one still in the inbox */
+	for (uint64_t id = 1; id <= 4; id++) {
+		put_body(st, id, false, "body");
+		txn_begin(st);
+		assert_int_equal(file_create(st, id, 4, "f", 0, 1 << 20, &fi), 0);
+		struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE,
+		    .time = 1, .file = fi };
+		assert_int_equal(msg_enqueue(st, &m, 10, &mid), 0);
+		txn_commit(st);
+		if (id == 3) {
+			struct lease l = my_lease(st, 9);
+			assert_int_equal(lease(st, b, &l, idx, 8, &more), 3);
+			assert_int_equal(inbox_commit(st, b, &l, true), 3);
+		}
+	}
+	assert_int_equal(st->hdr->kept_count, 3);
+	assert_int_equal(st->hdr->spool_bytes, 16);
+
+	/* room for 9 more under 20: the two oldest go, in a transaction */
+	txn_begin(st);
+	assert_int_equal(kept_make_room(st, 9, 20, &ev), 0);
+	txn_commit(st);
+	assert_int_equal(ev.n, 2);
+	assert_int_equal(ev.gone[0], 1);
+	assert_int_equal(ev.gone[1], 2);
+	evicted_unlink(st, &ev);
+	assert_int_equal(ev.n, 0);
+	assert_false(body_exists(st, 1, false));
+	assert_true(body_exists(st, 3, false));
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_int_equal(st->hdr->spool_bytes, 8);
+	check_ok(st);
+
+	/* not enough even with every kept file gone: EDQUOT, rolled back */
+	txn_begin(st);
+	assert_int_equal(kept_make_room(st, 100, 20, &ev), -1);
+	assert_int_equal(errno, EDQUOT);
+	txn_abort(st);
+	ev.n = 0;
+	assert_int_equal(st->hdr->kept_count, 1);
+	assert_true(body_exists(st, 3, false));
+	check_ok(st);
+
+	/* file_create_room does both */
+	put_body(st, 5, false, "body5");
+	txn_begin(st);
+	assert_int_equal(file_create_room(st, 5, 5, "g", 0, 12, &fi, &ev), 0);
+	struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE, .time = 1,
+	    .file = fi };
+	assert_int_equal(msg_enqueue(st, &m, 10, &mid), 0);
+	txn_commit(st);
+	assert_int_equal(ev.n, 1);
+	evicted_unlink(st, &ev);
+	assert_false(body_exists(st, 3, false));
+	assert_int_equal(st->hdr->kept_count, 0);
+	assert_int_equal(st->hdr->spool_bytes, 9);
 	check_ok(st);
 }
 
@@ -1798,7 +1957,7 @@ test_reopen_keeps_everything(void **state)
 
 	/* and it keeps working: ids go on increasing */
 	assert_true(send_ok(st, b, a, "later") >= next_id);
-	assert_int_equal(inbox_commit(st, b, &l), 2);
+	assert_int_equal(inbox_commit(st, b, &l, false), 2);
 	reopen(f);
 	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
 	assert_string_equal(inbox_str(st, a, buf, sizeof(buf)), "back|later");
@@ -1861,7 +2020,7 @@ busy_state(struct state *st, uint32_t *a, uint32_t *b, uint8_t ta[TOKEN_LEN],
 	struct lease l = my_lease(st, 99);
 	assert_int_equal(lease(st, *b, &l, idx, 1, &more), 1);
 	/* frees "one": a message slot and a heap block for reuse */
-	assert_int_equal(inbox_commit(st, *b, &l), 1);
+	assert_int_equal(inbox_commit(st, *b, &l, false), 1);
 	assert_int_equal(st->hdr->msgs.free, idx[0]);
 	assert_int_not_equal(st->hdr->heap_free[0], 0);
 	check_ok(st);
@@ -2213,7 +2372,43 @@ test_committed_child_survives(void **state)
 }
 
 /*
- * worker_loop - what a busy worker does, forever: send, read inboxes,
+ * file_steps - the file part of worker_loop: every 4th turn a file to b,
+ * every 5th the oldest kept files expire, as the master's sweep does
+ */
+static void
+file_steps(struct state *st, uint32_t a, uint32_t b, uint32_t k)
+{
+	uint64_t fid = ((uint64_t)getpid() << 32) | k, mid, gone[2];
+	size_t ngone = 0;
+	uint32_t fi;
+
+	if (k % 4 == 1) {
+		struct msg_new m = { .from = a, .to = b, .kind = MSG_FILE,
+		    .time = k };
+		put_body(st, fid, false, "body");
+		txn_begin(st);
+		if (file_create(st, fid, 4, "f", 0, 1 << 20, &fi) == -1 ||
+		    (m.file = fi, msg_enqueue(st, &m, 20, &mid) == -1)) {
+			txn_abort(st);
+			spool_unlink(st, fid);
+		} else
+			txn_commit(st);
+	}
+	if (k % 5 == 0) {
+		txn_begin(st);
+		if (kept_expire(st, UINT64_MAX, 0, 2, gone, &ngone) == -1)
+			txn_abort(st);
+		else {
+			txn_commit(st);
+			for (size_t i = 0; i < ngone; i++)
+				spool_unlink(st, gone[i]);
+		}
+	}
+}
+
+/*
+ * worker_loop - what a busy worker does, forever: send texts and files,
+ * read inboxes (keeping the files shown, at times), expire kept files,
  * log in, expire sessions, register (mostly refused: names taken, table
  * full).  Every change is a transaction, as in the daemon.
  */
@@ -2237,6 +2432,7 @@ worker_loop(struct state *st, int slot, uint32_t a, uint32_t b)
 			txn_abort(st);
 		else
 			txn_commit(st);
+		file_steps(st, a, b, k);
 
 		if (k % 3 == 0) {
 			struct lease l = {
@@ -2248,7 +2444,7 @@ worker_loop(struct state *st, int slot, uint32_t a, uint32_t b)
 			    UINT64_MAX, &more);
 			state_unlock(st);
 			if (n > 0 && k % 2 == 0)
-				inbox_commit(st, b, &l);
+				inbox_commit(st, b, &l, k % 4 == 0);
 			else if (n > 0) {
 				state_lock(st);
 				inbox_release_locked(st, b, &l);
@@ -2675,14 +2871,14 @@ test_remote_users_and_realm_inbox(void **state)
 	inbox_realm_counts_locked(st, b, counts);
 	assert_int_equal(counts[r], 1);
 	state_unlock(st);
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	l = my_lease(st, 2);
 	state_lock(st);
 	assert_int_equal(inbox_lease_locked(st, b, r, &l, idx, 8, UINT64_MAX,
 	    &more), 1);
 	assert_int_equal(st->msgs[idx[0]].from, ru);
 	state_unlock(st);
-	assert_int_equal(inbox_commit(st, b, &l), 1);
+	assert_int_equal(inbox_commit(st, b, &l, false), 1);
 	assert_int_equal(st->users[b].realm_count, 0);
 	assert_int_equal(st->users[b].inbox_count, 0);
 	check_ok(st);
@@ -2774,7 +2970,7 @@ test_realm_remove_moves_arrivals(void **state)
 	assert_int_equal(inbox_lease_locked(st, b, 0, &l, idx, 16, 1 << 20,
 	    &more), 4);
 	state_unlock(st);
-	assert_int_equal(inbox_commit(st, b, &l), 4);
+	assert_int_equal(inbox_commit(st, b, &l, false), 4);
 	assert_int_equal(st->users[b].inbox_count, 0);
 	check_ok(st);
 	/* a link with nothing queued and nothing arrived goes at once */
@@ -2786,6 +2982,46 @@ test_realm_remove_moves_arrivals(void **state)
 }
 
 /* damage: a group's last message also made the queue of a link */
+/* a kept file that came over a link points at no link once it goes */
+static void
+test_realm_remove_frees_kept_arrivals(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t b = add_user(st, "bob"), r, ra, fi, k, moved, idx[4];
+	uint64_t id;
+	bool more;
+
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "beta", "beta", "127.0.0.1", 1, 0, &r),
+	    0);
+	assert_int_equal(remote_user(st, r, "carol", "Carol", &ra), 0);
+	txn_commit(st);
+	put_body(st, 42, false, "over");
+	txn_begin(st);
+	assert_int_equal(file_create(st, 42, 4, "o.txt", 0, 1 << 20, &fi), 0);
+	struct msg_new in = { .from = ra, .to = b, .kind = MSG_FILE, .time = 1,
+	    .file = fi, .realm = r };
+	assert_int_equal(msg_enqueue(st, &in, 10, &id), 0);
+	txn_commit(st);
+	struct lease l = my_lease(st, 3);
+	state_lock(st);
+	assert_int_equal(inbox_lease_locked(st, b, r, &l, idx, 4, 1 << 20, &more),
+	    1);
+	state_unlock(st);
+	assert_int_equal(inbox_commit(st, b, &l, true), 1);
+	assert_int_equal(st->users[b].realm_count, 0);
+	k = st->hdr->kept_head;
+	assert_int_equal(st->msgs[k].realm, r);
+	check_ok(st);
+	remove_link(st, r, 4, &moved);
+	assert_null(realm_at(st, r));
+	assert_int_equal(st->msgs[k].realm, 0);
+	assert_int_equal(st->users[b].realm_count, 0);
+	assert_int_equal(st->hdr->kept_count, 1);
+	check_ok(st);
+}
+
 static void
 test_check_queue_shared_with_history(void **state)
 {
@@ -2837,6 +3073,8 @@ main(void)
 		T(test_lease_byte_limit),
 		T(test_groups),
 		T(test_files_and_spool),
+		T(test_kept_files),
+		T(test_kept_make_room),
 		T(test_check_detects_damage),
 		T(test_open_refuses_damaged_file),
 		T(test_reopen_keeps_everything),
@@ -2855,6 +3093,7 @@ main(void)
 		T(test_realm_received_and_refusals),
 		T(test_remote_users_and_realm_inbox),
 		T(test_realm_remove_moves_arrivals),
+		T(test_realm_remove_frees_kept_arrivals),
 		T(test_check_queue_shared_with_history),
 	};
 #undef T
