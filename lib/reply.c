@@ -190,6 +190,30 @@ print_into(struct buf *out, cJSON *o, size_t want)
 }
 
 /*
+ * mirror_data - seed 004's clients read "data" where the others read
+ * "message": give both, the same content.  A reference, not a copy: the
+ * cost is the printed bytes alone.
+ */
+static void
+mirror_data(cJSON *o)
+{
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message"), *d;
+
+	if (m == NULL || cJSON_GetObjectItemCaseSensitive(o, "data") != NULL)
+		return;
+	if (cJSON_IsString(m))
+		d = cJSON_CreateStringReference(m->valuestring);
+	else if (cJSON_IsObject(m))
+		d = cJSON_CreateObjectReference(m->child);
+	else if (cJSON_IsArray(m))
+		d = cJSON_CreateArrayReference(m->child);
+	else
+		d = cJSON_Duplicate(m, true);
+	if (d != NULL && !cJSON_AddItemToObjectCS(o, "data", d))
+		cJSON_Delete(d);
+}
+
+/*
  * reply_finish - print o unformatted plus the terminator into out, and
  * free o.  Replies are printed in place: nearly all fit in PRINT_ROOM,
  * and a larger one (an inbox with files) is tried again with the room it
@@ -202,10 +226,12 @@ int
 reply_finish(struct buf *out, cJSON *o)
 {
 	static const char oom[] = "{\"status\":\"ERROR\",\"code\":\"INTERNAL\","
-	    "\"message\":\"out of memory\"}" REPLY_END;
+	    "\"message\":\"out of memory\",\"data\":\"out of memory\"}"
+	    REPLY_END;
 	char *s;
 	size_t len;
 
+	mirror_data(o);
 	if (o != NULL && (print_into(out, o, PRINT_ROOM) ||
 	    print_into(out, o, printed_size(o) + 64))) {
 		cJSON_Delete(o);

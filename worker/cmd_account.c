@@ -53,6 +53,7 @@ reply_session(struct request *rq, const uint8_t tok[TOKEN_LEN],
 
 	token_format(tok, text);
 	cJSON_AddStringToObject(o, "tokenid", text);
+	cJSON_AddStringToObject(o, "tokenId", text);	/* seed 002's key */
 	cJSON_AddStringToObject(o, "username", user);
 	reply_finish(rq->out, o);
 }
@@ -161,33 +162,40 @@ profile_field(const struct word *wd, char *dst, size_t size)
 	return 0;
 }
 
-/* cmd_register - register <user> <password> [name] [country] */
+/*
+ * cmd_register - register <user> <password> [name] [country], or seed
+ * 001's register <name> <country> <user> <password> (forms.c decides)
+ */
 void
 cmd_register(struct request *rq)
 {
 	struct worker *w = rq->w;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1];
+	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], done[64 + NAME_LEN];
 	char display[DISPLAY_LEN + 1], country[COUNTRY_LEN + 1], hash[PWHASH_LEN];
 	struct user_fields f = { name, display, country, hash };
+	const struct word *a = rq->args;
 	uint8_t tok[TOKEN_LEN];
 	uint32_t u;
+	int pos[4];
 
-	if (arg_copy(&rq->args[0], name, sizeof(name)) == -1 ||
+	if (form_register(rq, pos) == -1)
+		return;
+	if (arg_copy(&a[pos[0]], name, sizeof(name)) == -1 ||
 	    !name_valid(name, strlen(name))) {
 		reply_errorf(rq->out, E_BAD_NAME, "Nama tidak valid: 1-%d "
 		    "characters of A-Za-z0-9_.-", NAME_LEN);
 		return;
 	}
-	if (arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
+	if (arg_copy(&a[pos[1]], pw, sizeof(pw)) == -1) {
 		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
 		    PASSWORD_MAX);
 		return;
 	}
 	strlcpy(display, name, sizeof(display));
 	country[0] = '\0';
-	if ((rq->nargs > 2 && profile_field(&rq->args[2], display,
-	    sizeof(display)) == -1) || (rq->nargs > 3 &&
-	    profile_field(&rq->args[3], country, sizeof(country)) == -1)) {
+	if ((pos[2] >= 0 && profile_field(&a[pos[2]], display,
+	    sizeof(display)) == -1) || (pos[3] >= 0 &&
+	    profile_field(&a[pos[3]], country, sizeof(country)) == -1)) {
 		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
 		return;
 	}
@@ -219,7 +227,8 @@ cmd_register(struct request *rq)
 		session_failed(rq);
 		return;
 	}
-	reply_session(rq, tok, name, "Register berhasil");
+	snprintf(done, sizeof(done), "Register berhasil: username %s", name);
+	reply_session(rq, tok, name, done);
 }
 
 /* cmd_logout - end the session of this request (not the user's others) */
