@@ -266,13 +266,13 @@ static void
 test_reply_in_arena(void **state)
 {
 	struct buf b = { 0 };
+	const char *want = "\"t\":\"\\u00e9\\u00e9\"";
 
 	reply_use_arena();
 	reply_of(&b, "\xf0\x9f\x98\x80", 3000);
 	reply_of(&b, "\xc3\xa9", 2);
 	assert_true(all_ascii(buf_head(&b), buf_used(&b)));
-	assert_non_null(memmem(buf_head(&b), buf_used(&b),
-	    "\"t\":\"\\u00e9\\u00e9\"", 20));
+	assert_non_null(memmem(buf_head(&b), buf_used(&b), want, strlen(want)));
 	buf_free(&b);
 }
 
