@@ -191,7 +191,7 @@ member_view(struct request *rq, uint32_t *g)
 	return o;
 }
 
-/* cmd_inboxgroup - inboxgroup <group>: its history, oldest first */
+/* cmd_inboxgroup - inboxgroup <group>: its history, oldest first (twice) */
 void
 cmd_inboxgroup(struct request *rq)
 {
@@ -202,6 +202,7 @@ cmd_inboxgroup(struct request *rq)
 	if ((o = member_view(rq, &g)) == NULL)
 		return;
 	list = cJSON_AddArrayToObject(o, "messages");
+	cJSON_AddItemReferenceToObject(o, "message", list);
 	for (uint32_t i = st->groups[g].hist_head; i != 0 && i < cap &&
 	    steps++ < cap; i = st->msgs[i].next)
 		cJSON_AddItemToArray(list, message_json(st, &st->msgs[i], false));
@@ -209,7 +210,7 @@ cmd_inboxgroup(struct request *rq)
 	reply_finish(rq->out, o);
 }
 
-/* cmd_listgroups - every group, with its member count */
+/* cmd_listgroups - every group and its member count, in groups and message */
 void
 cmd_listgroups(struct request *rq)
 {
@@ -233,10 +234,11 @@ cmd_listgroups(struct request *rq)
 	}
 	state_unlock(st);
 	json_add_uint(o, "count", (uint64_t)n);
+	cJSON_AddItemReferenceToObject(o, "message", list);
 	reply_finish(rq->out, o);
 }
 
-/* cmd_groupmembers - groupmembers <group>: for its members only */
+/* cmd_groupmembers - groupmembers <group>: for its members only (twice) */
 void
 cmd_groupmembers(struct request *rq)
 {
@@ -247,6 +249,7 @@ cmd_groupmembers(struct request *rq)
 	if ((o = member_view(rq, &g)) == NULL)
 		return;
 	list = cJSON_AddArrayToObject(o, "members");
+	cJSON_AddItemReferenceToObject(o, "message", list);
 	for (uint32_t i = st->groups[g].members; i != 0 && i < cap &&
 	    steps++ < cap; i = st->members[i].next)
 		cJSON_AddItemToArray(list,

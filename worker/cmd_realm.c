@@ -92,7 +92,7 @@ cmd_addrealm(struct request *rq)
 		    "Realm Unreachable: realmd is not running");
 }
 
-/* cmd_listrealm - every link, its state and its counters */
+/* cmd_listrealm - every link, its state and counters, in realms and message */
 void
 cmd_listrealm(struct request *rq)
 {
@@ -104,6 +104,7 @@ cmd_listrealm(struct request *rq)
 		if (realm_at(st, i) != NULL)
 			cJSON_AddItemToArray(list, realm_json(&st->realms[i]));
 	state_unlock(st);
+	cJSON_AddItemReferenceToObject(o, "message", list);
 	reply_finish(rq->out, o);
 }
 
