@@ -144,6 +144,17 @@ reply_ok(const char *message)
 }
 
 /*
+ * reply_listing - "message" of o shows list too: clients print or walk
+ * result['message'] whatever the command.  A reference, so nothing is
+ * copied; it copies list's head, so call it once list is complete.
+ */
+void
+reply_listing(cJSON *o, cJSON *list)
+{
+	cJSON_AddItemReferenceToObject(o, "message", list);
+}
+
+/*
  * printed_size - about the length of o printed unformatted and made
  * ASCII: exact but for numbers and for strings with characters that
  * cJSON escapes.  A non-ASCII character counts as its \uXXXX escape (6

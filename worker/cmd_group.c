@@ -202,11 +202,11 @@ cmd_inboxgroup(struct request *rq)
 	if ((o = member_view(rq, &g)) == NULL)
 		return;
 	list = cJSON_AddArrayToObject(o, "messages");
-	cJSON_AddItemReferenceToObject(o, "message", list);
 	for (uint32_t i = st->groups[g].hist_head; i != 0 && i < cap &&
 	    steps++ < cap; i = st->msgs[i].next)
 		cJSON_AddItemToArray(list, message_json(st, &st->msgs[i], false));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 
@@ -234,7 +234,7 @@ cmd_listgroups(struct request *rq)
 	}
 	state_unlock(st);
 	json_add_uint(o, "count", (uint64_t)n);
-	cJSON_AddItemReferenceToObject(o, "message", list);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 
@@ -249,11 +249,11 @@ cmd_groupmembers(struct request *rq)
 	if ((o = member_view(rq, &g)) == NULL)
 		return;
 	list = cJSON_AddArrayToObject(o, "members");
-	cJSON_AddItemReferenceToObject(o, "message", list);
 	for (uint32_t i = st->groups[g].members; i != 0 && i < cap &&
 	    steps++ < cap; i = st->members[i].next)
 		cJSON_AddItemToArray(list,
 		    cJSON_CreateString(st->users[st->members[i].user].name));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }

@@ -104,7 +104,7 @@ cmd_listrealm(struct request *rq)
 		if (realm_at(st, i) != NULL)
 			cJSON_AddItemToArray(list, realm_json(&st->realms[i]));
 	state_unlock(st);
-	cJSON_AddItemReferenceToObject(o, "message", list);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 

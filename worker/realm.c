@@ -126,7 +126,7 @@ default_message(cJSON *o)
 	if (cJSON_HasObjectItem(o, "message"))
 		return;
 	if (list != NULL)
-		cJSON_AddItemReferenceToObject(o, "message", list);
+		reply_listing(o, list);
 	else
 		cJSON_AddStringToObject(o, "message", "OK");
 }
