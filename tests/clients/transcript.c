@@ -339,6 +339,8 @@ exchange(struct run *r, int ci, const char *line, size_t len)
 	free(wire);
 	free(r->last_raw);
 	cJSON_Delete(r->last);
+	r->last_raw = NULL;		/* a failure below jumps to teardown */
+	r->last = NULL;
 	r->last_raw = client_reply_raw(cn->c, &rawlen);
 	if (!all_ascii(r->last_raw, rawlen))
 		tfail(r, "reply is not pure ASCII: %s", r->last_raw);
