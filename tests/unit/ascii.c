@@ -15,6 +15,7 @@
 
 #include "lib/ascii.h"
 #include "lib/buf.h"
+#include "lib/link.h"
 #include "lib/reply.h"
 #include "lib/util.h"
 
@@ -276,6 +277,27 @@ test_reply_in_arena(void **state)
 	buf_free(&b);
 }
 
+/* a link frame with text of every length: one ASCII line, text back */
+static void
+test_link_frame(void **state)
+{
+	const char *text = "\xc3\xa9 \xe4\xb8\xad \xf0\x9f\x98\x80 \x01\x7f";
+	struct buf b = { 0 };
+	cJSON *o = cJSON_CreateObject(), *back;
+
+	cJSON_AddStringToObject(o, "t", "msg");
+	cJSON_AddStringToObject(o, "text", text);
+	assert_int_equal(link_send(&b, o), 0);
+	assert_true(all_ascii(buf_head(&b), buf_used(&b)));
+	assert_int_equal(buf_head(&b)[buf_used(&b) - 1], '\n');
+	assert_null(memchr(buf_head(&b), '\n', buf_used(&b) - 1));
+	back = cJSON_ParseWithLength(buf_head(&b), buf_used(&b) - 1);
+	assert_non_null(back);
+	assert_string_equal(cJSON_GetObjectItem(back, "text")->valuestring, text);
+	cJSON_Delete(back);
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -288,6 +310,7 @@ main(void)
 		cmocka_unit_test(test_random_in_place),
 		cmocka_unit_test(test_print_round_trip),
 		cmocka_unit_test(test_reply_sizes),
+		cmocka_unit_test(test_link_frame),
 		cmocka_unit_test(test_reply_in_arena),
 	};
 
