@@ -116,6 +116,13 @@ $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
 
+# The transcript runner replays tests/clients/*.txt (tests/clients/README).
+CLIENTS_BIN = $(BUILD)/tests/transcripts
+
+$(CLIENTS_BIN): tests/clients/transcript.c tests/it/harness.c tests/it/harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/clients/transcript.c tests/it/harness.c -lcjson -lcmocka
+
 # The benchmark's own programs (bench/): load generator, echo server,
 # hash helper.  bench/run installs redis-server itself.
 BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash
@@ -155,9 +162,10 @@ run-peer: deps
 	$(BIN)/realmchatd -d -f etc/realmchat-peer.conf
 
 test: deps
-	$(MAKE) all $(UNIT_BIN) $(IT_BIN) $(FUZZ_REPLAY)
+	$(MAKE) all $(UNIT_BIN) $(IT_BIN) $(CLIENTS_BIN) $(FUZZ_REPLAY)
 	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl BUILD=$(BUILD) \
-	    BIN=$(BIN) tests/run $(UNIT_BIN) $(IT_BIN) $(FUZZ_REPLAY) $(OPS_TESTS)
+	    BIN=$(BIN) TRANSCRIPTS=tests/clients tests/run $(UNIT_BIN) $(IT_BIN) \
+	    $(CLIENTS_BIN) $(FUZZ_REPLAY) $(OPS_TESTS)
 
 fuzz-regress: deps
 	$(MAKE) $(FUZZ_REPLAY)

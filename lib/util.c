@@ -138,18 +138,22 @@ name_valid(const char *s, size_t len)
 }
 
 /*
- * utf8_seq - length of the well-formed UTF-8 sequence at s, or 0.
- * Rejects overlong forms, surrogates and code points above U+10FFFF.
+ * utf8_decode - length of the well-formed UTF-8 sequence at s, or 0, and
+ * its code point in *cp.  Rejects overlong forms, surrogates and code
+ * points above U+10FFFF.
  */
-static size_t
-utf8_seq(const unsigned char *s, size_t len)
+size_t
+utf8_decode(const char *str, size_t len, uint32_t *cpp)
 {
+	const unsigned char *s = (const unsigned char *)str;
 	unsigned char c = s[0];
 	size_t n;
 	uint32_t cp, min;
 
-	if (c < 0x80)
+	if (c < 0x80) {
+		*cpp = c;
 		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf) {
 		n = 2; cp = c & 0x1f; min = 0x80;
 	} else if (c >= 0xe0 && c <= 0xef) {
@@ -167,7 +171,17 @@ utf8_seq(const unsigned char *s, size_t len)
 	}
 	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 		return 0;
+	*cpp = cp;
 	return n;
+}
+
+/* utf8_seq - length of the well-formed UTF-8 sequence at s, or 0 */
+static size_t
+utf8_seq(const unsigned char *s, size_t len)
+{
+	uint32_t cp;
+
+	return utf8_decode((const char *)s, len, &cp);
 }
 
 /* utf8_valid - is the whole buffer well-formed UTF-8? */

@@ -30,6 +30,7 @@ bool		token_shaped(const char *s, size_t len);
 
 bool		name_valid(const char *s, size_t len);
 bool		utf8_valid(const char *s, size_t len);
+size_t		utf8_decode(const char *s, size_t len, uint32_t *cp);
 size_t		utf8_sanitize(const char *s, size_t len, char *out);
 
 uint32_t	hash_str(uint64_t key, const char *s, size_t len);

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <bsd/string.h>
 
+#include "lib/ascii.h"
 #include "lib/filedata.h"
 #include "lib/log.h"
 #include "lib/password.h"
@@ -317,7 +318,7 @@ send_hello(struct peer *p)
 	cJSON_AddStringToObject(o, "realm", rd.cf->realm_name);
 	cJSON_AddStringToObject(o, "nonce", p->nonce);
 	cJSON_AddStringToObject(o, "inst", inst);
-	text = cJSON_PrintUnformatted(o);
+	text = json_print_ascii(o);
 	cJSON_Delete(o);
 	if (text == NULL) {
 		peer_close(p, "out of memory");

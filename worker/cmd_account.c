@@ -275,7 +275,10 @@ online_cmp(const void *a, const void *b)
 	return x->user < y->user ? -1 : x->user > y->user;
 }
 
-/* cmd_info - users with a live session, with the time of their first */
+/*
+ * cmd_info - users with a live session, with the time of their first:
+ * as a list, and in message keyed by user name (never by token)
+ */
 void
 cmd_info(struct request *rq)
 {
@@ -283,7 +286,7 @@ cmd_info(struct request *rq)
 	uint64_t now = now_sec(), timeout = rq->w->cf->session_timeout;
 	struct online *on;
 	size_t n = 0, m = 0;
-	cJSON *o, *arr;
+	cJSON *o, *arr, *by_name;
 	char when[21];
 
 	state_lock(st);
@@ -310,12 +313,15 @@ cmd_info(struct request *rq)
 	}
 	o = reply_ok(NULL);
 	arr = cJSON_AddArrayToObject(o, "users");
+	/* clients print message, or read message.values()[i]["username"] */
+	by_name = cJSON_AddObjectToObject(o, "message");
 	for (size_t i = 0; i < m; i++) {
-		cJSON *u = add_user(cJSON_CreateObject(), rq->w,
-		    &st->users[on[i].user]);
+		const struct shm_user *su = &st->users[on[i].user];
+		cJSON *u = add_user(cJSON_CreateObject(), rq->w, su);
 		iso_time(on[i].since, when);
 		cJSON_AddStringToObject(u, "since", when);
 		cJSON_AddItemToArray(arr, u);
+		cJSON_AddItemReferenceToObject(by_name, su->name, u);
 	}
 	state_unlock(st);
 	free(on);
@@ -323,7 +329,7 @@ cmd_info(struct request *rq)
 	reply_finish(rq->out, o);
 }
 
-/* cmd_whoami - the session's user */
+/* cmd_whoami - the session's user, also as the object in message */
 void
 cmd_whoami(struct request *rq)
 {
@@ -332,6 +338,8 @@ cmd_whoami(struct request *rq)
 
 	state_lock(st);
 	add_user(o, rq->w, &st->users[rq->user]);
+	add_user(cJSON_AddObjectToObject(o, "message"), rq->w,
+	    &st->users[rq->user]);
 	state_unlock(st);
 	reply_finish(rq->out, o);
 }

@@ -203,7 +203,7 @@ member_view(struct request *rq, uint32_t *g)
 	return o;
 }
 
-/* cmd_inboxgroup - inboxgroup <group>: its history, oldest first */
+/* cmd_inboxgroup - inboxgroup <group>: its history, oldest first (twice) */
 void
 cmd_inboxgroup(struct request *rq)
 {
@@ -218,10 +218,11 @@ cmd_inboxgroup(struct request *rq)
 	    steps++ < cap; i = st->msgs[i].next)
 		cJSON_AddItemToArray(list, message_json(st, &st->msgs[i], false));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 
-/* cmd_listgroups - every group, with its member count */
+/* cmd_listgroups - every group and its member count, in groups and message */
 void
 cmd_listgroups(struct request *rq)
 {
@@ -245,10 +246,11 @@ cmd_listgroups(struct request *rq)
 	}
 	state_unlock(st);
 	json_add_uint(o, "count", (uint64_t)n);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 
-/* cmd_groupmembers - groupmembers <group>: for its members only */
+/* cmd_groupmembers - groupmembers <group>: for its members only (twice) */
 void
 cmd_groupmembers(struct request *rq)
 {
@@ -264,5 +266,6 @@ cmd_groupmembers(struct request *rq)
 		cJSON_AddItemToArray(list,
 		    cJSON_CreateString(st->users[st->members[i].user].name));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }

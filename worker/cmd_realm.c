@@ -94,7 +94,7 @@ cmd_addrealm(struct request *rq)
 		    "Realm Unreachable: realmd is not running");
 }
 
-/* cmd_listrealm - every link, its state and its counters */
+/* cmd_listrealm - every link, its state and counters, in realms and message */
 void
 cmd_listrealm(struct request *rq)
 {
@@ -106,6 +106,7 @@ cmd_listrealm(struct request *rq)
 		if (realm_at(st, i) != NULL)
 			cJSON_AddItemToArray(list, realm_json(&st->realms[i]));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 

@@ -229,7 +229,11 @@ session_resolve(struct worker *w, const uint8_t tok[TOKEN_LEN], uint32_t *user)
 	return s;
 }
 
-/* arity_ok - argument count against the table; sets the text argument */
+/*
+ * arity_ok - argument count against the table; sets the text argument.
+ * A command that takes no argument ignores any words after its name (and
+ * after a token, which command_run has taken already).
+ */
 static bool
 arity_ok(const struct command *cmd, const struct request_line *rl, int first,
     struct request *rq)
@@ -244,6 +248,11 @@ arity_ok(const struct command *cmd, const struct request_line *rl, int first,
 			return false;
 		rq->textlen = request_rest(rl, first + fixed, &rq->text);
 		rq->nargs = fixed;
+		return true;
+	}
+	if (cmd->max_args == 0) {
+		/* clients send "info {} ", an unfilled format string */
+		rq->nargs = 0;
 		return true;
 	}
 	rq->nargs = n;
