@@ -116,7 +116,8 @@ $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
 
-# The transcript runner replays tests/clients/*.txt (tests/clients/README).
+# The transcript runner replays tests/clients/*.txt (tests/clients/README)
+# and tests/seeds/*.txt, one transcript per seed document.
 CLIENTS_BIN = $(BUILD)/tests/transcripts
 
 $(CLIENTS_BIN): tests/clients/transcript.c tests/it/harness.c tests/it/harness.h
@@ -164,7 +165,7 @@ run-peer: deps
 test: deps
 	$(MAKE) all $(UNIT_BIN) $(IT_BIN) $(CLIENTS_BIN) $(FUZZ_REPLAY)
 	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl BUILD=$(BUILD) \
-	    BIN=$(BIN) TRANSCRIPTS=tests/clients tests/run $(UNIT_BIN) $(IT_BIN) \
+	    BIN=$(BIN) TRANSCRIPTS=tests/clients:tests/seeds tests/run $(UNIT_BIN) $(IT_BIN) \
 	    $(CLIENTS_BIN) $(FUZZ_REPLAY) $(OPS_TESTS)
 
 fuzz-regress: deps

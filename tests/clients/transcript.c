@@ -4,7 +4,8 @@
  * SYNOPSIS
  *	TRANSCRIPTS=tests/clients build/tests/transcripts
  * DESCRIPTION
- *	Each file TRANSCRIPTS/NAME.txt (default tests/clients) is one test: the
+ *	Each file TRANSCRIPTS/NAME.txt (default tests/clients; several
+ *	directories split by ':') is one test: the
  *	realms it names are started (tests/it/harness.c), its lines are
  *	replayed in order, and the daemons are removed.  Output is TAP, one
  *	line per file, so tests/run counts them.  The format is described
@@ -498,12 +499,22 @@ main(void)
 	    "tests/clients";
 	char pattern[4096];
 	struct CMUnitTest *tests;
-	glob_t g;
+	glob_t g = { 0 };
 	int rc;
 
-	snprintf(pattern, sizeof(pattern), "%s/*.txt", dir);
-	if (glob(pattern, 0, NULL, &g) != 0 || g.gl_pathc == 0) {
-		fprintf(stderr, "no transcripts in %s\n", dir);
+	/* TRANSCRIPTS may name several directories, split by ':' */
+	for (int flags = 0; *dir != '\0'; flags = GLOB_APPEND) {
+		size_t n = strcspn(dir, ":");
+		snprintf(pattern, sizeof(pattern), "%.*s/*.txt", (int)n, dir);
+		if (glob(pattern, flags, NULL, &g) == GLOB_NOSPACE) {
+			fprintf(stderr, "out of memory\n");
+			return 1;
+		}
+		dir += n + (dir[n] == ':');
+	}
+	if (g.gl_pathc == 0) {
+		fprintf(stderr, "no transcripts in %s\n", getenv("TRANSCRIPTS") ?
+		    getenv("TRANSCRIPTS") : "tests/clients");
 		return 1;
 	}
 	alarm((unsigned)(30 * g.gl_pathc + 60));	/* the harness watchdog */
