@@ -149,6 +149,19 @@ set_listen(struct config *c, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* set_bool - yes or no */
+static int
+set_bool(struct config *c, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+		snprintf(err, errlen, "%s must be yes or no", k->name);
+		return -1;
+	}
+	*(bool *)(void *)((char *)c + k->field) = strcmp(v, "yes") == 0;
+	return 0;
+}
+
 /* set_choice - store the index of word v among the choices of key k */
 static int
 set_choice(struct config *c, const struct config_key *k, const char *v,
@@ -200,12 +213,7 @@ set_value(struct config *c, const struct config_key *k, const char *v,
 	case K_CHOICE:
 		return set_choice(c, k, v, err, errlen);
 	case K_BOOL:
-		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
-			snprintf(err, errlen, "%s must be yes or no", k->name);
-			return -1;
-		}
-		*(bool *)(void *)((char *)c + k->field) = strcmp(v, "yes") == 0;
-		return 0;
+		return set_bool(c, k, v, err, errlen);
 	case K_STRING:
 		if (strlcpy((char *)c + k->field, v, k->size) >= k->size) {
 			snprintf(err, errlen, "%s is too long", k->name);

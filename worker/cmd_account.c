@@ -163,6 +163,41 @@ profile_field(const struct word *wd, char *dst, size_t size)
 }
 
 /*
+ * register_fields - the user, password, name and country of a register
+ * line, in the order forms.c reads; -1 after a reply
+ */
+static int
+register_fields(struct request *rq, char *name, char *pw, char *display,
+    char *country)
+{
+	const struct word *a = rq->args;
+	int pos[4];
+
+	if (form_register(rq, pos) == -1)
+		return -1;
+	if (arg_copy(&a[pos[0]], name, NAME_LEN + 1) == -1 ||
+	    !name_valid(name, strlen(name))) {
+		reply_errorf(rq->out, E_BAD_NAME, "Nama tidak valid: 1-%d "
+		    "characters of A-Za-z0-9_.-", NAME_LEN);
+		return -1;
+	}
+	if (arg_copy(&a[pos[1]], pw, PASSWORD_MAX + 1) == -1) {
+		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
+		    PASSWORD_MAX);
+		return -1;
+	}
+	strlcpy(display, name, DISPLAY_LEN + 1);
+	country[0] = '\0';
+	if ((pos[2] >= 0 && profile_field(&a[pos[2]], display,
+	    DISPLAY_LEN + 1) == -1) || (pos[3] >= 0 &&
+	    profile_field(&a[pos[3]], country, COUNTRY_LEN + 1) == -1)) {
+		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * cmd_register - register <user> <password> [name] [country], or seed
  * 001's register <name> <country> <user> <password> (forms.c decides)
  */
@@ -173,32 +208,11 @@ cmd_register(struct request *rq)
 	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], done[64 + NAME_LEN];
 	char display[DISPLAY_LEN + 1], country[COUNTRY_LEN + 1], hash[PWHASH_LEN];
 	struct user_fields f = { name, display, country, hash };
-	const struct word *a = rq->args;
 	uint8_t tok[TOKEN_LEN];
 	uint32_t u;
-	int pos[4];
 
-	if (form_register(rq, pos) == -1)
+	if (register_fields(rq, name, pw, display, country) == -1)
 		return;
-	if (arg_copy(&a[pos[0]], name, sizeof(name)) == -1 ||
-	    !name_valid(name, strlen(name))) {
-		reply_errorf(rq->out, E_BAD_NAME, "Nama tidak valid: 1-%d "
-		    "characters of A-Za-z0-9_.-", NAME_LEN);
-		return;
-	}
-	if (arg_copy(&a[pos[1]], pw, sizeof(pw)) == -1) {
-		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
-		    PASSWORD_MAX);
-		return;
-	}
-	strlcpy(display, name, sizeof(display));
-	country[0] = '\0';
-	if ((pos[2] >= 0 && profile_field(&a[pos[2]], display,
-	    sizeof(display)) == -1) || (pos[3] >= 0 &&
-	    profile_field(&a[pos[3]], country, sizeof(country)) == -1)) {
-		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
-		return;
-	}
 	state_lock(w->st);
 	u = user_find_locked(w->st, name, strlen(name));
 	state_unlock(w->st);

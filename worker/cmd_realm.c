@@ -253,8 +253,6 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 	}
 	memcpy(blob, to->p, tlen);
 	blob[tlen] = '\0';
-	if ((m->flags & MF_GROUP_SEND) && member_here(rq, to->p, tlen))
-		m->flags |= MF_VOUCHED;
 	if (m->len > 0)
 		memcpy(blob + tlen + 1, m->text, m->len);
 	m->text = blob;
@@ -328,12 +326,20 @@ send_target(struct request *rq, uint32_t flags, const struct word *to)
 	return r;
 }
 
+/* vouch - MF_VOUCHED for a group send by a member of a group of its name */
+static uint32_t
+vouch(struct request *rq, uint32_t flags, const struct word *to)
+{
+	return (flags & MF_GROUP_SEND) && member_here(rq, to->p, to->len) ?
+	    MF_VOUCHED : 0;
+}
+
 /* send_text - sendrealm / sendgrouprealm, to the target to */
 static void
 send_text(struct request *rq, uint32_t flags, const struct word *to)
 {
 	struct msg_new m = { .from = rq->user, .kind = MSG_TEXT,
-	    .time = now_sec(), .flags = flags };
+	    .time = now_sec(), .flags = flags | vouch(rq, flags, to) };
 	enum rc_code why;
 	char *tofree;
 	uint32_t r;
@@ -355,7 +361,7 @@ send_file(struct request *rq, uint32_t flags)
 	struct state *st = rq->w->st;
 	const struct word *to = &rq->args[1];
 	struct msg_new m = { .from = rq->user, .kind = MSG_FILE,
-	    .time = now_sec(), .flags = flags };
+	    .time = now_sec(), .flags = flags | vouch(rq, flags, to) };
 	struct upload up = { .body = NULL };
 	uint32_t r;
 
