@@ -9,10 +9,10 @@
  *	benchmark's closed loop -- a send's OK and an inbox of one 32-byte
  *	message -- and the same inbox with text in Latin, Chinese and emoji,
  *	rounds times each (default 1,000,000), and prints the time per
- *	reply.  With kind (0: send, 1-4: the inboxes) only that one runs, for
- *	an instruction count.  Only the library API that every version has is used, so the
- *	same file builds against an older tree to compare
- *	(docs/PERFORMANCE.md, "ASCII replies").
+ *	reply.  With kind (0: send, 1-4: the inboxes) only that one runs,
+ *	for an instruction count.  Only the library API that every version
+ *	has is used, so the same file builds against an older tree to
+ *	compare (docs/PERFORMANCE.md, "ASCII replies").
  */
 #include <stdio.h>
 #include <stdlib.h>
