@@ -21,15 +21,22 @@ escape_len(size_t n, uint32_t cp)
 
 /*
  * ascii_run - length of the run of ASCII bytes at the start of s: most
- * text is ASCII, so it is stepped over 8 bytes at a time.
+ * text is ASCII (and a file's base64 all of it), so it is stepped over
+ * 32 bytes at a time, then 8.
  */
 static size_t
 ascii_run(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	uint64_t word;
+	uint64_t word, w[4];
 	size_t i = 0;
 
+	while (len - i >= sizeof(w)) {
+		memcpy(w, p + i, sizeof(w));
+		if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL)
+			break;
+		i += sizeof(w);
+	}
 	while (len - i >= sizeof(word)) {
 		memcpy(&word, p + i, sizeof(word));
 		if (word & 0x8080808080808080ULL)
