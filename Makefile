@@ -126,7 +126,8 @@ $(CLIENTS_BIN): tests/clients/transcript.c tests/it/harness.c tests/it/harness.h
 
 # The benchmark's own programs (bench/): load generator, echo server,
 # hash helper.  bench/run installs redis-server itself.
-BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash
+BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash \
+            $(BUILD)/bench/reply
 
 bench-bin: $(BENCH_BIN)
 
@@ -137,6 +138,11 @@ $(BUILD)/bench/load: bench/load.c
 $(BUILD)/bench/echo: bench/echo.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+
+# the reply path alone: docs/PERFORMANCE.md, "ASCII replies"
+$(BUILD)/bench/reply: bench/reply.c $(call obj,lib/reply.c lib/ascii.c lib/buf.c lib/util.c)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/hash: bench/hash.c
 	@mkdir -p $(@D)

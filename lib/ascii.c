@@ -21,15 +21,22 @@ escape_len(size_t n, uint32_t cp)
 
 /*
  * ascii_run - length of the run of ASCII bytes at the start of s: most
- * text is ASCII, so it is stepped over 8 bytes at a time.
+ * text is ASCII (and a file's base64 all of it), so it is stepped over
+ * 32 bytes at a time, then 8.
  */
 static size_t
 ascii_run(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	uint64_t word;
+	uint64_t word, w[4];
 	size_t i = 0;
 
+	while (len - i >= sizeof(w)) {
+		memcpy(w, p + i, sizeof(w));
+		if ((w[0] | w[1] | w[2] | w[3]) & 0x8080808080808080ULL)
+			break;
+		i += sizeof(w);
+	}
 	while (len - i >= sizeof(word)) {
 		memcpy(&word, p + i, sizeof(word));
 		if (word & 0x8080808080808080ULL)
@@ -90,8 +97,10 @@ ascii_escape(const char *s, size_t len, char *out)
 	uint32_t cp;
 
 	while (i < len) {
-		if ((unsigned char)s[i] < 0x80) {
-			out[o++] = s[i++];
+		if ((n = ascii_run(s + i, len - i)) > 0) {
+			memmove(out + o, s + i, n);	/* out may overlap s */
+			o += n;
+			i += n;
 			continue;
 		}
 		n = utf8_decode(s + i, len - i, &cp);
@@ -122,18 +131,20 @@ ascii_escape(const char *s, size_t len, char *out)
 int
 ascii_escape_tail(struct buf *b, size_t used_before)
 {
-	size_t len = buf_used(b) - used_before, esc, grow;
+	size_t len = buf_used(b) - used_before, skip, grow;
 	char *p;
 
-	esc = ascii_escaped_len(buf_head(b) + used_before, len);
-	if (esc == len)
+	/* the ASCII start of the text stays where it is */
+	skip = ascii_run(buf_head(b) + used_before, len);
+	if (skip == len)
 		return 0;
-	grow = esc - len;
+	len -= skip;
+	grow = ascii_escaped_len(buf_head(b) + used_before + skip, len) - len;
 	if (buf_reserve(b, grow) == -1) {
 		b->len = b->off + used_before;
 		return -1;
 	}
-	p = buf_head(b) + used_before;
+	p = buf_head(b) + used_before + skip;
 	memmove(p + grow, p, len);
 	ascii_escape(p + grow, len, p);
 	b->len += grow;

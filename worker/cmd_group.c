@@ -203,7 +203,7 @@ member_view(struct request *rq, uint32_t *g)
 	return o;
 }
 
-/* cmd_inboxgroup - inboxgroup <group>: its history, oldest first (twice) */
+/* cmd_inboxgroup - inboxgroup <group>: its history, oldest first */
 void
 cmd_inboxgroup(struct request *rq)
 {
@@ -250,7 +250,7 @@ cmd_listgroups(struct request *rq)
 	reply_finish(rq->out, o);
 }
 
-/* cmd_groupmembers - groupmembers <group>: for its members only (twice) */
+/* cmd_groupmembers - groupmembers <group>: for its members only */
 void
 cmd_groupmembers(struct request *rq)
 {
