@@ -116,9 +116,18 @@ $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
 
+# The transcript runner replays tests/clients/*.txt (tests/clients/README)
+# and tests/seeds/*.txt, one transcript per seed document.
+CLIENTS_BIN = $(BUILD)/tests/transcripts
+
+$(CLIENTS_BIN): tests/clients/transcript.c tests/it/harness.c tests/it/harness.h
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/clients/transcript.c tests/it/harness.c -lcjson -lcmocka
+
 # The benchmark's own programs (bench/): load generator, echo server,
 # hash helper.  bench/run installs redis-server itself.
-BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash
+BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash \
+            $(BUILD)/bench/reply
 
 bench-bin: $(BENCH_BIN)
 
@@ -129,6 +138,11 @@ $(BUILD)/bench/load: bench/load.c
 $(BUILD)/bench/echo: bench/echo.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $<
+
+# the reply path alone: docs/PERFORMANCE.md, "ASCII replies"
+$(BUILD)/bench/reply: bench/reply.c $(call obj,lib/reply.c lib/ascii.c lib/buf.c lib/util.c)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench/hash: bench/hash.c
 	@mkdir -p $(@D)
@@ -155,9 +169,10 @@ run-peer: deps
 	$(BIN)/realmchatd -d -f etc/realmchat-peer.conf
 
 test: deps
-	$(MAKE) all $(UNIT_BIN) $(IT_BIN) $(FUZZ_REPLAY)
+	$(MAKE) all $(UNIT_BIN) $(IT_BIN) $(CLIENTS_BIN) $(FUZZ_REPLAY)
 	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl BUILD=$(BUILD) \
-	    BIN=$(BIN) tests/run $(UNIT_BIN) $(IT_BIN) $(FUZZ_REPLAY) $(OPS_TESTS)
+	    BIN=$(BIN) TRANSCRIPTS=tests/clients:tests/seeds tests/run $(UNIT_BIN) $(IT_BIN) \
+	    $(CLIENTS_BIN) $(FUZZ_REPLAY) $(OPS_TESTS)
 
 fuzz-regress: deps
 	$(MAKE) $(FUZZ_REPLAY)

@@ -15,7 +15,12 @@
 #include "lib/log.h"
 
 enum key_type { K_STRING, K_NAME, K_LISTEN, K_UINT, K_SIZE, K_DURATION, K_LEVEL,
-    K_BOOL };
+    K_BOOL, K_CHOICE };
+
+/* K_CHOICE values, in the order of their enum in config.h */
+static const char *const register_orders[] = { "auto", "username-first",
+    "name-first", NULL };
+static const char *const anon_choices[] = { "no", "loopback", "yes", NULL };
 
 static const struct config_key {
 	const char	*name;
@@ -23,21 +28,23 @@ static const struct config_key {
 	size_t		 field;		/* offset in struct config */
 	size_t		 size;		/* K_STRING: buffer size */
 	uint64_t	 min, max;	/* numeric bounds */
+	const char *const *choices;	/* K_CHOICE: the words, NULL-ended */
 } keys[] = {
 #define S(k, f)		{ k, K_STRING, offsetof(struct config, f), \
-			    sizeof(((struct config *)0)->f), 0, 0 }
-#define N(k, t, f, lo, hi) { k, t, offsetof(struct config, f), 0, lo, hi }
-	{ "listen", K_LISTEN, 0, 0, 0, 0 },
+			    sizeof(((struct config *)0)->f), 0, 0, NULL }
+#define N(k, t, f, lo, hi) { k, t, offsetof(struct config, f), 0, lo, hi, NULL }
+	{ "listen", K_LISTEN, 0, 0, 0, 0, NULL },
 	N("workers", K_UINT, workers, 0, 256),
 	S("state_dir", state_dir),
-	{ "realm_name", K_NAME, offsetof(struct config, realm_name), 0, 0, 0 },
+	{ "realm_name", K_NAME, offsetof(struct config, realm_name), 0, 0, 0,
+	    NULL },
 	S("realm_secret", realm_secret),
 	S("control", control),
 	S("control_ro", control_ro),
 	S("seed_users", seed_users),
 	S("pidfile", pidfile),
 	S("user", user),
-	{ "log_level", K_LEVEL, 0, 0, 0, 0 },
+	{ "log_level", K_LEVEL, 0, 0, 0, 0, NULL },
 	N("max_line", K_SIZE, max_line, 64, 1ULL << 30),
 	N("max_message", K_SIZE, max_message, 1, 1 << 24),
 	N("inbox_quota", K_UINT, inbox_quota, 1, 1 << 24),
@@ -65,7 +72,12 @@ static const struct config_key {
 	N("realm_wait", K_DURATION, realm_wait, 1, 3600),
 	N("realm_backoff_max", K_DURATION, realm_backoff_max, 1, 86400),
 	N("realm_queue", K_UINT, realm_queue, 1, 1 << 24),
-	{ "debug_hooks", K_BOOL, offsetof(struct config, debug_hooks), 0, 0, 0 },
+	{ "debug_hooks", K_BOOL, offsetof(struct config, debug_hooks), 0, 0, 0,
+	    NULL },
+	{ "register_order", K_CHOICE, offsetof(struct config, register_order),
+	    0, 0, 0, register_orders },
+	{ "addrealm_without_session", K_CHOICE,
+	    offsetof(struct config, addrealm_anon), 0, 0, 0, anon_choices },
 #undef S
 #undef N
 };
@@ -107,6 +119,8 @@ config_defaults(struct config *c)
 	c->realm_wait = 2;
 	c->realm_backoff_max = 30;
 	c->realm_queue = 100000;
+	c->register_order = REG_AUTO;
+	c->addrealm_anon = ANON_LOOPBACK;
 }
 
 /* set_listen - HOST:PORT, or [v6]:PORT */
@@ -137,6 +151,39 @@ set_listen(struct config *c, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
+/* set_bool - yes or no */
+static int
+set_bool(struct config *c, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
+		snprintf(err, errlen, "%s must be yes or no", k->name);
+		return -1;
+	}
+	*(bool *)(void *)((char *)c + k->field) = strcmp(v, "yes") == 0;
+	return 0;
+}
+
+/* set_choice - store the index of word v among the choices of key k */
+static int
+set_choice(struct config *c, const struct config_key *k, const char *v,
+    char *err, size_t errlen)
+{
+	size_t used;
+
+	for (int i = 0; k->choices[i] != NULL; i++)
+		if (strcmp(k->choices[i], v) == 0) {
+			*(int *)(void *)((char *)c + k->field) = i;
+			return 0;
+		}
+	used = (size_t)snprintf(err, errlen, "%s must be", k->name);
+	for (int i = 0; k->choices[i] != NULL && used < errlen; i++)
+		used += (size_t)snprintf(err + used, errlen - used, "%s %s",
+		    i == 0 ? "" : k->choices[i + 1] == NULL ? " or" : ",",
+		    k->choices[i]);
+	return -1;
+}
+
 /* set_value - store v into the field of key k */
 static int
 set_value(struct config *c, const struct config_key *k, const char *v,
@@ -165,13 +212,10 @@ set_value(struct config *c, const struct config_key *k, const char *v,
 		}
 		strlcpy((char *)c + k->field, v, NAME_LEN + 1);
 		return 0;
+	case K_CHOICE:
+		return set_choice(c, k, v, err, errlen);
 	case K_BOOL:
-		if (strcmp(v, "yes") != 0 && strcmp(v, "no") != 0) {
-			snprintf(err, errlen, "%s must be yes or no", k->name);
-			return -1;
-		}
-		*(bool *)(void *)((char *)c + k->field) = strcmp(v, "yes") == 0;
-		return 0;
+		return set_bool(c, k, v, err, errlen);
 	case K_STRING:
 		if (strlcpy((char *)c + k->field, v, k->size) >= k->size) {
 			snprintf(err, errlen, "%s is too long", k->name);

@@ -61,7 +61,15 @@ struct config {
 	uint64_t	 realm_backoff_max;	/* longest pause between dials */
 	uint64_t	 realm_queue;		/* messages queued per link */
 	bool		 debug_hooks;		/* test-only commands; never in production */
+	int		 register_order;	/* enum register_order */
+	int		 addrealm_anon;		/* enum addrealm_anon */
 };
+
+/* register's four words: told apart (auto) or fixed */
+enum register_order { REG_AUTO, REG_USER_FIRST, REG_NAME_FIRST };
+
+/* who may run addrealm without a session */
+enum addrealm_anon { ANON_NO, ANON_LOOPBACK, ANON_ANY };
 
 void	config_defaults(struct config *);
 int	config_load(struct config *, const char *path, char *err, size_t errlen);

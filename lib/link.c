@@ -13,6 +13,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "lib/ascii.h"
 #include "lib/link.h"
 #include "lib/reply.h"
 
@@ -295,11 +296,11 @@ link_proof_ok(const char *secret, const char *label, const char *n1,
 	    CRYPTO_memcmp(want, given, PROOF_HEX) == 0;
 }
 
-/* link_send - append o as one line to b, and free it */
+/* link_send - append o as one line of ASCII JSON to b, and free it */
 int
 link_send(struct buf *b, cJSON *o)
 {
-	char *text = cJSON_PrintUnformatted(o);
+	char *text = json_print_ascii(o);
 	int rc = -1;
 
 	cJSON_Delete(o);

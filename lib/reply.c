@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/ascii.h"
 #include "lib/reply.h"
 #include "lib/util.h"
 
@@ -143,8 +144,21 @@ reply_ok(const char *message)
 }
 
 /*
- * printed_size - about the length of o printed unformatted: exact but
- * for numbers and for strings with characters to escape.
+ * reply_listing - "message" of o shows list too: clients print or walk
+ * result['message'] whatever the command.  A reference, so nothing is
+ * copied; it copies list's head, so call it once list is complete.
+ */
+void
+reply_listing(cJSON *o, cJSON *list)
+{
+	cJSON_AddItemReferenceToObject(o, "message", list);
+}
+
+/*
+ * printed_size - about the length of o printed unformatted and made
+ * ASCII: exact but for numbers and for strings with characters that
+ * cJSON escapes.  A non-ASCII character counts as its \uXXXX escape (6
+ * bytes for 2 or 3 bytes of UTF-8, 12 for 4).
  */
 static size_t
 printed_size(const cJSON *o)
@@ -152,9 +166,9 @@ printed_size(const cJSON *o)
 	size_t n = 2;
 
 	if (o->string != NULL)
-		n += strlen(o->string) + 3;
+		n += ascii_escaped_len(o->string, strlen(o->string)) + 3;
 	if ((cJSON_IsString(o) || cJSON_IsRaw(o)) && o->valuestring != NULL)
-		n += strlen(o->valuestring);
+		n += ascii_escaped_len(o->valuestring, strlen(o->valuestring));
 	else if (cJSON_IsNumber(o))
 		n += 30;
 	else
@@ -166,13 +180,14 @@ printed_size(const cJSON *o)
 
 /*
  * print_into - print o unformatted straight into the free space of out
- * (no malloc, no copy), with room for at least want bytes; false when it
- * does not fit there.
+ * (no malloc, no copy), with room for at least want bytes, escape it to
+ * ASCII in place and add the terminator; false when it does not fit
+ * there (out is then as before).
  */
 static bool
 print_into(struct buf *out, cJSON *o, size_t want)
 {
-	size_t room, len;
+	size_t room, len, used = buf_used(out);
 
 	if (buf_reserve(out, want) == -1)
 		return false;
@@ -182,36 +197,66 @@ print_into(struct buf *out, cJSON *o, size_t want)
 	if (!cJSON_PrintPreallocated(o, out->data + out->len, (int)room, 0))
 		return false;
 	len = strlen(out->data + out->len);
-	if (room - len < sizeof(REPLY_END))
+	out->len += len;
+	if (ascii_escape_tail(out, used) == -1)
 		return false;
-	memcpy(out->data + out->len + len, REPLY_END, sizeof(REPLY_END) - 1);
-	out->len += len + sizeof(REPLY_END) - 1;
+	if (buf_append(out, REPLY_END, sizeof(REPLY_END) - 1) == -1) {
+		out->len = out->off + used;
+		return false;
+	}
 	return true;
 }
 
 /*
- * reply_finish - print o unformatted plus the terminator into out, and
- * free o.  Replies are printed in place: nearly all fit in PRINT_ROOM,
- * and a larger one (an inbox with files) is tried again with the room it
- * needs; only one that still does not fit (many characters to escape)
- * is printed by cJSON into its own allocation and copied.  If printing
- * fails (no memory) an INTERNAL error goes out instead, so a request
- * never goes unanswered, and -1 tells the caller that o was not sent.
+ * mirror_data - seed 004's clients read "data" where the others read
+ * "message": give both, the same content.  A reference, not a copy: the
+ * cost is the printed bytes alone.
+ */
+static void
+mirror_data(cJSON *o)
+{
+	cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message"), *d;
+
+	if (m == NULL || cJSON_GetObjectItemCaseSensitive(o, "data") != NULL)
+		return;
+	if (cJSON_IsString(m))
+		d = cJSON_CreateStringReference(m->valuestring);
+	else if (cJSON_IsObject(m))
+		d = cJSON_CreateObjectReference(m->child);
+	else if (cJSON_IsArray(m))
+		d = cJSON_CreateArrayReference(m->child);
+	else
+		d = cJSON_Duplicate(m, true);
+	if (d != NULL && !cJSON_AddItemToObjectCS(o, "data", d))
+		cJSON_Delete(d);
+}
+
+/*
+ * reply_finish - print o unformatted, in ASCII, plus the terminator into
+ * out, and free o.  Replies are printed in place: nearly all fit in
+ * PRINT_ROOM, and a larger one (an inbox with files) is tried again with
+ * the room it needs; only one that still does not fit (many characters
+ * to escape) is printed by cJSON into its own allocation and copied.  If
+ * printing fails (no memory) an INTERNAL error goes out instead, so a
+ * request never goes unanswered, and -1 tells the caller that o was not
+ * sent.
  */
 int
 reply_finish(struct buf *out, cJSON *o)
 {
 	static const char oom[] = "{\"status\":\"ERROR\",\"code\":\"INTERNAL\","
-	    "\"message\":\"out of memory\"}" REPLY_END;
+	    "\"message\":\"out of memory\",\"data\":\"out of memory\"}"
+	    REPLY_END;
 	char *s;
 	size_t len;
 
+	mirror_data(o);
 	if (o != NULL && (print_into(out, o, PRINT_ROOM) ||
 	    print_into(out, o, printed_size(o) + 64))) {
 		cJSON_Delete(o);
 		return 0;
 	}
-	s = o != NULL ? cJSON_PrintUnformatted(o) : NULL;
+	s = o != NULL ? json_print_ascii(o) : NULL;
 	len = s != NULL ? strlen(s) : 0;
 	cJSON_Delete(o);
 	if (s == NULL || buf_reserve(out, len + sizeof(REPLY_END)) == -1) {

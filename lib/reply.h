@@ -31,6 +31,7 @@ const char	*code_name(enum rc_code);
 const char	*code_text(enum rc_code);
 enum rc_code	 code_parse(const char *name);
 cJSON		*reply_ok(const char *message);
+void		 reply_listing(cJSON *o, cJSON *list);
 int		 reply_finish(struct buf *, cJSON *);
 int		 reply_error(struct buf *, enum rc_code, const char *message);
 int		 reply_errorf(struct buf *, enum rc_code, const char *fmt, ...)

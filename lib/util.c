@@ -137,37 +137,13 @@ name_valid(const char *s, size_t len)
 	return true;
 }
 
-/*
- * utf8_seq - length of the well-formed UTF-8 sequence at s, or 0.
- * Rejects overlong forms, surrogates and code points above U+10FFFF.
- */
+/* utf8_seq - length of the well-formed UTF-8 sequence at s, or 0 */
 static size_t
 utf8_seq(const unsigned char *s, size_t len)
 {
-	unsigned char c = s[0];
-	size_t n;
-	uint32_t cp, min;
+	uint32_t cp;
 
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2; cp = c & 0x1f; min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3; cp = c & 0x0f; min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4; cp = c & 0x07; min = 0x10000;
-	} else
-		return 0;
-	if (len < n)
-		return 0;
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return n;
+	return utf8_decode((const char *)s, len, &cp);
 }
 
 /* utf8_valid - is the whole buffer well-formed UTF-8? */

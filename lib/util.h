@@ -34,6 +34,44 @@ size_t		utf8_sanitize(const char *s, size_t len, char *out);
 
 uint32_t	hash_str(uint64_t key, const char *s, size_t len);
 
+/*
+ * utf8_decode - length of the well-formed UTF-8 sequence at s, or 0, and
+ * its code point in *cp.  Rejects overlong forms, surrogates and code
+ * points above U+10FFFF.
+ */
+static inline size_t
+utf8_decode(const char *str, size_t len, uint32_t *cpp)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	unsigned char c = s[0];
+	size_t n;
+	uint32_t cp, min;
+
+	if (c < 0x80) {
+		*cpp = c;
+		return 1;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		n = 2; cp = c & 0x1f; min = 0x80;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		n = 3; cp = c & 0x0f; min = 0x800;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		n = 4; cp = c & 0x07; min = 0x10000;
+	} else
+		return 0;
+	if (len < n)
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	*cpp = cp;
+	return n;
+}
+
 int		parse_size(const char *s, uint64_t *out);
 int		parse_duration(const char *s, uint64_t *out);
 int		parse_uint(const char *s, uint64_t max, uint64_t *out);

@@ -34,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include "lib/ascii.h"
 #include "lib/ctl.h"
 #include "lib/link.h"
 #include "lib/log.h"
@@ -405,7 +406,7 @@ run(struct ctl_conn *c, const char *line, size_t len)
 static void
 set_reply(struct ctl_conn *c, cJSON *reply)
 {
-	char *text = cJSON_PrintUnformatted(reply);
+	char *text = json_print_ascii(reply);	/* names may be any UTF-8 */
 	size_t len = text ? strlen(text) : 0;
 
 	cJSON_Delete(reply);

@@ -30,6 +30,7 @@
 #include <sys/socket.h>
 #include <bsd/string.h>
 
+#include "lib/ascii.h"
 #include "lib/filedata.h"
 #include "lib/log.h"
 #include "lib/password.h"
@@ -317,7 +318,7 @@ send_hello(struct peer *p)
 	cJSON_AddStringToObject(o, "realm", rd.cf->realm_name);
 	cJSON_AddStringToObject(o, "nonce", p->nonce);
 	cJSON_AddStringToObject(o, "inst", inst);
-	text = cJSON_PrintUnformatted(o);
+	text = json_print_ascii(o);
 	cJSON_Delete(o);
 	if (text == NULL) {
 		peer_close(p, "out of memory");
@@ -824,6 +825,8 @@ msg_frame(struct outgoing *m)
 	cJSON_AddStringToObject(o, "from", m->from);
 	cJSON_AddStringToObject(o, "from_name", m->from_name);
 	json_add_text(o, "to", m->blob, tlen);	/* typed by the sender */
+	if (m->flags & MF_VOUCHED)
+		cJSON_AddBoolToObject(o, "member", true);
 	cJSON_AddNumberToObject(o, "time", (double)m->time);
 	if (m->kind == MSG_FILE) {
 		char *b64 = file_body_b64(rd.st, &m->file);
@@ -977,7 +980,8 @@ deliver_locked(uint32_t realm, const cJSON *j, struct msg_new *m,
     struct target *t)
 {
 	const char *to = link_str(j, "to");
-	struct sender s = { rd.st, rd.cf, 0 };
+	struct sender s = { rd.st, rd.cf, 0, cJSON_IsTrue(
+	    cJSON_GetObjectItemCaseSensitive(j, "member")) };
 	struct word w = { to, strlen(to) };
 	enum rc_code why = E_COUNT;
 	uint32_t f;
@@ -1307,6 +1311,8 @@ serve_history(struct peer *p, const struct link_frame *f)
 	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, g, u;
 	enum rc_code why = E_COUNT;
 	cJSON *o = NULL, *list;
+	const char *member = link_str(f->json, "member");
+	bool vouched = member != NULL && strcmp(member, "yes") == 0;
 
 	snprintf(name, sizeof(name), "%s@%s", link_str(f->json, "from"),
 	    st->realms[p->realm].name);
@@ -1316,8 +1322,9 @@ serve_history(struct peer *p, const struct link_frame *f)
 	u = user_find_locked(st, name, strlen(name));
 	if (g == 0)
 		why = E_NO_GROUP;
-	else if (u == 0 || member_find_locked(st, g, u) == 0)
-		why = E_NOT_MEMBER;
+	else if (st->groups[g].pwhash[0] != '\0' && !vouched &&
+	    (u == 0 || member_find_locked(st, g, u) == 0))
+		why = E_NOT_MEMBER;	/* open groups and vouched members read */
 	else {
 		o = cJSON_CreateObject();
 		cJSON_AddStringToObject(o, "group", st->groups[g].name);
@@ -1355,7 +1362,7 @@ peer_request(struct chan *c, uint64_t req, uint32_t type, cJSON *j)
 		[RM_PING] = "ping", [RM_JOIN] = "join", [RM_HISTORY] = "history",
 	};
 	static const char *const fields[] = { "from", "from_name", "group",
-	    "password" };
+	    "password", "member" };
 	uint64_t realm = 0;
 	struct peer *p;
 	cJSON *o;
@@ -1424,7 +1431,8 @@ on_frame(struct peer *p, const char *line, size_t len)
 		on_verdict(p, &f);
 		break;
 	case LT_PING:
-		send_reply(p, f.q, E_COUNT, NULL, NULL);
+		send_reply(p, f.q, E_COUNT, f.q != 0 ?
+		    "Connect realm berhasil" : NULL, NULL);
 		break;
 	case LT_JOIN:
 		serve_join(p, &f);

@@ -149,6 +149,8 @@ session_create(struct state *st, uint32_t user, uint64_t now,
 	s->user = user;
 	s->created = now;
 	s->last_seen = now;
+	s->cur_group = 0;
+	s->sflags = 0;
 	if (chain_push(st, &tb, session_bucket(st, tok), i) == -1 ||
 	    txn_log(st, &u->sessions, sizeof(u->sessions)) == -1 ||
 	    txn_log(st, &u->nsessions, sizeof(u->nsessions)) == -1)

@@ -30,7 +30,7 @@
 #include "lib/util.h"
 
 #define SHM_MAGIC	"RLMCHAT\0"
-#define SHM_VERSION	4
+#define SHM_VERSION	5
 #define SHM_FILE	"realmchat.state"
 
 #define SHM_REGIONS	16	/* room for regions of later versions */
@@ -188,6 +188,13 @@ struct shm_session {
 	uint8_t		token[TOKEN_LEN];
 	uint64_t	created;	/* wall-clock seconds */
 	uint64_t	last_seen;	/* written without undo: not structural */
+	uint32_t	cur_group;	/* group last added, joined or sent to (v5);
+					   a hint, written without undo */
+	uint32_t	sflags;		/* enum session_flags, a hint likewise */
+};
+
+enum session_flags {
+	SF_GROUP_WORDS = 1 << 0,	/* has run "group <word> ..." commands */
 };
 
 enum msg_kind { MSG_TEXT = 1, MSG_FILE = 2 };
@@ -197,6 +204,8 @@ enum msg_flags {
 	MF_BOUNCE = 1 << 1,	/* a notice that the peer refused message ref */
 	MF_WAIT = 1 << 2,	/* outbox: a worker waits for its verdict */
 	MF_KEPT = 1 << 3,	/* a file an inbox reply showed, kept for fetching */
+	MF_VOUCHED = 1 << 4,	/* outbox: the sender is in a group of the
+				   target's name here (one group on both) */
 };
 
 struct shm_msg {

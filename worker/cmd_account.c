@@ -53,6 +53,7 @@ reply_session(struct request *rq, const uint8_t tok[TOKEN_LEN],
 
 	token_format(tok, text);
 	cJSON_AddStringToObject(o, "tokenid", text);
+	cJSON_AddStringToObject(o, "tokenId", text);	/* seed 002's key */
 	cJSON_AddStringToObject(o, "username", user);
 	reply_finish(rq->out, o);
 }
@@ -161,36 +162,57 @@ profile_field(const struct word *wd, char *dst, size_t size)
 	return 0;
 }
 
-/* cmd_register - register <user> <password> [name] [country] */
+/*
+ * register_fields - the user, password, name and country of a register
+ * line, in the order forms.c reads; -1 after a reply
+ */
+static int
+register_fields(struct request *rq, char *name, char *pw, char *display,
+    char *country)
+{
+	const struct word *a = rq->args;
+	int pos[4];
+
+	if (form_register(rq, pos) == -1)
+		return -1;
+	if (arg_copy(&a[pos[0]], name, NAME_LEN + 1) == -1 ||
+	    !name_valid(name, strlen(name))) {
+		reply_errorf(rq->out, E_BAD_NAME, "Nama tidak valid: 1-%d "
+		    "characters of A-Za-z0-9_.-", NAME_LEN);
+		return -1;
+	}
+	if (arg_copy(&a[pos[1]], pw, PASSWORD_MAX + 1) == -1) {
+		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
+		    PASSWORD_MAX);
+		return -1;
+	}
+	strlcpy(display, name, DISPLAY_LEN + 1);
+	country[0] = '\0';
+	if ((pos[2] >= 0 && profile_field(&a[pos[2]], display,
+	    DISPLAY_LEN + 1) == -1) || (pos[3] >= 0 &&
+	    profile_field(&a[pos[3]], country, COUNTRY_LEN + 1) == -1)) {
+		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * cmd_register - register <user> <password> [name] [country], or seed
+ * 001's register <name> <country> <user> <password> (forms.c decides)
+ */
 void
 cmd_register(struct request *rq)
 {
 	struct worker *w = rq->w;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1];
+	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], done[64 + NAME_LEN];
 	char display[DISPLAY_LEN + 1], country[COUNTRY_LEN + 1], hash[PWHASH_LEN];
 	struct user_fields f = { name, display, country, hash };
 	uint8_t tok[TOKEN_LEN];
 	uint32_t u;
 
-	if (arg_copy(&rq->args[0], name, sizeof(name)) == -1 ||
-	    !name_valid(name, strlen(name))) {
-		reply_errorf(rq->out, E_BAD_NAME, "Nama tidak valid: 1-%d "
-		    "characters of A-Za-z0-9_.-", NAME_LEN);
+	if (register_fields(rq, name, pw, display, country) == -1)
 		return;
-	}
-	if (arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
-		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
-		    PASSWORD_MAX);
-		return;
-	}
-	strlcpy(display, name, sizeof(display));
-	country[0] = '\0';
-	if ((rq->nargs > 2 && profile_field(&rq->args[2], display,
-	    sizeof(display)) == -1) || (rq->nargs > 3 &&
-	    profile_field(&rq->args[3], country, sizeof(country)) == -1)) {
-		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
-		return;
-	}
 	state_lock(w->st);
 	u = user_find_locked(w->st, name, strlen(name));
 	state_unlock(w->st);
@@ -219,7 +241,8 @@ cmd_register(struct request *rq)
 		session_failed(rq);
 		return;
 	}
-	reply_session(rq, tok, name, "Register berhasil");
+	snprintf(done, sizeof(done), "Register berhasil: username %s", name);
+	reply_session(rq, tok, name, done);
 }
 
 /* cmd_logout - end the session of this request (not the user's others) */
@@ -266,7 +289,10 @@ online_cmp(const void *a, const void *b)
 	return x->user < y->user ? -1 : x->user > y->user;
 }
 
-/* cmd_info - users with a live session, with the time of their first */
+/*
+ * cmd_info - users with a live session, with the time of their first:
+ * as a list, and in message keyed by user name (never by token)
+ */
 void
 cmd_info(struct request *rq)
 {
@@ -274,7 +300,7 @@ cmd_info(struct request *rq)
 	uint64_t now = now_sec(), timeout = rq->w->cf->session_timeout;
 	struct online *on;
 	size_t n = 0, m = 0;
-	cJSON *o, *arr;
+	cJSON *o, *arr, *by_name;
 	char when[21];
 
 	state_lock(st);
@@ -301,12 +327,15 @@ cmd_info(struct request *rq)
 	}
 	o = reply_ok(NULL);
 	arr = cJSON_AddArrayToObject(o, "users");
+	/* clients print message, or read message.values()[i]["username"] */
+	by_name = cJSON_AddObjectToObject(o, "message");
 	for (size_t i = 0; i < m; i++) {
-		cJSON *u = add_user(cJSON_CreateObject(), rq->w,
-		    &st->users[on[i].user]);
+		const struct shm_user *su = &st->users[on[i].user];
+		cJSON *u = add_user(cJSON_CreateObject(), rq->w, su);
 		iso_time(on[i].since, when);
 		cJSON_AddStringToObject(u, "since", when);
 		cJSON_AddItemToArray(arr, u);
+		cJSON_AddItemReferenceToObject(by_name, su->name, u);
 	}
 	state_unlock(st);
 	free(on);
@@ -314,7 +343,7 @@ cmd_info(struct request *rq)
 	reply_finish(rq->out, o);
 }
 
-/* cmd_whoami - the session's user */
+/* cmd_whoami - the session's user, also as the object in message */
 void
 cmd_whoami(struct request *rq)
 {
@@ -323,6 +352,8 @@ cmd_whoami(struct request *rq)
 
 	state_lock(st);
 	add_user(o, rq->w, &st->users[rq->user]);
+	add_user(cJSON_AddObjectToObject(o, "message"), rq->w,
+	    &st->users[rq->user]);
 	state_unlock(st);
 	reply_finish(rq->out, o);
 }

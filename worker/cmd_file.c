@@ -75,6 +75,10 @@ send_upload(struct request *rq, const struct word *to, bool private)
 	enum rc_code why;
 	uint32_t f;
 
+	if (rq->nargs < 2) {
+		form_file_path(rq);
+		return;
+	}
 	if (private && !name_valid(to->p, to->len)) {
 		reply_error(rq->out, E_NO_USER, NULL);
 		return;

@@ -60,6 +60,7 @@ cmd_addgroup(struct request *rq)
 		return;
 	}
 	txn_commit(st);
+	form_note_group(rq, g);
 	reply_finish(rq->out, reply_ok("Add group Berhasil"));
 }
 
@@ -97,6 +98,8 @@ cmd_joingroup(struct request *rq)
 		txn_abort(st);
 	else
 		txn_commit(st);
+	if (rc == 0 || saved == EEXIST)
+		form_note_group(rq, g);
 	if (rc == 0)
 		reply_finish(rq->out, reply_ok("Join group berhasil"));
 	else if (saved == EEXIST)
@@ -131,7 +134,10 @@ cmd_leavegroup(struct request *rq)
 		reply_error(rq->out, g == 0 ? E_NO_GROUP : E_NOT_MEMBER, NULL);
 }
 
-/* cmd_sendgroup - sendgroup <group | group:NAME | u1,u2,...> <message> */
+/*
+ * cmd_sendgroup - sendgroup <group | group:NAME | u1,u2,...> <message>;
+ * group send [group] <message> (forms.c)
+ */
 void
 cmd_sendgroup(struct request *rq)
 {
@@ -140,15 +146,18 @@ cmd_sendgroup(struct request *rq)
 	struct msg_new m = { .from = rq->user, .kind = MSG_TEXT, .time = now_sec() };
 	struct delivery d = { 0 };
 	struct target t;
+	struct word to;
 	enum rc_code why;
-	char *tofree;
+	char *tofree, buf[NAME_LEN + 8];
 
+	if (form_group_target(rq, 0, &to, buf) == -1)
+		return;
 	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
 		text_refused(rq, why);
 		return;
 	}
 	txn_begin(st);
-	if ((why = target_resolve_locked(&snd, &rq->args[0], &t)) == E_COUNT)
+	if ((why = target_resolve_locked(&snd, &to, &t)) == E_COUNT)
 		why = target_deliver(&snd, &t, &m, &d);
 	if (why != E_COUNT) {
 		txn_abort(st);
@@ -156,6 +165,8 @@ cmd_sendgroup(struct request *rq)
 	} else {
 		txn_commit(st);
 		spool_unlink(st, d.gone);
+		if (t.group != 0)
+			form_note_group(rq, t.group);
 		delivery_reply(rq, &t, &d, "Message Sent");
 	}
 	free(tofree);
@@ -179,7 +190,8 @@ member_view(struct request *rq, uint32_t *g)
 	state_lock(st);
 	if ((*g = group_find_locked(st, name, strlen(name))) == 0)
 		why = E_NO_GROUP;
-	else if (member_find_locked(st, *g, rq->user) == 0)
+	else if (st->groups[*g].pwhash[0] != '\0' &&	/* open groups: all */
+	    member_find_locked(st, *g, rq->user) == 0)
 		why = E_NOT_MEMBER;
 	if (why != E_COUNT) {
 		state_unlock(st);
@@ -206,10 +218,11 @@ cmd_inboxgroup(struct request *rq)
 	    steps++ < cap; i = st->msgs[i].next)
 		cJSON_AddItemToArray(list, message_json(st, &st->msgs[i], false));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 
-/* cmd_listgroups - every group, with its member count */
+/* cmd_listgroups - every group and its member count, in groups and message */
 void
 cmd_listgroups(struct request *rq)
 {
@@ -233,6 +246,7 @@ cmd_listgroups(struct request *rq)
 	}
 	state_unlock(st);
 	json_add_uint(o, "count", (uint64_t)n);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 
@@ -252,5 +266,6 @@ cmd_groupmembers(struct request *rq)
 		cJSON_AddItemToArray(list,
 		    cJSON_CreateString(st->users[st->members[i].user].name));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }

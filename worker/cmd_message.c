@@ -274,6 +274,7 @@ inbox_reply(struct request *rq, uint32_t realm, cJSON *o, cJSON *list,
 		.gen = __atomic_load_n(&w->me->gen, __ATOMIC_ACQUIRE),
 		.serial = ++w->serial,
 	};
+	char text[32];
 	bool more;
 	size_t n;
 
@@ -281,6 +282,8 @@ inbox_reply(struct request *rq, uint32_t realm, cJSON *o, cJSON *list,
 	n = inbox_lease_locked(st, rq->user, realm, &l, w->msg_idx,
 	    (size_t)w->cf->inbox_batch, INBOX_REPLY_BYTES, &more);
 	state_unlock(st);
+	snprintf(text, sizeof(text), "%zu %s", n, n == 1 ? "message" : "messages");
+	cJSON_AddStringToObject(o, "message", text);
 	/* leased messages are ours alone until released or committed */
 	for (size_t i = 0; i < n; i++)
 		add(st, list, &st->msgs[w->msg_idx[i]]);

@@ -72,6 +72,8 @@ cmd_addrealm(struct request *rq)
 	uint64_t p;
 	cJSON *o;
 
+	if (rq->session == 0 && form_anon_addrealm(rq) == -1)
+		return;
 	if (!name_valid(id->p, id->len) || token_shaped(id->p, id->len)) {
 		reply_error(rq->out, E_BAD_NAME, "Realm names are 1-32 of A-Za-z0-9_.-");
 		return;
@@ -92,7 +94,7 @@ cmd_addrealm(struct request *rq)
 		    "Realm Unreachable: realmd is not running");
 }
 
-/* cmd_listrealm - every link, its state and its counters */
+/* cmd_listrealm - every link, its state and counters, in realms and message */
 void
 cmd_listrealm(struct request *rq)
 {
@@ -104,6 +106,7 @@ cmd_listrealm(struct request *rq)
 		if (realm_at(st, i) != NULL)
 			cJSON_AddItemToArray(list, realm_json(&st->realms[i]));
 	state_unlock(st);
+	reply_listing(o, list);
 	reply_finish(rq->out, o);
 }
 
@@ -117,14 +120,52 @@ ask_peer(struct request *rq, uint32_t type, uint32_t r, cJSON *o)
 		    "Realm Unreachable: realmd is not running");
 }
 
-/* cmd_ackrealm - ackrealm <id>: is the peer there? */
+/*
+ * cmd_ackrealm - ackrealm <id>: is the peer there?  Seed 002's
+ * ackrealm <id> <addr> <port> <src_addr> <src_port> adds the link
+ * first when there is none by that id.
+ */
 void
 cmd_ackrealm(struct request *rq)
 {
-	uint32_t r = find_realm(rq, &rq->args[0]);
+	uint32_t r;
 
-	if (r != 0)
+	if (rq->nargs == 2 || rq->nargs == 4) {
+		reply_error(rq->out, E_BAD_ARGS, "Usage: ackrealm <id> "
+		    "[<addr> <port> [<src_addr> <src_port>]]");
+		return;
+	}
+	state_lock(rq->w->st);
+	r = realm_find_locked(rq->w->st, rq->args[0].p, rq->args[0].len);
+	state_unlock(rq->w->st);
+	if (r == 0 && rq->nargs >= 3)
+		cmd_addrealm(rq);
+	else if (r == 0)
+		reply_error(rq->out, E_NO_REALM, NULL);
+	else
 		ask_peer(rq, RM_PING, r, cJSON_CreateObject());
+}
+
+/* member_here - the user is in a group of this name here (seed 001) */
+static bool
+member_here(struct request *rq, const char *name, size_t len)
+{
+	struct state *st = rq->w->st;
+	size_t plen = strlen("group:");
+	uint32_t g;
+	bool in;
+
+	if (len > plen && strncmp(name, "group:", plen) == 0) {
+		name += plen;
+		len -= plen;
+	}
+	if (!name_valid(name, len))
+		return false;
+	state_lock(st);
+	in = (g = group_find_locked(st, name, len)) != 0 &&
+	    member_find_locked(st, g, rq->user) != 0;
+	state_unlock(st);
+	return in;
 }
 
 /* add_sender - who asks, as the peer will know them */
@@ -185,6 +226,8 @@ cmd_inboxgrouprealm(struct request *rq)
 	o = cJSON_CreateObject();
 	add_sender(rq, o);
 	cJSON_AddStringToObject(o, "group", group);
+	if (member_here(rq, group, strlen(group)))
+		cJSON_AddStringToObject(o, "member", "yes");
 	ask_peer(rq, RM_HISTORY, r, o);
 }
 
@@ -278,9 +321,8 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
  * NUL, so it may hold none.
  */
 static uint32_t
-send_target(struct request *rq, uint32_t flags)
+send_target(struct request *rq, uint32_t flags, const struct word *to)
 {
-	const struct word *to = &rq->args[1];
 	uint32_t r;
 
 	if ((r = find_realm(rq, &rq->args[0])) == 0)
@@ -293,18 +335,25 @@ send_target(struct request *rq, uint32_t flags)
 	return r;
 }
 
-/* send_text - sendrealm / sendgrouprealm */
-static void
-send_text(struct request *rq, uint32_t flags)
+/* vouch - MF_VOUCHED for a group send by a member of a group of its name */
+static uint32_t
+vouch(struct request *rq, uint32_t flags, const struct word *to)
 {
-	const struct word *to = &rq->args[1];
+	return (flags & MF_GROUP_SEND) && member_here(rq, to->p, to->len) ?
+	    MF_VOUCHED : 0;
+}
+
+/* send_text - sendrealm / sendgrouprealm, to the target to */
+static void
+send_text(struct request *rq, uint32_t flags, const struct word *to)
+{
 	struct msg_new m = { .from = rq->user, .kind = MSG_TEXT,
-	    .time = now_sec(), .flags = flags };
+	    .time = now_sec(), .flags = flags | vouch(rq, flags, to) };
 	enum rc_code why;
 	char *tofree;
 	uint32_t r;
 
-	if ((r = send_target(rq, flags)) == 0)
+	if ((r = send_target(rq, flags, to)) == 0)
 		return;
 	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
 		text_refused(rq, why);
@@ -321,11 +370,15 @@ send_file(struct request *rq, uint32_t flags)
 	struct state *st = rq->w->st;
 	const struct word *to = &rq->args[1];
 	struct msg_new m = { .from = rq->user, .kind = MSG_FILE,
-	    .time = now_sec(), .flags = flags };
+	    .time = now_sec(), .flags = flags | vouch(rq, flags, to) };
 	struct upload up = { .body = NULL };
 	uint32_t r;
 
-	if ((r = send_target(rq, flags)) == 0)
+	if (rq->nargs < 3) {
+		form_file_path(rq);
+		return;
+	}
+	if ((r = send_target(rq, flags, to)) == 0)
 		return;
 	if (!upload_decode(rq, &rq->args[2], &up))
 		goto done;
@@ -342,13 +395,18 @@ done:
 void
 cmd_sendrealm(struct request *rq)
 {
-	send_text(rq, 0);
+	send_text(rq, 0, &rq->args[1]);
 }
 
+/* cmd_sendgrouprealm - sendgrouprealm <id> [target] <message> (forms.c) */
 void
 cmd_sendgrouprealm(struct request *rq)
 {
-	send_text(rq, MF_GROUP_SEND);
+	char buf[NAME_LEN + 8];
+	struct word to;
+
+	if (form_group_target(rq, 1, &to, buf) == 0)
+		send_text(rq, MF_GROUP_SEND, &to);
 }
 
 void

@@ -19,6 +19,9 @@
 #define S	CMD_SESSION
 #define T	CMD_TEXT
 #define A	CMD_ADDR
+#define N	CMD_ANON
+#define H	CMD_SHORT
+#define F	CMD_FROM
 
 static const struct command commands[] = {	/* at most STAT_COMMANDS */
 	{ "auth", { NULL }, 2, 2, 0, cmd_auth },
@@ -31,26 +34,26 @@ static const struct command commands[] = {	/* at most STAT_COMMANDS */
 	{ "addgroup", { "creategroup" }, 1, 2, S, cmd_addgroup },
 	{ "joingroup", { NULL }, 1, 2, S, cmd_joingroup },
 	{ "leavegroup", { NULL }, 1, 1, S, cmd_leavegroup },
-	{ "sendgroup", { NULL }, 2, 2, S | T, cmd_sendgroup },
+	{ "sendgroup", { NULL }, 2, 2, S | T | H, cmd_sendgroup },
 	{ "inboxgroup", { NULL }, 1, 1, S, cmd_inboxgroup },
 	{ "listgroups", { "getgroups" }, 0, 0, S, cmd_listgroups },
 	{ "groupmembers", { "listmembers" }, 1, 1, S, cmd_groupmembers },
-	{ "sendfile", { "sendprivatefile" }, 3, 3, S | T, cmd_sendfile },
-	{ "sendgroupfile", { NULL }, 3, 3, S | T, cmd_sendgroupfile },
+	{ "sendfile", { "sendprivatefile" }, 3, 3, S | T | H, cmd_sendfile },
+	{ "sendgroupfile", { NULL }, 3, 3, S | T | H, cmd_sendgroupfile },
 	{ "downloadfile", { "getfile" }, 1, 2, S, cmd_downloadfile },
 	{ "downloadgroupfile", { NULL }, 2, 3, S, cmd_downloadgroupfile },
 	{ "downloadrealmfile", { NULL }, 2, 3, S, cmd_downloadrealmfile },
 	{ "downloadgrouprealmfile", { NULL }, 3, 4, S,
 	    cmd_downloadgrouprealmfile },
-	{ "addrealm", { NULL }, 3, 5, S, cmd_addrealm },
+	{ "addrealm", { NULL }, 3, 5, S | N, cmd_addrealm },
 	{ "listrealm", { "connectedrealm", "getrealms", "checkrealm" }, 0, 0, S,
 	    cmd_listrealm },
-	{ "ackrealm", { NULL }, 1, 1, S, cmd_ackrealm },
-	{ "sendrealm", { "sendprivaterealm" }, 3, 3, S | T | A, cmd_sendrealm },
+	{ "ackrealm", { NULL }, 1, 5, S, cmd_ackrealm },
+	{ "sendrealm", { "sendprivaterealm" }, 3, 3, S | T | A | F, cmd_sendrealm },
 	{ "sendfilerealm", { "sendprivatefilerealm", "sendrealmfile" }, 4, 4,
-	    S | T | A, cmd_sendfilerealm },
-	{ "sendgrouprealm", { NULL }, 3, 3, S | T | A, cmd_sendgrouprealm },
-	{ "sendgroupfilerealm", { "sendgrouprealmfile" }, 4, 4, S | T | A,
+	    S | T | A | H, cmd_sendfilerealm },
+	{ "sendgrouprealm", { NULL }, 3, 3, S | T | A | H, cmd_sendgrouprealm },
+	{ "sendgroupfilerealm", { "sendgrouprealmfile" }, 4, 4, S | T | A | H,
 	    cmd_sendgroupfilerealm },
 	{ "inboxrealm", { "getrealminbox" }, 1, 1, S, cmd_inboxrealm },
 	{ "joingrouprealm", { NULL }, 2, 3, S, cmd_joingrouprealm },
@@ -61,6 +64,9 @@ static const struct command commands[] = {	/* at most STAT_COMMANDS */
 #undef S
 #undef T
 #undef A
+#undef N
+#undef H
+#undef F
 
 static void cmd_debuglocksleep(struct request *);
 
@@ -227,7 +233,11 @@ session_resolve(struct worker *w, const uint8_t tok[TOKEN_LEN], uint32_t *user)
 	return s;
 }
 
-/* arity_ok - argument count against the table; sets the text argument */
+/*
+ * arity_ok - argument count against the table; sets the text argument.
+ * A command that takes no argument ignores any words after its name (and
+ * after a token, which command_run has taken already).
+ */
 static bool
 arity_ok(const struct command *cmd, const struct request_line *rl, int first,
     struct request *rq)
@@ -236,14 +246,40 @@ arity_ok(const struct command *cmd, const struct request_line *rl, int first,
 
 	if (cmd->flags & CMD_TEXT) {
 		int fixed = cmd->max_args - 1;
-		if (n < cmd->max_args)
+		if ((cmd->flags & CMD_SHORT) && n == cmd->max_args - 1 && n >= 1)
+			fixed--;		/* the handler reads it */
+		else if (n < cmd->max_args)
 			return false;
 		rq->textlen = request_rest(rl, first + fixed, &rq->text);
 		rq->nargs = fixed;
 		return true;
 	}
+	if (cmd->max_args == 0) {
+		/* clients send "info {} ", an unfilled format string */
+		rq->nargs = 0;
+		return true;
+	}
 	rq->nargs = n;
 	return !rl->more && n >= cmd->min_args && n <= cmd->max_args;
+}
+
+/*
+ * session_needed - resolve the session of a request; false after the
+ * NO_SESSION reply.  A CMD_ANON command without any token runs with
+ * session 0.
+ */
+static bool
+session_needed(struct worker *w, struct conn *c, const struct command *cmd,
+    bool token_arg, struct request *rq)
+{
+	if (!token_arg && !c->has_token && (cmd->flags & CMD_ANON))
+		return true;
+	if ((!token_arg && !c->has_token) ||
+	    (rq->session = session_resolve(w, rq->token, &rq->user)) == 0) {
+		reply_error(rq->out, E_NO_SESSION, NULL);
+		return false;
+	}
+	return true;
 }
 
 /* command_run - answer one request line into out */
@@ -276,18 +312,24 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 		first++;
 	} else if (c->has_token)
 		memcpy(rq.token, c->token, TOKEN_LEN);
+	/* "<tokenid> <their ip> <their port> ...": seed 001's order */
+	if (token_arg && (cmd->flags & CMD_ADDR) &&
+	    form_src_address(&rq, &rl, &first, cmd) == -1)
+		return;
 	if (!arity_ok(cmd, &rl, first, &rq)) {
 		reply_error(out, E_BAD_ARGS, NULL);
 		return;
 	}
 	rq.args = &rl.w[first];
-	if (cmd->flags & CMD_SESSION) {
-		if ((!token_arg && !c->has_token) ||
-		    (rq.session = session_resolve(w, rq.token, &rq.user)) == 0) {
-			reply_error(out, E_NO_SESSION, NULL);
-			return;
-		}
-	}
+	rq.verb = &rl.w[0];
+	rq.words_form = rl.nwords > 1 && word_is(&rl.w[0], "group");
+	if ((cmd->flags & CMD_SESSION) && !session_needed(w, c, cmd, token_arg,
+	    &rq))
+		return;
+	if (rq.from.p != NULL && !form_from_ok(&rq))
+		return;
+	if (rq.words_form && rq.session != 0)
+		form_note_words(&rq);
 	if (cmd->flags & CMD_DEBUG) {
 		cmd->handler(&rq);		/* not counted */
 		return;

@@ -2,7 +2,10 @@
  * NAME
  *	deliver - resolve a group target and fan a message out to it
  * DESCRIPTION
- *	A target is a group the sender belongs to (by name, or group:NAME)
+ *	A target is a group the sender may post to (by name, or group:NAME):
+ *	an open one (created without a password), one the sender is in, or
+ *	one whose name the sender's realm vouches for (seed 001's model: a
+ *	group name on two linked realms is one group for its members),
  *	or an ad-hoc comma list of users (u1,u2,...).  A group message goes
  *	into the group's history and into every other member's inbox; an
  *	ad-hoc one into each listed user's inbox.  Both run inside the
@@ -45,7 +48,9 @@ target_resolve_locked(const struct sender *s, const struct word *t,
 	if ((out->group = group_find_locked(st, name, len)) != 0) {
 		memcpy(out->name, name, len);
 		out->name[len] = '\0';
-		return member_find_locked(st, out->group, s->user) != 0 ?
+		/* open (no password), or a member, or vouched for by its realm */
+		return st->groups[out->group].pwhash[0] == '\0' || s->vouched ||
+		    member_find_locked(st, out->group, s->user) != 0 ?
 		    E_COUNT : E_NOT_MEMBER;
 	}
 	if (!forced && user_find_locked(st, name, len) != 0) {

@@ -114,6 +114,23 @@ realm_forget(struct conn *c)
 	c->wait_for = 0;
 }
 
+/*
+ * default_message - every OK reply has a message: a peer's history
+ * shows its messages there (as inboxgroup does), anything else "OK"
+ */
+static void
+default_message(cJSON *o)
+{
+	cJSON *list = cJSON_GetObjectItemCaseSensitive(o, "messages");
+
+	if (cJSON_HasObjectItem(o, "message"))
+		return;
+	if (list != NULL)
+		reply_listing(o, list);
+	else
+		cJSON_AddStringToObject(o, "message", "OK");
+}
+
 /* answer - the reply of a waiting connection; body NULL: realmd failed us */
 static void
 answer(struct conn *c, const cJSON *body)
@@ -155,6 +172,7 @@ answer(struct conn *c, const cJSON *body)
 			    strcmp(it->string, "message") != 0)
 				cJSON_AddItemToObject(o, it->string,
 				    cJSON_Duplicate(it, true));
+		default_message(o);
 		reply_finish(&reply, o);
 	}
 	conn_late_reply(c, &reply);

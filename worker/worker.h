@@ -100,6 +100,10 @@ struct request {
 	int		 nargs;
 	const char	*text;		/* CMD_TEXT: the rest of the line */
 	size_t		 textlen;
+	struct word	 from;		/* seed 001 sendrealm: username_from */
+	const struct word *verb;	/* the command word as sent */
+	bool		 words_form;	/* "group <word> ...", seed 002 */
+	bool		 src_form;	/* the client's address after the token */
 	uint32_t	 session;	/* CMD_SESSION: resolved session */
 	uint32_t	 user;		/* CMD_SESSION: its user */
 	uint8_t		 token[TOKEN_LEN];
@@ -112,6 +116,10 @@ enum cmd_flags {
 	CMD_TEXT = 1 << 1,	/* last argument is the rest of the line */
 	CMD_ADDR = 1 << 2,	/* may have the client's address before the token */
 	CMD_DEBUG = 1 << 3,	/* a test hook: debug_hooks = yes only */
+	CMD_ANON = 1 << 4,	/* CMD_SESSION, but may run without one */
+	CMD_SHORT = 1 << 5,	/* CMD_TEXT with one word fewer: the handler
+				   reads it (no group named, or a path) */
+	CMD_FROM = 1 << 6,	/* after the client's address: username_from */
 };
 
 struct command {
@@ -135,12 +143,14 @@ struct sender {
 	struct state		*st;
 	const struct config	*cf;
 	uint32_t		 user;
+	bool			 vouched;	/* a remote sender is in a group
+						   of the target's name there */
 };
 
 static inline struct sender
 request_sender(const struct request *rq)
 {
-	struct sender s = { rq->w->st, rq->w->cf, rq->user };
+	struct sender s = { rq->w->st, rq->w->cf, rq->user, false };
 	return s;
 }
 
@@ -223,6 +233,20 @@ struct upload {
 
 /* cmd_file.c */
 bool	upload_decode(struct request *, const struct word *name, struct upload *);
+
+/* forms.c: the forms of the seed families, told apart */
+int	form_src_address(struct request *, struct request_line *, int *first,
+	    const struct command *);
+bool	form_from_ok(struct request *);
+int	form_register(struct request *, int pos[4]);
+void	form_file_path(struct request *);
+int	form_anon_addrealm(struct request *);
+void	form_note_group(struct request *, uint32_t g);
+void	form_note_words(struct request *);
+int	form_group_target(struct request *, int at, struct word *to, char *buf);
+
+/* country.c */
+bool	country_known(const char *, size_t);
 
 /* cmd_realm.c */
 cJSON	*realm_json(const struct shm_realm *);

@@ -9,8 +9,8 @@
  *	exactly its length.
  *
  *	Every reply is checked: nothing for an empty line or a realm
- *	handshake, else exactly one JSON object with a "status" followed by
- *	CRLF CRLF.  Inbox replies are taken as written (their leases
+ *	handshake, else exactly one JSON object in pure ASCII with a "status"
+ *	followed by CRLF CRLF.  Inbox replies are taken as written (their leases
  *	commit), as a worker does once the bytes are out.  After the input
  *	the state must pass state_check().
  *
@@ -261,6 +261,10 @@ check_reply(const struct request_line *rl, const char *out, size_t len)
 	if (memchr(out, '\r', len) != NULL || memchr(out, '\n', len) != NULL)
 		fuzz_fail("reply holds a line end: %.*s",
 		    (int)(len > 200 ? 200 : len), out);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)out[i] >= 0x80)
+			fuzz_fail("reply byte %zu is not ASCII: %.*s", i,
+			    (int)(len > 200 ? 200 : len), out);
 	j = cJSON_ParseWithLengthOpts(out, len, &end, false);
 	if (j == NULL || end != out + len)
 		fuzz_fail("reply is not one JSON value: %.*s",

@@ -276,8 +276,11 @@ test_file_errors(void **state)
 	r = send_file(m, "sendgroupfile", "nogroup", "x", "QUJD");
 	assert_reply_error(r, "NO_GROUP");
 	cJSON_Delete(r);
+	/* a path on the client's machine: the error says what to send */
 	r = client_cmd(m, "sendfile henderson onlyname");
-	assert_reply_error(r, "BAD_ARGS");
+	assert_reply_error(r, "BAD_FILE");
+	assert_non_null(strstr(json_string(r, "message"),
+	    "send sendfile henderson <file name> <the file's content in base64>"));
 	cJSON_Delete(r);
 	r = client_cmd(h, "downloadfile 0123456789abcdef");
 	assert_reply_error(r, "BAD_FILE");

@@ -1546,7 +1546,7 @@ void client_send(struct client *c, const char *fmt, ...)
 	free(s);
 }
 
-/* check_reply_text - framing, JSON and UTF-8 checks of one raw reply */
+/* check_reply_text - framing, JSON, UTF-8 and ASCII checks of one raw reply */
 static void check_reply_text(const char *raw, size_t len)
 {
 	char shown[600];
@@ -1555,6 +1555,10 @@ static void check_reply_text(const char *raw, size_t len)
 	if (!utf8_valid(raw, len))
 		hfail("reply is not valid UTF-8: %s\n# request: %s", shown,
 		    last_request);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)raw[i] >= 0x80)
+			hfail("reply byte %zu is not ASCII: %s\n# request: %s",
+			    i, shown, last_request);
 	if (len == 0 || raw[0] != '{' || raw[len - 1] != '}')
 		hfail("reply is not exactly one JSON object before "
 		    "\\r\\n\\r\\n: %s\n# request: %s", shown, last_request);

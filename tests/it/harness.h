@@ -15,8 +15,8 @@
  *	A watchdog ends the whole program (killing the daemons it started) if
  *	it runs for longer than IT_WATCHDOG seconds (default 120).
  *
- *	Every reply read by client_reply() is checked to be strict JSON, valid
- *	UTF-8, one object with "status" OK or ERROR (errors with "code" and
+ *	Every reply read by client_reply() is checked to be strict JSON, pure
+ *	ASCII, one object with "status" OK or ERROR (errors with "code" and
  *	"message"), framed by exactly "\r\n\r\n".
  *
  *	Environment: REALMCHATD (daemon binary, default bin/realmchatd of the

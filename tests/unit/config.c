@@ -375,6 +375,39 @@ test_names_and_strings(void **state)
 	assert_string_equal(c.realm_secret, "x y");
 }
 
+/* register_order and addrealm_without_session: one word of a few */
+static void
+test_choices(void **state)
+{
+	struct config c;
+	char err[256];
+
+	config_defaults(&c);
+	assert_int_equal(c.register_order, REG_AUTO);
+	assert_int_equal(c.addrealm_anon, ANON_LOOPBACK);
+	assert_int_equal(parse(&c, "register_order = name-first", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.register_order, REG_NAME_FIRST);
+	assert_int_equal(parse(&c, "register_order = username-first", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.register_order, REG_USER_FIRST);
+	assert_int_equal(parse(&c, "addrealm_without_session = yes", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.addrealm_anon, ANON_ANY);
+	assert_int_equal(parse(&c, "addrealm_without_session = no", err,
+	    sizeof(err)), 0);
+	assert_int_equal(c.addrealm_anon, ANON_NO);
+	assert_int_equal(parse(&c, "register_order = Auto", err, sizeof(err)),
+	    -1);
+	assert_string_equal(err, "register_order must be auto, username-first "
+	    "or name-first");
+	assert_int_equal(c.register_order, REG_USER_FIRST);
+	assert_int_equal(parse(&c, "addrealm_without_session = maybe", err,
+	    sizeof(err)), -1);
+	assert_string_equal(err, "addrealm_without_session must be no, "
+	    "loopback or yes");
+}
+
 static void
 test_comments_and_blank_lines(void **state)
 {
@@ -548,6 +581,7 @@ main(void)
 		cmocka_unit_test(test_listen_forms),
 		cmocka_unit_test(test_numbers_and_bounds),
 		cmocka_unit_test(test_names_and_strings),
+		cmocka_unit_test(test_choices),
 		cmocka_unit_test_setup_teardown(test_comments_and_blank_lines,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_error_lines, setup, teardown),
