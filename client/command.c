@@ -236,8 +236,10 @@ run_login(struct rc *rc, const struct ccmd *c, const char *line,
 		return rc->fd == -1 ? CMD_LOST : CMD_FAILED;
 	conn_note_login(rc, user, pass, r);
 	explicit_bzero(pass, sizeof(pass));
-	if (reply_ok(r) && rc->interactive)
+	if (reply_ok(r) && rc->interactive) {
 		conn_watch(rc);
+		command_learn(rc);
+	}
 	return finish(rc, line, r, raw);
 }
 
@@ -389,4 +391,19 @@ command_poll(struct rc *rc)
 		cJSON_Delete(r);
 	}
 	return 0;
+}
+
+/* command_learn - fetch user, group and realm names for completion */
+void
+command_learn(struct rc *rc)
+{
+	static const char *const asks[] = { "info", "listgroups", "listrealm" };
+	cJSON *r;
+
+	for (size_t i = 0; i < ARRAY_LEN(asks) && rc->token[0] != '\0'; i++) {
+		if (conn_request(rc, asks[i], strlen(asks[i]), &r) == -1)
+			return;
+		names_learn(rc, r);
+		cJSON_Delete(r);
+	}
 }

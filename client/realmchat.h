@@ -77,6 +77,7 @@ enum { CMD_OK = 0, CMD_FAILED = 1, CMD_QUIT = 2, CMD_LOST = -1 };
 
 int	command_run(struct rc *, const char *line);
 int	command_poll(struct rc *);
+void	command_learn(struct rc *);
 const char *const *command_names(void);
 
 /* show.c */
@@ -91,6 +92,7 @@ void	show_error(struct rc *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 void	show_table(struct rc *, const char *key, const cJSON *rows);
 void	name_remember(struct rc *, const char *);
+void	names_learn(struct rc *, const cJSON *);
 
 /* save.c */
 int	save_file(struct rc *, const char *name, const char *b64,

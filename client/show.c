@@ -216,6 +216,8 @@ show_event(struct rc *rc, const cJSON *ev, const char *raw)
 		show_note(rc, "server event: %s", raw);
 }
 
+static bool is_table(const cJSON *);
+
 /* table_columns - the keys of the rows' objects, in order of appearance */
 static int
 table_columns(const cJSON *rows, const char *cols[MAX_COLS])
@@ -245,6 +247,18 @@ table_remember(struct rc *rc, const char *key, const cJSON *row)
 		name_remember(rc, reply_str(row, "name"));
 	if (strcmp(key, "realms") == 0)
 		name_remember(rc, reply_str(row, "id"));
+}
+
+/* names_learn - remember the names in every table of a reply */
+void
+names_learn(struct rc *rc, const cJSON *r)
+{
+	const cJSON *f, *row;
+
+	cJSON_ArrayForEach(f, r)
+		if (is_table(f))
+			cJSON_ArrayForEach(row, f)
+				table_remember(rc, f->string, row);
 }
 
 /* table_row - one row, each cell padded to its column's width */

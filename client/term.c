@@ -23,6 +23,7 @@ static struct rc *term_rc;	/* for the libedit callbacks */
 static bool editing;		/* a line is being edited in raw mode */
 static int held;		/* depth of term_hold() */
 static bool leaving;		/* quit, or end of input */
+static bool line_done;		/* on_line ran: draw the prompt again */
 static char prompt[96];
 
 /* term_hold - make room above the prompt for output */
@@ -77,6 +78,7 @@ on_line(char *line)
 		return;
 	}
 	editing = false;
+	line_done = true;
 	if (*line != '\0' && !secret_line(line))
 		add_history(line);
 	if (command_run(term_rc, line) == CMD_QUIT)
@@ -127,6 +129,23 @@ complete(const char *text, int start, int end)
 	    complete_name);
 }
 
+/*
+ * redraw - after a command.  libedit runs the line handler with the
+ * terminal in its ordinary mode; some versions go back to editing mode
+ * and draw the prompt only at the next key typed, reading a whole line
+ * in between.  Installing the handler again puts the editor back into
+ * one-key mode, with the editing mode set and a fresh prompt drawn below
+ * the command's output (where it is drawn already, nothing changes).
+ */
+static void
+redraw(void)
+{
+	line_done = false;
+	fflush(stdout);
+	fflush(stderr);
+	rl_callback_handler_install(prompt, on_line);
+}
+
 /* due - milliseconds until the next inbox poll, or -1 for none */
 static int
 due(struct rc *rc, uint64_t next_poll)
@@ -167,8 +186,11 @@ term_loop(struct rc *rc)
 		n = poll(p, rc->fd != -1 ? 2 : 1, wait);
 		if (n == -1 && errno != EINTR)
 			break;
-		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR)))
+		if (n > 0 && (p[0].revents & (POLLIN | POLLHUP | POLLERR))) {
 			rl_callback_read_char();
+			if (line_done && !leaving)
+				redraw();
+		}
 		else if (n > 0 && rc->fd != -1 && p[1].revents != 0)
 			socket_event(rc);
 		else if (n == 0 && wait >= 0) {
@@ -185,8 +207,10 @@ term_run(struct rc *rc)
 	term_rc = rc;
 	rl_readline_name = "realmchat";
 	rl_attempted_completion_function = complete;
-	if (rc->token[0] != '\0')
+	if (rc->token[0] != '\0') {
 		conn_watch(rc);
+		command_learn(rc);
+	}
 	set_prompt(rc);
 	rl_callback_handler_install(prompt, on_line);
 	editing = true;

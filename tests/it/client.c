@@ -6,7 +6,8 @@
  *	use it: the test types keys into the master side and reads what the
  *	client draws.  Other users are harness clients on plain sockets.
  *	  - login, send, and a message arriving while a line is half typed:
- *	    it is shown, and the typed line survives and is sent whole;
+ *	    it is shown, and the typed line survives and is sent whole; a
+ *	    user name completed with Tab;
  *	  - every command of the two classroom command lists, word for word,
  *	    file commands with a local path, across two linked realms;
  *	  - a 10 MiB file out through one client and back through another,
@@ -337,14 +338,16 @@ static void
 test_receive_while_typing(void **state)
 {
 	const char *args[] = { "-u", "messi", "-i", "0.3", NULL };
-	struct term *t = term_start(*state, args);
 	struct client *h = logged_in(*state, "henderson");
+	struct term *t = term_start(*state, args);
 	cJSON *r;
 	char *s;
 
 	term_expect(t, "logged in as messi");
 	term_expect(t, "messi> ");
-	term_type(t, "send henderson half");
+	term_type(t, "send hen\t");		/* completed from info */
+	term_expect(t, "derson ");
+	term_type(t, "half");
 	term_expect(t, "half");
 	r = client_cmd(h, "send messi ping while typing");
 	assert_reply_ok(r);
