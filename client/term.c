@@ -180,6 +180,9 @@ term_loop(struct rc *rc)
 	int n, wait;
 
 	while (!leaving) {
+		/* frames read along with a reply wait in the buffer, not the socket */
+		if (rc->fd != -1 && buf_used(&rc->in) > 0)
+			socket_event(rc);
 		p[0] = (struct pollfd){ STDIN_FILENO, POLLIN, 0 };
 		p[1] = (struct pollfd){ rc->fd, POLLIN, 0 };
 		wait = due(rc, next_poll);

@@ -15,7 +15,10 @@
  *	  - a daemon restart while connected: reconnect, session kept;
  *	  - scripted use: -c, --json, a pipe on stdin, exit statuses, and the
  *	    messages for a refused connection, a wrong password and a file
- *	    that cannot be read.
+ *	    that cannot be read;
+ *	  - a server with push (watch), faked here: pushed messages are shown
+ *	    with their realm and group, a pushed file is saved, and the
+ *	    client does not poll.
  *	REALMCHAT names the client (default bin/realmchat).
  */
 #include "harness.h"
@@ -28,6 +31,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -123,9 +129,9 @@ term_type(struct term *t, const char *keys)
 	assert_int_equal(write(t->fd, keys, len), (ssize_t)len);
 }
 
-/* term_start - the client as "realmchat -p PORT args..." on a terminal */
+/* term_start_port - the client as "realmchat -p PORT args..." on a terminal */
 static struct term *
-term_start(struct daemon *d, const char *const args[])
+term_start_port(int portnum, const char *const args[])
 {
 	struct winsize ws = { .ws_row = 50, .ws_col = 250 };
 	struct term *t = calloc(1, sizeof(*t));
@@ -133,7 +139,7 @@ term_start(struct daemon *d, const char *const args[])
 	char port[16];
 	int n = 0;
 
-	snprintf(port, sizeof(port), "%d", daemon_port(d));
+	snprintf(port, sizeof(port), "%d", portnum);
 	argv[n++] = client_bin();
 	argv[n++] = "-p";
 	argv[n++] = port;
@@ -151,6 +157,13 @@ term_start(struct daemon *d, const char *const args[])
 		_exit(127);
 	}
 	return t;
+}
+
+/* term_start - the client on a terminal, against the daemon d */
+static struct term *
+term_start(struct daemon *d, const char *const args[])
+{
+	return term_start_port(daemon_port(d), args);
 }
 
 /* term_end - quit the client; its exit status */
@@ -640,6 +653,124 @@ test_scripted(void **state)
 	}
 }
 
+/* ---------------------------------------------------------------- */
+/* A server with push, faked                                         */
+/* ---------------------------------------------------------------- */
+
+#define FAKE_TOKEN	"0b0e6f0c-4a3e-4b1f-9c2d-6e7f8a9b0c1d"
+
+/* fake_send - one frame to the client */
+static void
+fake_send(int fd, const char *json)
+{
+	char frame[1024];
+	int n = snprintf(frame, sizeof(frame), "%s\r\n\r\n", json);
+
+	if (write(fd, frame, (size_t)n) != n)
+		_exit(100);
+}
+
+/* fake_answer - the reply (and pushes) for one request line */
+static void
+fake_answer(int fd, const char *line, int *inboxes)
+{
+	if (strncmp(line, "auth ", 5) == 0)
+		fake_send(fd, "{\"status\":\"OK\",\"message\":\"Login berhasil\","
+		    "\"tokenid\":\"" FAKE_TOKEN "\",\"username\":\"messi\"}");
+	else if (strcmp(line, "watch") == 0) {
+		fake_send(fd, "{\"status\":\"OK\",\"message\":\"Watching\"}");
+		fake_send(fd, "{\"event\":\"message\",\"msg_from\":\"Jordan "
+		    "Henderson\",\"msg\":\"pushed while waiting\",\"id\":1,"
+		    "\"from\":\"henderson\",\"time\":\"2026-12-02T10:00:00Z\"}");
+	} else if (strcmp(line, "whoami") == 0) {
+		fake_send(fd, "{\"status\":\"OK\",\"username\":\"messi\"}");
+		fake_send(fd, "{\"event\":\"message\",\"msg\":\"goal\",\"id\":2,"
+		    "\"from\":\"lineker\",\"group\":\"football\",\"realm\":\"beta\","
+		    "\"time\":\"2026-12-02T10:00:01Z\"}");
+		fake_send(fd, "{\"event\":\"message\",\"msg\":\"p.txt\",\"id\":3,"
+		    "\"from\":\"henderson\",\"file_id\":\"00000000000000aa\","
+		    "\"file_name\":\"../p.txt\",\"file_size\":6,"
+		    "\"file_content\":\"cHVzaGVk\"}");
+	} else if (strcmp(line, "inbox") == 0) {
+		(*inboxes)++;
+		fake_send(fd, "{\"status\":\"OK\",\"messages\":{}}");
+	} else if (strncmp(line, "info", 4) == 0 || strncmp(line, "list", 4) == 0)
+		fake_send(fd, "{\"status\":\"OK\",\"message\":\"none\"}");
+	else
+		fake_send(fd, "{\"status\":\"ERROR\",\"code\":\"BAD_COMMAND\","
+		    "\"message\":\"Maaf, command tidak benar\"}");
+}
+
+/*
+ * fake_serve - one connection, until it closes; exits with the number of
+ * inbox requests it saw (a client with push should make none).
+ */
+static void
+fake_serve(int lfd)
+{
+	char buf[8192], *nl;
+	size_t len = 0;
+	int fd, inboxes = 0;
+	ssize_t n;
+
+	alarm(60);
+	if ((fd = accept(lfd, NULL, NULL)) == -1)
+		_exit(101);
+	while ((n = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0) {
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((nl = strchr(buf, '\n')) != NULL) {
+			*nl = '\0';
+			if (nl > buf && nl[-1] == '\r')
+				nl[-1] = '\0';
+			fake_answer(fd, buf, &inboxes);
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len + 1);
+		}
+	}
+	_exit(inboxes > 100 ? 100 : inboxes);
+}
+
+/*
+ * A server that pushes (watch): the client asks for push after login,
+ * shows what is pushed (realm and group, a file saved), and never polls.
+ */
+static void
+test_push_from_a_watching_server(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	const char *args[] = { "-u", "messi", "-i", "0.2", NULL };
+	struct term *t;
+	char *saved;
+	int lfd, st;
+	pid_t pid;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((lfd = socket(AF_INET, SOCK_STREAM, 0)) != -1);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &salen), 0);
+	if ((pid = fork()) == 0)
+		fake_serve(lfd);
+	close(lfd);
+	t = term_start_port(ntohs(sa.sin_port), args);
+	term_expect(t, "pushed while waiting");
+	term_expect(t, "messi> ");
+	sleep_ms(1000);		/* five polling intervals */
+	say(t, "whoami", "username: messi");
+	term_expect(t, "lineker@beta");
+	term_expect(t, "#football");
+	term_expect(t, "goal");
+	assert_true(asprintf(&saved, "%s/Downloads/realmchat/p.txt", tmpdir) > 0);
+	term_expect(t, saved);
+	assert_int_equal(term_end(t), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);	/* no inbox polling */
+	free(saved);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 
 int
@@ -651,6 +782,7 @@ main(void)
 		T(test_ten_mib_file),
 		T(test_server_restart),
 		T(test_scripted),
+		cmocka_unit_test(test_push_from_a_watching_server),
 	};
 	const char *base = getenv("TMPDIR");
 	char cmd[400];
