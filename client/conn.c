@@ -365,38 +365,44 @@ conn_note_login(struct rc *rc, const char *user, const char *password,
 	rc->password = strdup(password);
 }
 
-/* token_known - the server still has our session */
-static bool
+/* token_known - the server still has our session: 1, 0, or -1 if no answer */
+static int
 token_known(struct rc *rc)
 {
 	char line[128];
 	cJSON *r = NULL;
 	char *raw = NULL;
-	bool ok;
-	int n;
+	int n, known;
 
 	n = snprintf(line, sizeof(line), "whoami %s", rc->token);
 	if (send_line(rc, line, (size_t)n) == -1 ||
 	    next_frame(rc, rc->reply_ms, &r, &raw) != 1)
-		return false;
-	ok = reply_ok(r);
+		return -1;
+	known = reply_ok(r);
 	cJSON_Delete(r);
 	free(raw);
-	return ok;
+	return known;
 }
 
-/* restore_session - after a reconnect: keep the token, or log in again */
+/*
+ * restore_session - after a reconnect: keep the token, or log in again.
+ * 0 when done, -1 if the login was refused, -2 if the new connection
+ * failed too (a server still going down may accept and never answer).
+ */
 static int
 restore_session(struct rc *rc)
 {
 	bool was_watching = rc->watching;
+	int known = rc->token[0] != '\0' ? token_known(rc) : 0;
 
-	if (rc->token[0] != '\0' && token_known(rc)) {
+	if (known == -1)
+		return -2;
+	if (known == 1) {
 		show_note(rc, "reconnected; session kept");
 	} else if (rc->user != NULL && rc->password != NULL) {
 		rc->token[0] = '\0';
 		if (conn_login(rc, rc->user, rc->password) == -1)
-			return -1;
+			return rc->fd == -1 ? -2 : -1;
 		show_note(rc, "reconnected; logged in again as %s", rc->user);
 	} else {
 		rc->token[0] = '\0';
@@ -407,32 +413,45 @@ restore_session(struct rc *rc)
 	return 0;
 }
 
+/* redial - connect again, trying until the deadline; -1 if it passed */
+static int
+redial(struct rc *rc, uint64_t until, int *wait)
+{
+	while (conn_open(rc, true) == -1) {
+		if (now_msec() >= until)
+			return -1;
+		usleep((useconds_t)*wait * 1000);
+		if (*wait < 2000)
+			*wait *= 2;
+	}
+	return 0;
+}
+
 /*
  * conn_reconnect - dial again for up to retry_ms, then restore the
- * session; -1 (reported) if the server stays away.
+ * session; -1 (reported) if the server stays away.  Answers are awaited
+ * for 5 s at most meanwhile, so a dying server cannot hold us.
  */
 int
 conn_reconnect(struct rc *rc)
 {
 	uint64_t until = now_msec() + (uint64_t)rc->retry_ms;
-	int wait = 200, r;
+	int wait = 200, r = -2, saved = rc->reply_ms;
 
 	conn_close(rc);
 	show_note(rc, "reconnecting to %s port %s ...", rc->host, rc->port);
-	while (conn_open(rc, true) == -1) {
-		if (now_msec() >= until) {
-			conn_open(rc, false);
-			return -1;
-		}
-		usleep((useconds_t)wait * 1000);
-		if (wait < 2000)
-			wait *= 2;
-	}
 	/* a failure while restoring must not start another reconnect */
 	rc->reconnecting = true;
-	r = restore_session(rc);
+	rc->reply_ms = saved < 5000 ? saved : 5000;
+	while (r == -2 && redial(rc, until, &wait) == 0) {
+		if ((r = restore_session(rc)) == -2)
+			conn_close(rc);
+	}
+	rc->reply_ms = saved;
 	rc->reconnecting = false;
-	return r;
+	if (r == -2)
+		conn_open(rc, false);	/* says why */
+	return r == 0 ? 0 : -1;
 }
 
 /*
