@@ -83,6 +83,18 @@ default_dir(void)
 	return d;
 }
 
+/* rc_free - what the client allocated, for a clean exit under ASan */
+static void
+rc_free(struct rc *rc)
+{
+	if (rc->password != NULL)
+		explicit_bzero(rc->password, strlen(rc->password));
+	free(rc->password);
+	for (int i = 0; i < rc->nnames; i++)
+		free(rc->names[i]);
+	buf_free(&rc->in);
+}
+
 /* tally - fold one command's status into the exit status; false to stop */
 static bool
 tally(int st, int *exit_status)
@@ -181,35 +193,47 @@ login(struct rc *rc)
 	return EXIT_OKAY;
 }
 
+/* session - connect, log in, then the script, the prompt or the pipe */
+static int
+session(struct rc *rc, const char *script)
+{
+	int st;
+
+	if (conn_open(rc, false) == -1)
+		return EXIT_CONNECT;
+	if (rc->user != NULL && (st = login(rc)) != EXIT_OKAY)
+		return st;
+	if (rc->interactive && rc->user != NULL)
+		show_note(rc, "logged in as %s on %s port %s; \"help\" lists "
+		    "the commands", rc->user, rc->host, rc->port);
+	if (script != NULL)
+		return run_script(rc, script);
+	if (rc->interactive)
+		return term_run(rc);
+	return run_pipe(rc);
+}
+
+/* main - options, then a session; everything freed before the exit */
 int
 main(int argc, char **argv)
 {
 	struct rc rc = { .host = "127.0.0.1", .port = "8889", .fd = -1,
 	    .poll_ms = 2000, .reply_ms = 120000, .retry_ms = 30000 };
 	const char *script = NULL;
+	char *dldir = NULL;
 	int st;
 
 	if (options(&rc, argc, argv, &script) == -1)
 		return usage();
 	signal(SIGPIPE, SIG_IGN);
-	if (rc.dldir == NULL && (rc.dldir = default_dir()) == NULL)
+	if (rc.dldir == NULL && (rc.dldir = dldir = default_dir()) == NULL)
 		return EXIT_FAILED;
 	rc.interactive = script == NULL && isatty(STDIN_FILENO);
 	rc.color = isatty(STDOUT_FILENO) && !rc.json &&
 	    getenv("NO_COLOR") == NULL;
-	if (conn_open(&rc, false) == -1)
-		return EXIT_CONNECT;
-	if (rc.user != NULL && (st = login(&rc)) != EXIT_OKAY)
-		return st;
-	if (rc.interactive && rc.user != NULL)
-		show_note(&rc, "logged in as %s on %s port %s; \"help\" lists "
-		    "the commands", rc.user, rc.host, rc.port);
-	if (script != NULL)
-		st = run_script(&rc, script);
-	else if (rc.interactive)
-		st = term_run(&rc);
-	else
-		st = run_pipe(&rc);
+	st = session(&rc, script);
 	conn_close(&rc);
+	rc_free(&rc);
+	free(dldir);
 	return st;
 }
