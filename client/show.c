@@ -90,14 +90,39 @@ local_time(const char *iso, char out[16])
 	strftime(out, 16, "%H:%M:%S", &tm);
 }
 
-/* value_text - a scalar as text, or compact JSON; malloc'd */
+/*
+ * clean - control characters (ESC among them) as '?', in place: text from
+ * the server never moves the cursor or recolours the terminal.
+ */
+static char *
+clean(char *s)
+{
+	for (char *p = s; p != NULL && *p != '\0'; p++)
+		if (((unsigned char)*p < 0x20 && *p != '\n' && *p != '\t') ||
+		    *p == 0x7f)
+			*p = '?';
+	return s;
+}
+
+/* clean_str - a cleaned copy of a string member, or of dflt; malloc'd */
+static char *
+clean_str(const cJSON *o, const char *key, const char *dflt)
+{
+	const char *v = reply_str(o, key);
+
+	if (v == NULL && dflt == NULL)
+		return NULL;
+	return clean(strdup(v != NULL ? v : dflt));
+}
+
+/* value_text - a scalar as text, or compact JSON; malloc'd, cleaned */
 static char *
 value_text(const cJSON *v)
 {
 	char num[64];
 
 	if (cJSON_IsString(v))
-		return strdup(v->valuestring);
+		return clean(strdup(v->valuestring));
 	if (cJSON_IsNumber(v)) {
 		snprintf(num, sizeof(num), "%.15g", v->valuedouble);
 		return strdup(num);
@@ -106,7 +131,7 @@ value_text(const cJSON *v)
 		return strdup(cJSON_IsTrue(v) ? "yes" : "no");
 	if (cJSON_IsNull(v))
 		return strdup("-");
-	return cJSON_PrintUnformatted(v);
+	return clean(cJSON_PrintUnformatted(v));
 }
 
 /* entry_file - save the file an entry carries; describe it in out */
@@ -128,6 +153,22 @@ entry_file(struct rc *rc, const cJSON *e, const char *name, char *out,
 		snprintf(out, outlen, "file %s", name);
 }
 
+/* entry_print - the line of one message, its parts cleaned */
+static void
+entry_print(struct rc *rc, const char *when, const char *from,
+    const char *realm, const char *group, const char *text)
+{
+	term_hold(rc);
+	printf("%s[%s]%s %s%s%s%s%s", col(rc, C_TIME), when, col(rc, C_OFF),
+	    col(rc, C_FROM), from, realm ? "@" : "", realm ? realm : "",
+	    col(rc, C_OFF));
+	if (group != NULL)
+		printf(" in %s#%s%s", col(rc, C_GROUP), group, col(rc, C_OFF));
+	printf(": %s\n", text);
+	fflush(stdout);
+	term_release(rc);
+}
+
 /*
  * show_entry - one message: time, sender, realm and group, text; a file
  * it carries is saved.  key is the sender's name from the enclosing
@@ -136,39 +177,31 @@ entry_file(struct rc *rc, const cJSON *e, const char *name, char *out,
 void
 show_entry(struct rc *rc, const cJSON *e, const char *key, const char *realm)
 {
-	const char *from, *group, *text, *fname;
-	char when[16], file[4600];
+	char when[16], file[4600], *from, *rlm, *group, *text, *fname;
 
 	if (cJSON_IsString(e)) {
-		term_hold(rc);
-		printf("%s%s%s: %s\n", col(rc, C_FROM), key ? key : "?",
-		    col(rc, C_OFF), e->valuestring);
-		term_release(rc);
+		text = clean(strdup(e->valuestring));
+		entry_print(rc, "--:--:--", key ? key : "?", NULL, NULL, text);
+		free(text);
 		return;
 	}
-	if ((from = reply_str(e, "from")) == NULL &&
-	    (from = key) == NULL && (from = reply_str(e, "msg_from")) == NULL)
-		from = "?";
-	if (reply_str(e, "realm") != NULL)
-		realm = reply_str(e, "realm");
-	group = reply_str(e, "group");
-	if ((text = reply_str(e, "msg")) == NULL &&
-	    (text = reply_str(e, "message")) == NULL)
-		text = "";
+	if ((from = clean_str(e, "from", NULL)) == NULL)
+		from = clean_str(e, "msg_from", key ? key : "?");
+	rlm = clean_str(e, "realm", realm);
+	group = clean_str(e, "group", NULL);
+	if ((text = clean_str(e, "msg", NULL)) == NULL)
+		text = clean_str(e, "message", "");
 	name_remember(rc, from);
 	name_remember(rc, group);
-	if ((fname = reply_str(e, "file_name")) != NULL)
+	if ((fname = clean_str(e, "file_name", NULL)) != NULL)
 		entry_file(rc, e, fname, file, sizeof(file));
 	local_time(reply_str(e, "time"), when);
-	term_hold(rc);
-	printf("%s[%s]%s %s%s%s%s%s", col(rc, C_TIME), when, col(rc, C_OFF),
-	    col(rc, C_FROM), from, realm ? "@" : "", realm ? realm : "",
-	    col(rc, C_OFF));
-	if (group != NULL)
-		printf(" in %s#%s%s", col(rc, C_GROUP), group, col(rc, C_OFF));
-	printf(": %s\n", fname != NULL ? file : text);
-	fflush(stdout);
-	term_release(rc);
+	entry_print(rc, when, from, rlm, group, fname != NULL ? file : text);
+	free(from);
+	free(rlm);
+	free(group);
+	free(text);
+	free(fname);
 }
 
 /* show_messages - every entry of "messages", by sender or as a list */
@@ -372,14 +405,14 @@ show_fields(struct rc *rc, const cJSON *r)
 static void
 show_ok(struct rc *rc, const cJSON *r)
 {
-	const char *msg = reply_str(r, "message");
-	char *plain = scalar_list(r);
+	char *msg = clean_str(r, "message", NULL), *plain = scalar_list(r);
 
 	if (msg != NULL && plain != NULL)
 		printf("%s (%s)\n", msg, plain);
 	else if (msg != NULL || plain != NULL)
 		printf("%s\n", msg != NULL ? msg : plain);
 	free(plain);
+	free(msg);
 	show_fields(rc, r);
 }
 
@@ -390,13 +423,15 @@ show_ok(struct rc *rc, const cJSON *r)
 void
 show_reply(struct rc *rc, const char *cmd, const cJSON *r, const char *raw)
 {
-	const char *msg = reply_str(r, "message"), *code = reply_str(r, "code");
+	char *msg = clean_str(r, "message", NULL), *code = clean_str(r, "code", NULL);
 
 	term_hold(rc);
 	if (rc->json) {
 		printf("%s\n", raw != NULL ? raw : "");
 	} else if (r == NULL) {
-		printf("%s\n", raw != NULL ? raw : "");
+		char *t = clean(strdup(raw != NULL ? raw : ""));
+		printf("%s\n", t != NULL ? t : "");
+		free(t);
 	} else if (!reply_ok(r)) {
 		fflush(stdout);
 		fprintf(stderr, "%serror: %s%s%s%s%s\n", col(rc, C_ERR),
@@ -407,4 +442,6 @@ show_reply(struct rc *rc, const char *cmd, const cJSON *r, const char *raw)
 	}
 	fflush(stdout);
 	term_release(rc);
+	free(msg);
+	free(code);
 }
