@@ -196,7 +196,7 @@ conn_pump(struct rc *rc, int timeout_ms)
 	return r == -1 ? -1 : 0;
 }
 
-/* needs_token - the command of line needs a session: where its token goes */
+/* token_slot - where the token goes in line, or -1 if it needs none */
 static int
 token_slot(const char *line, size_t len)
 {
@@ -219,23 +219,37 @@ token_slot(const char *line, size_t len)
 	return (int)(rl.w[0].p + rl.w[0].len - line);
 }
 
-/* send_line - write one request, with the token put in when unbound */
+/*
+ * send_line - write one request, with the token put in when unbound, in
+ * one write: a line end sent apart would wait for the server's delayed
+ * acknowledgement of the line (Nagle), some 40 ms a command.
+ */
 static int
 send_line(struct rc *rc, const char *line, size_t len)
 {
-	int slot = -1;
+	size_t tlen = strlen(rc->token), n = 0;
+	int slot = -1, r;
+	char *out;
 
-	if (!rc->bound && rc->token[0] != '\0')
+	if (!rc->bound && tlen > 0)
 		slot = token_slot(line, len);
-	if (slot >= 0) {
-		if (write_full(rc->fd, line, (size_t)slot) == -1 ||
-		    write_full(rc->fd, " ", 1) == -1 ||
-		    write_full(rc->fd, rc->token, strlen(rc->token)) == -1 ||
-		    write_full(rc->fd, line + slot, len - (size_t)slot) == -1)
-			return -1;
-	} else if (write_full(rc->fd, line, len) == -1)
+	if ((out = malloc(len + tlen + 4)) == NULL)
 		return -1;
-	return write_full(rc->fd, "\r\n", 2);
+	if (slot >= 0) {
+		memcpy(out, line, (size_t)slot);
+		out[slot] = ' ';
+		memcpy(out + slot + 1, rc->token, tlen);
+		n = (size_t)slot + 1 + tlen;
+		memcpy(out + n, line + slot, len - (size_t)slot);
+		n += len - (size_t)slot;
+	} else {
+		memcpy(out, line, len);
+		n = len;
+	}
+	memcpy(out + n, "\r\n", 2);
+	r = write_full(rc->fd, out, n + 2);
+	free(out);
+	return r;
 }
 
 /*
