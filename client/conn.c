@@ -253,10 +253,67 @@ send_line(struct rc *rc, const char *line, size_t len)
 }
 
 /*
+ * session_ended - a NO_SESSION reply to a request made with a session
+ * that the client can open again (it has the password): the session was
+ * ended under it (kicked, timed out), and the request did not run.
+ */
+static bool
+session_ended(struct rc *rc, const cJSON *r)
+{
+	const char *code = reply_str(r, "code");
+
+	return code != NULL && strcmp(code, "NO_SESSION") == 0 &&
+	    rc->token[0] != '\0' && rc->user != NULL &&
+	    rc->password != NULL && !rc->reconnecting;
+}
+
+/* exchange - send one line, read its reply: 1, 0 on timeout, -1 if lost */
+static int
+exchange(struct rc *rc, const char *line, size_t len, cJSON **reply,
+    char **raw)
+{
+	*reply = NULL;
+	*raw = NULL;
+	if (send_line(rc, line, len) == -1)
+		return -1;
+	return next_frame(rc, rc->reply_ms, reply, raw);
+}
+
+/* login_again - after session_ended(): log in, then send the line again */
+static int
+login_again(struct rc *rc, const char *line, size_t len, cJSON **reply,
+    char **raw)
+{
+	bool was_watching = rc->watching;
+
+	rc->token[0] = '\0';
+	rc->reconnecting = true;	/* a failure here ends it */
+	if (conn_login(rc, rc->user, rc->password) == -1) {
+		rc->reconnecting = false;
+		if (rc->fd != -1)
+			return 1;	/* refused: the NO_SESSION reply stands */
+		cJSON_Delete(*reply);
+		free(*raw);
+		*reply = NULL;
+		*raw = NULL;
+		return -1;
+	}
+	rc->reconnecting = false;
+	show_note(rc, "the session had ended; logged in again as %s",
+	    rc->user);
+	if (was_watching)
+		conn_watch(rc);
+	cJSON_Delete(*reply);
+	free(*raw);
+	return exchange(rc, line, len, reply, raw);
+}
+
+/*
  * conn_request_raw - send one line and wait for its reply: 0 with *reply
  * (NULL if the reply was not JSON) and *raw, -1 if the connection was
  * lost or the reply did not come (the connection is then restored, if
- * it can be, but the request is not sent again: it may have run).
+ * it can be, but the request is not sent again: it may have run).  A
+ * request refused for want of a session is sent again after a login.
  */
 int
 conn_request_raw(struct rc *rc, const char *line, size_t len, cJSON **reply,
@@ -268,10 +325,9 @@ conn_request_raw(struct rc *rc, const char *line, size_t len, cJSON **reply,
 	*raw = NULL;
 	if (rc->fd == -1 && conn_reconnect(rc) == -1)
 		return -1;
-	if (send_line(rc, line, len) == -1)
-		r = -1;
-	else
-		r = next_frame(rc, rc->reply_ms, reply, raw);
+	r = exchange(rc, line, len, reply, raw);
+	if (r == 1 && session_ended(rc, *reply))
+		r = login_again(rc, line, len, reply, raw);
 	if (r == 1)
 		return 0;
 	if (rc->reconnecting) {

@@ -12,7 +12,8 @@
  *	    file commands with a local path, across two linked realms;
  *	  - a 10 MiB file out through one client and back through another,
  *	    byte-exact, and a second copy saved under a new name;
- *	  - a daemon restart while connected: reconnect, session kept;
+ *	  - a daemon restart while connected: reconnect, session kept; after
+ *	    a kick, logged in again;
  *	  - scripted use: -c, --json, a pipe on stdin, exit statuses, and the
  *	    messages for a refused connection, a wrong password and a file
  *	    that cannot be read;
@@ -553,7 +554,8 @@ test_ten_mib_file(void **state)
 
 /*
  * The daemon restarts under a connected client: it reconnects by itself,
- * keeps its session token, and messages keep arriving.
+ * keeps its session token, and messages keep arriving.  When the session
+ * has ended meanwhile, it logs in again.
  */
 static void
 test_server_restart(void **state)
@@ -561,6 +563,7 @@ test_server_restart(void **state)
 	const char *args[] = { "-u", "messi", "-i", "0.3", NULL };
 	struct term *t = term_start(*state, args);
 	struct client *h;
+	char *out, *err;
 	cJSON *r;
 
 	term_expect(t, "messi> ");
@@ -573,6 +576,21 @@ test_server_restart(void **state)
 	cJSON_Delete(r);
 	term_expect(t, "after the restart");
 	say(t, "send henderson still here", "Message Sent");
+	/* the session ended meanwhile: the client logs in again */
+	assert_int_equal(daemon_ctl(*state, &out, &err, "kick", "messi", NULL),
+	    0);
+	free(out);
+	free(err);
+	daemon_restart(*state);
+	term_expect(t, "reconnected; logged in again as messi");
+	say(t, "send henderson back again", "Message Sent");
+	/* ended under a live connection: found at the next command */
+	assert_int_equal(daemon_ctl(*state, &out, &err, "kick", "messi", NULL),
+	    0);
+	free(out);
+	free(err);
+	say(t, "send henderson once more", "logged in again as messi");
+	term_expect(t, "Message Sent");
 	assert_int_equal(term_end(t), 0);
 }
 
@@ -714,6 +732,7 @@ fake_serve(int lfd)
 	int fd, inboxes = 0;
 	ssize_t n;
 
+	signal(SIGALRM, SIG_DFL);	/* not the harness's: it kills daemons */
 	alarm(60);
 	if ((fd = accept(lfd, NULL, NULL)) == -1)
 		_exit(101);
