@@ -1,6 +1,6 @@
 # realmchat - build, run and test
 #
-#   make          build bin/realmchatd
+#   make          build bin/realmchatd, bin/realmctl and bin/realmchat
 #   make run      install missing Debian packages, build, run the demo realm
 #   make test     unit, integration, install and man page tests; ends with
 #                 "N passed, N failed"
@@ -9,7 +9,8 @@
 #                 integration programs against the daemon under memcheck
 #                 (tests/valgrind); fails on any error or definite leak
 #   make install  install under $(DESTDIR)$(PREFIX): daemon, realmctl, the
-#                 production config, init script, systemd unit, man pages
+#                 realmchat client, the production config, init script,
+#                 systemd unit, man pages
 #   make bench    benchmarks against redis and an echo server (docs/PERFORMANCE.md)
 #   make fuzz     libFuzzer harnesses (clang, ASan+UBSan) into build/fuzz/, each
 #                 run for FUZZ_SECONDS (default 60); fails on a crash
@@ -30,6 +31,7 @@ LDLIBS   = -lcjson -lbsd -lcrypt -lcrypto
 
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
 SYSCONFDIR ?= $(PREFIX)/etc
 MANDIR     ?= $(PREFIX)/share/man
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
@@ -40,7 +42,7 @@ SAN_FLAGS = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
             -fno-sanitize-recover=undefined
 
 DEB_PACKAGES = build-essential pkg-config libcjson-dev libbsd-dev \
-               libcmocka-dev libcrypt-dev libssl-dev \
+               libcmocka-dev libcrypt-dev libssl-dev libedit-dev \
                netcat-openbsd mandoc
 
 LIB_SRC    = $(wildcard lib/*.c)
@@ -50,6 +52,7 @@ MASTER_SRC = $(wildcard master/*.c)
 REALMD_SRC = $(wildcard realmd/*.c)
 DAEMON_SRC = $(MASTER_SRC) $(WORKER_SRC) $(REALMD_SRC) $(SHM_SRC) $(LIB_SRC)
 CTL_SRC    = $(wildcard realmctl/*.c) lib/ctl.c lib/config.c lib/log.c lib/util.c
+CLIENT_SRC = $(wildcard client/*.c) lib/buf.c lib/filedata.c lib/request.c lib/util.c
 
 obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
 
@@ -76,7 +79,7 @@ FUZZ_LINK    = $(call obj,$(LIB_SRC) $(SHM_SRC) $(filter-out worker/worker.c,$(W
 .PHONY: all run run-peer test test-asan test-valgrind unit it deps clean install FORCE bench bench-bin \
         fuzz fuzz-bin fuzz-regress
 
-all: $(BIN)/realmchatd $(BIN)/realmctl
+all: $(BIN)/realmchatd $(BIN)/realmctl $(BIN)/realmchat
 
 $(BIN)/realmchatd: $(call obj,$(DAEMON_SRC))
 	@mkdir -p $(@D)
@@ -85,6 +88,10 @@ $(BIN)/realmchatd: $(call obj,$(DAEMON_SRC))
 $(BIN)/realmctl: $(call obj,$(CTL_SRC))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BIN)/realmchat: $(call obj,$(CLIENT_SRC))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcjson -lbsd -lcrypto -ledit
 
 # The compiled-in paths, rewritten only when they change, so that a new
 # PREFIX rebuilds what uses them and nothing else.
@@ -114,7 +121,7 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(FU
 
 $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
+	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka -lutil
 
 # The transcript runner replays tests/clients/*.txt (tests/clients/README)
 # and tests/seeds/*.txt, one transcript per seed document.
@@ -170,8 +177,9 @@ run-peer: deps
 
 test: deps
 	$(MAKE) all $(UNIT_BIN) $(IT_BIN) $(CLIENTS_BIN) $(FUZZ_REPLAY)
-	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl BUILD=$(BUILD) \
-	    BIN=$(BIN) TRANSCRIPTS=tests/clients:tests/seeds tests/run $(UNIT_BIN) $(IT_BIN) \
+	REALMCHATD=$(BIN)/realmchatd REALMCTL=$(BIN)/realmctl \
+	    REALMCHAT=$(BIN)/realmchat BUILD=$(BUILD) BIN=$(BIN) \
+	    TRANSCRIPTS=tests/clients:tests/seeds tests/run $(UNIT_BIN) $(IT_BIN) \
 	    $(CLIENTS_BIN) $(FUZZ_REPLAY) $(OPS_TESTS)
 
 fuzz-regress: deps
@@ -206,10 +214,12 @@ test-asan: deps
 	        LDFLAGS="-fsanitize=address,undefined" test
 
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(SYSCONFDIR)/realmchat \
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
+	    $(DESTDIR)$(SYSCONFDIR)/realmchat \
 	    $(DESTDIR)$(SYSCONFDIR)/init.d $(DESTDIR)$(SYSCONFDIR)/default \
 	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(BIN)/realmchatd $(BIN)/realmctl $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(BIN)/realmchat $(DESTDIR)$(BINDIR)
 	@# an existing configuration is the operator's: never overwritten
 	conf=$(DESTDIR)$(SYSCONFDIR)/realmchat/realmchat.conf; \
 	  if [ -e $$conf ]; then conf=$$conf.dist; fi; \
@@ -221,6 +231,7 @@ install: all
 	$(SUBST) man/realmchat.conf.5 > $(DESTDIR)$(MANDIR)/man5/realmchat.conf.5
 	$(SUBST) man/realmchatd.8 > $(DESTDIR)$(MANDIR)/man8/realmchatd.8
 	$(SUBST) man/realmctl.8 > $(DESTDIR)$(MANDIR)/man8/realmctl.8
+	$(SUBST) man/realmchat.1 > $(DESTDIR)$(MANDIR)/man1/realmchat.1
 bench: deps
 	$(MAKE) all bench-bin
 	BUILD=$(BUILD) BIN=$(BIN) bench/run

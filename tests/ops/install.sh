@@ -174,11 +174,13 @@ ok "make install DESTDIR=... PREFIX=$prefix" test "$rc" = 0
 for f in sbin/realmchatd sbin/realmctl etc/realmchat/realmchat.conf \
     etc/init.d/realmchat etc/default/realmchat \
     lib/systemd/system/realmchat.service share/man/man8/realmchatd.8 \
-    share/man/man8/realmctl.8 share/man/man5/realmchat.conf.5; do
+    share/man/man8/realmctl.8 share/man/man5/realmchat.conf.5 \
+    bin/realmchat share/man/man1/realmchat.1; do
 	ok "installed $prefix/$f" test -s "$tmp$prefix/$f"
 done
 ok "daemon, realmctl and init script are executable" \
     test -x "$daemon" -a -x "$realmctl" -a -x "$init"
+ok "the realmchat client is executable" test -x "$tmp$prefix/bin/realmchat"
 ok "the installed config is the production one" grep -qE \
     '^listen *= *0\.0\.0\.0:8889' "$config"
 for want in 'state_dir *= */var/lib/realmchat' 'user *= *realmchat' \

@@ -9,7 +9,9 @@
 #	level of a warning or above.  realmchat.conf(5) and docs/CONFIG.md
 #	describe every key of the key table in lib/config.c; realmctl(8)
 #	describes every word of the token tables in realmctl/parser.c;
-#	realmchatd(8) describes every signal the master acts on.
+#	realmchatd(8) describes every signal the master acts on;
+#	realmchat(1) describes every option and every command word of the
+#	client (client/realmchat.c, client/command.c).
 
 set -u
 
@@ -70,6 +72,24 @@ done
 for sig in SIGHUP SIGTERM SIGINT; do
 	ok "realmchatd(8) describes $sig" \
 	    has "^\.It Dv .*$sig( |$)" "$root/man/realmchatd.8"
+done
+
+opts=$(sed -nE 's/.*getopt_long\(argc, argv, "([^"]+)".*/\1/p' \
+    "$root/client/realmchat.c" | tr -d ':' | fold -w1)
+ok "client/realmchat.c has options to check" test -n "$opts"
+for o in $opts; do
+	ok "realmchat(1) describes -$o" \
+	    has "^\.It Fl $o( |\$)" "$root/man/realmchat.1"
+done
+ok "realmchat(1) describes --json" has '^\.It Fl \\-json' \
+    "$root/man/realmchat.1"
+
+cmds=$(sed -nE 's/^[[:space:]]*\{ "([a-z_]+)", [0-9], run_.*/\1/p' \
+    "$root/client/command.c")
+ok "client/command.c has commands to check" test -n "$cmds"
+for c in $cmds; do
+	ok "realmchat(1) describes \"$c\"" \
+	    has "^\.It (Cm [a-z_]+ , )*Cm $c( |\$)" "$root/man/realmchat.1"
 done
 
 echo "1..$n"
