@@ -32,6 +32,10 @@ static const struct config_key {
 	S("state_dir", state_dir),
 	{ "realm_name", K_NAME, offsetof(struct config, realm_name), 0, 0, 0 },
 	S("realm_secret", realm_secret),
+	S("realm_tls_cert", realm_tls_cert),
+	S("realm_tls_key", realm_tls_key),
+	S("realm_tls_ca", realm_tls_ca),
+	S("realm_tls_pin", realm_tls_pin),
 	S("control", control),
 	S("control_ro", control_ro),
 	S("seed_users", seed_users),
@@ -265,6 +269,9 @@ absolute_paths(struct config *c)
 	    absolute(c->control, sizeof(c->control), c->cwd) == -1 ||
 	    absolute(c->control_ro, sizeof(c->control_ro), c->cwd) == -1 ||
 	    absolute(c->seed_users, sizeof(c->seed_users), c->cwd) == -1 ||
+	    absolute(c->realm_tls_cert, sizeof(c->realm_tls_cert), c->cwd) == -1 ||
+	    absolute(c->realm_tls_key, sizeof(c->realm_tls_key), c->cwd) == -1 ||
+	    absolute(c->realm_tls_ca, sizeof(c->realm_tls_ca), c->cwd) == -1 ||
 	    absolute(c->pidfile, sizeof(c->pidfile), c->cwd) == -1 ? -1 : 0;
 }
 

@@ -383,6 +383,10 @@ realm_changed(const struct config *nc)
 {
 	return strcmp(nc->realm_name, m.cf.realm_name) != 0 ||
 	    strcmp(nc->realm_secret, m.cf.realm_secret) != 0 ||
+	    strcmp(nc->realm_tls_cert, m.cf.realm_tls_cert) != 0 ||
+	    strcmp(nc->realm_tls_key, m.cf.realm_tls_key) != 0 ||
+	    strcmp(nc->realm_tls_ca, m.cf.realm_tls_ca) != 0 ||
+	    strcmp(nc->realm_tls_pin, m.cf.realm_tls_pin) != 0 ||
 	    nc->realm_wait != m.cf.realm_wait ||
 	    nc->realm_backoff_max != m.cf.realm_backoff_max ||
 	    nc->max_line != m.cf.max_line;

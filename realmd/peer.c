@@ -36,8 +36,8 @@
 #include "realmd/realmd.h"
 #include "worker/worker.h"
 
-#define LABEL_ACCEPT	"realmchat-link-1 accept"
-#define LABEL_DIAL	"realmchat-link-1 dial"
+#define LABEL_ACCEPT	"realmchat-link-2 accept"
+#define LABEL_DIAL	"realmchat-link-2 dial"
 #define BACKOFF_MIN_MS	250
 #define KEEPALIVE_MS	10000		/* ping a link quiet this long */
 #define SILENT_MS	(3 * KEEPALIVE_MS)	/* then give it up */
@@ -46,6 +46,11 @@
 #define HANDSHAKES_MAX	64		/* connections not yet up, at once */
 
 static void peer_close(struct peer *, const char *why);
+static bool still(const struct peer *);
+static void tls_start(struct peer *);
+static void tls_in(struct peer *, const char *data, size_t n);
+static void send_challenge(struct peer *);
+static int tls_out(struct peer *);
 static void take_lines_batched(struct peer *);
 static void pump(uint32_t realm);
 static struct early *early_take(uint32_t realm, uint64_t id);
@@ -85,6 +90,8 @@ peer_flush(struct peer *p)
 
 	if (p->phase == PH_RESOLVING || p->phase == PH_CONNECTING)
 		return;
+	if (tls_out(p) == -1)
+		return;
 	while (buf_used(&p->out) > 0) {
 		ssize_t n = send(p->fd, buf_head(&p->out), buf_used(&p->out),
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -113,15 +120,41 @@ peer_flush(struct peer *p)
 		p->events = e.events;
 }
 
+/* unsent - bytes waiting for the peer, encrypted or not yet */
+static size_t
+unsent(const struct peer *p)
+{
+	return buf_used(&p->out) + buf_used(&p->text);
+}
+
+/*
+ * tls_out - what waits to be sent, encrypted into p->out once TLS is up
+ * (until then nothing but the hello line and TLS's own records go out);
+ * 0, or -1 when p was closed
+ */
+static int
+tls_out(struct peer *p)
+{
+	if (p->ssl == NULL)
+		return 0;
+	if ((tls_ready(p->ssl) && buf_used(&p->text) > 0 &&
+	    tls_seal(p->ssl, &p->text) == -1) ||
+	    tls_drain(p->ssl, &p->out) == -1) {
+		peer_close(p, "TLS: cannot encrypt");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 send_frame(struct peer *p, cJSON *o)
 {
-	if (buf_used(&p->out) > OUT_MAX) {
+	if (unsent(p) > OUT_MAX) {
 		cJSON_Delete(o);
 		peer_close(p, "the peer does not read");
 		return;
 	}
-	if (link_send(&p->out, o) == -1) {
+	if (link_send(p->ssl != NULL ? &p->text : &p->out, o) == -1) {
 		peer_close(p, "out of memory");
 		return;
 	}
@@ -299,7 +332,10 @@ peer_close(struct peer *p, const char *why)
 		close(p->fd);
 	if (p->addrs != NULL)
 		freeaddrinfo(p->addrs);
+	if (p->ssl != NULL)
+		tls_free(p->ssl);
 	buf_free(&p->in);
+	buf_free(&p->text);
 	buf_free(&p->out);
 	free(p);
 }
@@ -325,13 +361,56 @@ send_hello(struct peer *p)
 	}
 	snprintf(line, sizeof(line), "%s %s\n", LINK_COMMAND, text);
 	cJSON_free(text);
-	p->phase = PH_CHALLENGE;
 	set_link(p->realm, LINK_AUTH);
 	if (buf_append(&p->out, line, strlen(line)) == -1) {
 		peer_close(p, "out of memory");
 		return;
 	}
-	peer_flush(p);
+	tls_start(p);		/* its first record goes right after the line */
+}
+
+/* tls_start - TLS from here on; the handshake's first step */
+static void
+tls_start(struct peer *p)
+{
+	if ((p->ssl = tls_new(p->dialer)) == NULL) {
+		peer_close(p, "TLS: cannot start");
+		return;
+	}
+	p->phase = PH_TLS;
+	tls_in(p, NULL, 0);
+	if (still(p) && !p->batching)
+		peer_flush(p);
+}
+
+/*
+ * tls_in - n bytes read from the socket go to TLS; whatever it decrypts
+ * lands in p->in.  When the handshake ends, the peer's certificate is
+ * checked against what the operator asked for, the channel's binding
+ * is taken, and the realm handshake starts inside TLS.
+ */
+static void
+tls_in(struct peer *p, const char *data, size_t n)
+{
+	const char *why = "TLS: out of memory";
+	int rc;
+
+	if (tls_feed(p->ssl, data, n) == -1 ||
+	    (rc = tls_step(p->ssl, &p->in, &why)) == -1) {
+		peer_close(p, why);
+		return;
+	}
+	if (rc == 1 && (tls_check_peer(p->ssl, &why) == -1 ||
+	    tls_binding(p->ssl, p->binding) == -1)) {
+		log_warn("realm link %s%s: %s", p->peer_name[0] ? "with " : "",
+		    p->peer_name, why);
+		peer_close(p, why);
+		return;
+	}
+	if (rc == 1 && p->dialer)
+		p->phase = PH_CHALLENGE;
+	else if (rc == 1)
+		send_challenge(p);
 }
 
 /*
@@ -588,9 +667,8 @@ parse_inst(const char *hex, uint64_t *out)
 static void
 on_hello(struct peer *p, const char *line, size_t len)
 {
-	char proof[PROOF_HEX + 1], inst[17];
 	const char *why, *name, *nonce;
-	cJSON *hello, *o;
+	cJSON *hello;
 
 	if (link_hello_parse(line, len, &hello, &why) == -1) {
 		refuse(p, why);
@@ -615,9 +693,27 @@ on_hello(struct peer *p, const char *line, size_t len)
 		refuse(p, "a realm cannot link to itself");
 		return;
 	}
+	/* what the dialer sent after its line is already TLS */
+	tls_start(p);
+	if (still(p) && p->ssl != NULL && buf_used(&p->in) > 0) {
+		struct buf rest = p->in;
+		memset(&p->in, 0, sizeof(p->in));
+		p->scanned = 0;
+		tls_in(p, buf_head(&rest), buf_used(&rest));
+		buf_free(&rest);
+	}
+}
+
+/* send_challenge - the acceptor, TLS up, proves the secret on this channel */
+static void
+send_challenge(struct peer *p)
+{
+	char proof[PROOF_HEX + 1], inst[17];
+	cJSON *o;
+
 	link_nonce(p->nonce);
 	link_proof(rd.cf->realm_secret, LABEL_ACCEPT, p->peer_nonce, p->nonce,
-	    p->peer_name, rd.cf->realm_name, proof);
+	    p->peer_name, rd.cf->realm_name, p->binding, proof);
 	inst_hex(rd.st->hdr->instance, inst);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "challenge");
@@ -651,13 +747,13 @@ on_challenge(struct peer *p, const struct link_frame *f)
 	strlcpy(p->peer_name, name, sizeof(p->peer_name));
 	strlcpy(p->peer_nonce, nonce, sizeof(p->peer_nonce));
 	if (!link_proof_ok(rd.cf->realm_secret, LABEL_ACCEPT, p->nonce,
-	    p->peer_nonce, rd.cf->realm_name, p->peer_name,
+	    p->peer_nonce, rd.cf->realm_name, p->peer_name, p->binding,
 	    link_str(f->json, "proof"))) {
 		refuse(p, "the peer did not prove the realm secret");
 		return;
 	}
 	link_proof(rd.cf->realm_secret, LABEL_DIAL, p->peer_nonce, p->nonce,
-	    rd.cf->realm_name, p->peer_name, proof);
+	    rd.cf->realm_name, p->peer_name, p->binding, proof);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "proof");
 	cJSON_AddStringToObject(o, "proof", proof);
@@ -677,7 +773,7 @@ on_proof(struct peer *p, const struct link_frame *f)
 	cJSON *o;
 
 	if (!link_proof_ok(rd.cf->realm_secret, LABEL_DIAL, p->nonce,
-	    p->peer_nonce, p->peer_name, rd.cf->realm_name,
+	    p->peer_nonce, p->peer_name, rd.cf->realm_name, p->binding,
 	    link_str(f->json, "proof"))) {
 		refuse(p, "the peer did not prove the realm secret");
 		return;
@@ -704,7 +800,7 @@ on_proof(struct peer *p, const struct link_frame *f)
 	txn_commit(rd.st);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "welcome");
-	if (link_send(&p->out, o) == -1) {	/* flushed by link_up */
+	if (link_send(&p->text, o) == -1) {	/* flushed by link_up */
 		peer_close(p, "out of memory");
 		return;
 	}
@@ -850,7 +946,7 @@ pump(uint32_t realm)
 	struct outgoing m;
 
 	while (p != NULL && p->phase == PH_UP && p->inflight < LINK_WINDOW &&
-	    buf_used(&p->out) < PUMP_HIGH &&
+	    unsent(p) < PUMP_HIGH &&
 	    next_outgoing(realm, p->sent_upto, &m)) {
 		cJSON *o = msg_frame(&m);
 		free(m.blob);
@@ -861,7 +957,7 @@ pump(uint32_t realm)
 			continue;	/* stays queued; sent again on reconnect */
 		}
 		p->inflight++;
-		if (link_send(&p->out, o) == -1) {
+		if (link_send(&p->text, o) == -1) {
 			/* a frame may be left half-written: the link cannot go on */
 			peer_close(p, "out of memory");
 			return;
@@ -1499,6 +1595,28 @@ take_lines_batched(struct peer *p)
 	}
 }
 
+/*
+ * take_bytes - n bytes from the socket: plain text before TLS starts (the
+ * acceptor's hello), else TLS records.  A dialer whose hello was refused
+ * gets the refusal as a plain line instead of TLS: it starts with '{',
+ * which no TLS record does.  0, or -1 when p was closed.
+ */
+static int
+take_bytes(struct peer *p, const char *data, size_t n)
+{
+	if (p->ssl != NULL && !(p->dialer && !p->tls_seen &&
+	    (data[0] == '{' || buf_used(&p->in) > 0))) {
+		p->tls_seen = true;
+		tls_in(p, data, n);
+		return still(p) ? 0 : -1;
+	}
+	if (buf_append(&p->in, data, n) == -1) {
+		peer_close(p, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* peer_event - epoll says the link's socket is ready (events 0: input waits) */
 void
 peer_event(struct peer *p, uint32_t events)
@@ -1548,10 +1666,8 @@ peer_event(struct peer *p, uint32_t events)
 			return;
 		}
 		p->last_in = now_msec();
-		if (buf_append(&p->in, data, (size_t)n) == -1) {
-			peer_close(p, "out of memory");
+		if (take_bytes(p, data, (size_t)n) == -1)
 			return;
-		}
 		if (buf_used(&p->in) > line_max() + sizeof(data))
 			break;		/* handle what we have first */
 	}

@@ -499,6 +499,9 @@ realmd_main(const struct config *cf, struct state *st, int lfd, int slot)
 		log_err("realmd setup: %m");
 		return 1;
 	}
+	/* without a secret no link can be made: no certificate is needed */
+	if (cf->realm_secret[0] != '\0' && tls_init(cf) == -1)
+		return 1;
 	log_info("realmd %d serving realm %s", (int)getpid(), cf->realm_name);
 	peer_close_all();	/* links a dead realmd left marked up are down */
 	run();

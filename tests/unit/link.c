@@ -138,9 +138,9 @@ test_malformed_frames(void **state)
 static void
 test_hello(void **state)
 {
-	const char *ok = "realmlink {\"v\":1,\"realm\":\"alpha\","
+	const char *ok = "realmlink {\"v\":2,\"realm\":\"alpha\","
 	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}";
-	const char *v2 = "realmlink {\"v\":2,\"realm\":\"alpha\",\"nonce\":\"00\","
+	const char *v2 = "realmlink {\"v\":1,\"realm\":\"alpha\",\"nonce\":\"00\","
 	    "\"inst\":\"01\"}";
 	const char *why;
 	cJSON *h;
@@ -178,31 +178,33 @@ test_proofs(void **state)
 	const char *nb = "ffeeddccbbaa99887766554433221100";
 
 	(void)state;
-	link_proof("s3cret", "accept", na, nb, "alpha", "beta", p1);
+	link_proof("s3cret", "accept", na, nb, "alpha", "beta", "cb", p1);
 	assert_int_equal(strlen(p1), PROOF_HEX);
-	link_proof("s3cret", "accept", na, nb, "alpha", "beta", p2);
+	link_proof("s3cret", "accept", na, nb, "alpha", "beta", "cb", p2);
 	assert_string_equal(p1, p2);
-	assert_true(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", p1));
+	assert_true(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cb", p1));
 	/* another secret, another direction, swapped nonces or names: refused */
-	assert_false(link_proof_ok("s3creT", "accept", na, nb, "alpha", "beta", p1));
-	assert_false(link_proof_ok("s3cret", "dial", na, nb, "alpha", "beta", p1));
-	assert_false(link_proof_ok("s3cret", "accept", nb, na, "alpha", "beta", p1));
-	assert_false(link_proof_ok("s3cret", "accept", na, nb, "beta", "alpha", p1));
-	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", ""));
+	assert_false(link_proof_ok("s3creT", "accept", na, nb, "alpha", "beta", "cb", p1));
+	assert_false(link_proof_ok("s3cret", "dial", na, nb, "alpha", "beta", "cb", p1));
+	assert_false(link_proof_ok("s3cret", "accept", nb, na, "alpha", "beta", "cb", p1));
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "beta", "alpha", "cb", p1));
+	/* a proof made on another TLS channel: refused */
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cB", p1));
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cb", ""));
 	p1[10] ^= 1;
-	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", p1));
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cb", p1));
 }
 
 static void
 test_known_hmac(void **state)
 {
-	/* HMAC-SHA-256("key", "l\na\nb\nc\nd\n"), from openssl dgst -hmac */
+	/* HMAC-SHA-256("key", "l\na\nb\nc\nd\ne\n"), from openssl dgst -hmac */
 	char p[PROOF_HEX + 1];
 
 	(void)state;
-	link_proof("key", "l", "a", "b", "c", "d", p);
+	link_proof("key", "l", "a", "b", "c", "d", "e", p);
 	assert_string_equal(p,
-	    "88728292ef749d52952e4c1a59c59fd4364bddbd26c6e22bb1d85b2f35919e02");
+	    "417ae23d492e5efccab79c93a16a16794da44c3b12b235b7e5451b1f86aaa248");
 }
 
 static void
@@ -247,7 +249,7 @@ test_channel_framing(void **state)
 static void
 test_edges(void **state)
 {
-	const char *tab = "realmlink\t{\"v\":1,\"realm\":\"a\",\"nonce\":\"n\","
+	const char *tab = "realmlink\t{\"v\":2,\"realm\":\"a\",\"nonce\":\"n\","
 	    "\"inst\":\"i\"}";
 	struct buf b = { 0 };
 	struct rmsg_hdr h, zero = { .type = 0, .len = 0 };
