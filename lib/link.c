@@ -153,6 +153,11 @@ link_parse(const char *line, size_t len, struct link_frame *f, const char **why)
 			*why = "message without id";
 			goto bad;
 		}
+		if (!link_uint(f->json, "seq", &f->seq) || f->seq == 0 ||
+		    f->seq > UINT32_MAX) {
+			*why = "message without seq";
+			goto bad;
+		}
 		if (!check_msg(f->json, why))
 			goto bad;
 		break;

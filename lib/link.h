@@ -40,6 +40,7 @@ struct link_frame {
 	enum link_type	 type;
 	cJSON		*json;
 	uint64_t	 id;		/* msg, verdict */
+	uint64_t	 seq;		/* msg: its number on the link, 1..2^32-1 */
 	uint64_t	 q;		/* ping, join, history, reply */
 	bool		 ok;		/* verdict, reply */
 };

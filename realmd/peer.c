@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +44,27 @@
 #define SILENT_MS	(3 * KEEPALIVE_MS)	/* then give it up */
 #define PUMP_HIGH	(4u << 20)	/* unsent bytes before we stop filling */
 #define OUT_MAX		(64u << 20)	/* unsent bytes of a peer that does not read */
-#define HANDSHAKES_MAX	64		/* connections not yet up, at once */
+#define HANDSHAKES_MAX	64		/* dialed-in connections not yet up */
+#define HANDSHAKES_PER_ADDR 8		/* of them from one address (/64) */
 
+/*
+ * Lines a peer can cause, at will and at any rate (a refused handshake,
+ * a message out of sequence), are logged at most LOG_BURST times per
+ * LOG_PERIOD_MS each; then one line says how many were left out.
+ */
+#define LOG_BURST	10
+#define LOG_PERIOD_MS	10000
+
+struct ratelog {
+	uint64_t	 start;		/* now_msec() the period began */
+	unsigned	 n;		/* lines logged in it */
+	unsigned	 dropped;	/* lines left out */
+};
+
+static struct ratelog refuse_log, accept_log, seq_log;
+
+static void log_limited(struct ratelog *, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void peer_close(struct peer *, const char *why);
 static bool still(const struct peer *);
 static void tls_start(struct peer *);
@@ -55,6 +75,33 @@ static void take_lines_batched(struct peer *);
 static void pump(uint32_t realm);
 static struct early *early_take(uint32_t realm, uint64_t id);
 static void early_free(struct early *);
+
+/* log_limited - log a line unless this kind came too often lately */
+static void
+log_limited(struct ratelog *r, int prio, const char *fmt, ...)
+{
+	uint64_t now = now_msec();
+	char line[512];
+	va_list ap;
+
+	if (now - r->start >= LOG_PERIOD_MS) {
+		if (r->dropped > 0)
+			log_msg(prio, "(%u more lines like the last were not "
+			    "logged)", r->dropped);
+		r->start = now;
+		r->n = 0;
+		r->dropped = 0;
+	}
+	if (r->n >= LOG_BURST) {
+		r->dropped++;
+		return;
+	}
+	r->n++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "%s", line);
+}
 
 static uint64_t
 line_max(void)
@@ -168,8 +215,8 @@ refuse(struct peer *p, const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	log_warn("realm link %s%s: %s", p->peer_name[0] ? "with " : "",
-	    p->peer_name, why);
+	log_limited(&refuse_log, LOG_WARNING, "realm link %s%s: %s",
+	    p->peer_name[0] ? "with " : "", p->peer_name, why);
 	cJSON_AddStringToObject(o, "t", "error");
 	cJSON_AddStringToObject(o, "code", code_name(E_REALM_UNREACHABLE));
 	cJSON_AddStringToObject(o, "message", why);
@@ -579,17 +626,73 @@ peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
 	strlcpy(p->ask_id, id, sizeof(p->ask_id));
 }
 
+/* peer_from - the address a dialer came from: IPv4 whole, IPv6 by /64 */
+static void
+peer_from(int fd, uint8_t out[8])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const uint8_t *a;
+
+	memset(out, 0, 8);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else if (ss.ss_family == AF_INET6) {
+		a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0)
+			memcpy(out, a + 12, 4);
+		else
+			memcpy(out, a, 8);
+	}
+}
+
+/*
+ * admit - room for one more dialed-in handshake from address from?  One
+ * address may hold HANDSHAKES_PER_ADDR; when HANDSHAKES_MAX are open
+ * in all, the oldest gives way, so that handshakes left hanging (which
+ * cost an attacker nothing) cannot keep a real peer out: a real one
+ * ends in a few round trips.
+ */
+static bool
+admit(const uint8_t from[8])
+{
+	struct peer *p, *oldest = NULL;
+	int n = 0, same = 0;
+
+	for (p = rd.peers; p != NULL; p = p->next) {
+		if (p->dialer || p->phase == PH_UP || p->phase == PH_CLOSING)
+			continue;
+		n++;
+		if (memcmp(p->from, from, sizeof(p->from)) == 0)
+			same++;
+		if (oldest == NULL || p->deadline < oldest->deadline)
+			oldest = p;
+	}
+	if (same >= HANDSHAKES_PER_ADDR) {
+		log_limited(&accept_log, LOG_WARNING, "realm link refused: %d "
+		    "handshakes from that address in progress", same);
+		return false;
+	}
+	if (n >= HANDSHAKES_MAX && oldest != NULL) {
+		log_limited(&accept_log, LOG_WARNING, "realm link: %d "
+		    "handshakes in progress, the oldest is dropped", n);
+		peer_close(oldest, "too many handshakes");
+	}
+	return true;
+}
+
 /* peer_accept - a connection a worker handed over, with what it read */
 void
 peer_accept(int fd, const char *bytes, size_t len)
 {
+	uint8_t from[8];
 	struct peer *p;
-	int n = 0;
 
-	for (p = rd.peers; p != NULL; p = p->next)
-		n += p->phase != PH_UP;
-	if (n >= HANDSHAKES_MAX) {
-		log_warn("realm link refused: %d handshakes in progress", n);
+	peer_from(fd, from);
+	if (!admit(from)) {
 		close(fd);
 		return;
 	}
@@ -597,6 +700,7 @@ peer_accept(int fd, const char *bytes, size_t len)
 		close(fd);
 		return;
 	}
+	memcpy(p->from, from, sizeof(p->from));
 	p->phase = PH_HELLO;
 	if (buf_append(&p->in, bytes, len) == -1) {
 		peer_close(p, "out of memory");
@@ -859,6 +963,7 @@ on_welcome(struct peer *p)
 /* A queued message, copied out of the state. */
 struct outgoing {
 	uint64_t	 id;
+	uint32_t	 seq;
 	uint32_t	 kind;
 	uint32_t	 flags;
 	uint64_t	 time;
@@ -886,6 +991,7 @@ next_outgoing(uint32_t realm, uint64_t after, struct outgoing *o)
 		if (m->id <= after)
 			continue;
 		o->id = m->id;
+		o->seq = m->seq;
 		o->kind = m->kind;
 		o->flags = m->flags;
 		o->time = m->time;
@@ -915,6 +1021,7 @@ msg_frame(struct outgoing *m)
 
 	cJSON_AddStringToObject(o, "t", "msg");
 	cJSON_AddNumberToObject(o, "id", (double)m->id);
+	cJSON_AddNumberToObject(o, "seq", m->seq);
 	cJSON_AddStringToObject(o, "kind",
 	    m->flags & MF_GROUP_SEND ? "group" : "private");
 	cJSON_AddStringToObject(o, "from", m->from);
@@ -1100,6 +1207,42 @@ deliver_locked(uint32_t realm, const cJSON *j, struct msg_new *m,
 	return target_deliver(&s, t, m, d);
 }
 
+/*
+ * seq_answered - a message whose sequence number is not the next ones:
+ * a resend (at or below the mark) gets its first answer again; one
+ * beyond the window the sender may have in flight is refused and
+ * changes nothing.  true if it was answered so.
+ */
+static bool
+seq_answered(struct peer *p, const struct link_frame *f)
+{
+	uint64_t hwm;
+	int old;
+
+	state_lock(rd.st);
+	hwm = rd.st->realms[p->realm].recv_hwm;
+	old = realm_rejected_locked(rd.st, p->realm, f->id);
+	state_unlock(rd.st);
+	if (hwm != 0 && !seq_after(f->seq, hwm)) {
+		/* a resend: same answer, nothing stored */
+		send_verdict(p, f->id, old < 0 ? E_COUNT : (enum rc_code)old,
+		    NULL, NULL);
+		return true;
+	}
+	/* 0: nothing taken from this instance yet, any number may start */
+	if (hwm != 0 && (uint32_t)(f->seq - hwm) > LINK_WINDOW) {
+		log_limited(&seq_log, LOG_WARNING, "realm %s: message %llu "
+		    "numbered %llu, beyond %llu + %d: refused",
+		    rd.st->realms[p->realm].name, (unsigned long long)f->id,
+		    (unsigned long long)f->seq, (unsigned long long)hwm,
+		    LINK_WINDOW);
+		send_verdict(p, f->id, E_BAD_ARGS, "message out of sequence",
+		    NULL);
+		return true;
+	}
+	return false;
+}
+
 /* on_msg - a message from the peer: store it once, answer every time */
 static void
 on_msg(struct peer *p, const struct link_frame *f)
@@ -1108,22 +1251,14 @@ on_msg(struct peer *p, const struct link_frame *f)
 	const cJSON *file = cJSON_GetObjectItemCaseSensitive(f->json, "file");
 	struct msg_new m = { .kind = file ? MSG_FILE : MSG_TEXT, .realm = realm };
 	char fname[FILE_NAME_LEN + 1] = "", *text = NULL;
-	uint64_t spool = 0, size = 0, hwm;
+	uint64_t spool = 0, size = 0;
 	struct delivery d = { 0 };
 	enum rc_code why = E_COUNT;
 	struct target t;
 	cJSON *extra;
-	int old;
 
-	state_lock(rd.st);
-	hwm = rd.st->realms[realm].recv_hwm;
-	old = realm_rejected_locked(rd.st, realm, f->id);
-	state_unlock(rd.st);
-	if (f->id <= hwm) {		/* a resend: same answer, nothing stored */
-		send_verdict(p, f->id, old < 0 ? E_COUNT : (enum rc_code)old,
-		    NULL, NULL);
+	if (seq_answered(p, f))
 		return;
-	}
 	link_uint(f->json, "time", &m.time);
 	if (file != NULL)
 		why = incoming_file(file, &spool, &size, fname);
@@ -1133,14 +1268,15 @@ on_msg(struct peer *p, const struct link_frame *f)
 	txn_begin(rd.st);
 	if (why == E_COUNT)
 		why = deliver_locked(realm, f->json, &m, spool, size, fname, &d, &t);
-	if (why == E_COUNT && realm_received(rd.st, realm, f->id, -1) == -1)
+	if (why == E_COUNT &&
+	    realm_received(rd.st, realm, f->seq, f->id, -1) == -1)
 		why = E_INTERNAL;
 	if (why != E_COUNT) {
 		txn_abort(rd.st);
 		if (spool != 0)
 			spool_unlink(rd.st, spool);
 		txn_begin(rd.st);
-		if (realm_received(rd.st, realm, f->id, why) == -1)
+		if (realm_received(rd.st, realm, f->seq, f->id, why) == -1)
 			txn_abort(rd.st);
 		else
 			txn_commit(rd.st);

@@ -65,6 +65,7 @@ struct peer {
 	struct addrinfo	*addr_next;	/* the next to try if this one fails */
 	enum phase	 phase;
 	bool		 dialer;
+	uint8_t		 from[8];	/* acceptor: the dialer's IPv4, or IPv6 /64 */
 	uint32_t	 realm;		/* its link slot; 0 until known */
 	char		 nonce[2 * NONCE_LEN + 1];	/* ours */
 	char		 peer_nonce[2 * NONCE_LEN + 1];

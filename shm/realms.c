@@ -176,8 +176,13 @@ outbox_append(struct state *st, uint32_t realm, const struct msg_new *m,
 	q.to = 0;
 	q.realm = realm;
 	if (msg_create(st, &q, &i, id) == -1 ||
-	    txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1)
+	    txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1 ||
+	    txn_log(st, &r->out_seq, sizeof(r->out_seq)) == -1 ||
+	    txn_log(st, &st->msgs[i].seq, sizeof(st->msgs[i].seq)) == -1)
 		return -1;
+	if (++r->out_seq == 0)		/* 0 is "nothing received yet" */
+		r->out_seq = 1;
+	st->msgs[i].seq = r->out_seq;
 	if ((tail = msg_at(st, r->out_tail)) != NULL) {
 		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
 			return -1;
@@ -244,11 +249,13 @@ outbox_remove(struct state *st, uint32_t realm, uint32_t msg, uint64_t *gone)
 }
 
 /*
- * realm_received - record that the peer's message id was handled:
- * stored (code < 0) or refused with code.  Ids only grow.
+ * realm_received - record that the peer's message id, sequence number
+ * seq, was handled: stored (code < 0) or refused with code.  The mark
+ * only moves forward (in sequence-number arithmetic).
  */
 int
-realm_received(struct state *st, uint32_t realm, uint64_t id, int code)
+realm_received(struct state *st, uint32_t realm, uint64_t seq, uint64_t id,
+    int code)
 {
 	struct shm_realm *r = realm_at(st, realm);
 
@@ -258,8 +265,8 @@ realm_received(struct state *st, uint32_t realm, uint64_t id, int code)
 	}
 	if (txn_log(st, &r->recv_hwm, sizeof(r->recv_hwm)) == -1)
 		return -1;
-	if (id > r->recv_hwm)
-		r->recv_hwm = id;
+	if (seq_after(seq, r->recv_hwm))
+		r->recv_hwm = seq;
 	if (code < 0)
 		return 0;
 	uint32_t k = r->reject_next % REJECTS_KEPT;

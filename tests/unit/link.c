@@ -43,7 +43,7 @@ test_message_frames(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(parse("{\"t\":\"msg\",\"id\":41,\"kind\":\"private\","
+	assert_int_equal(parse("{\"t\":\"msg\",\"id\":41,\"seq\":1,\"kind\":\"private\","
 	    "\"from\":\"messi\",\"from_name\":\"Lionel Messi\",\"to\":\"henderson\","
 	    "\"time\":1796000000,\"text\":\"hello\"}", &f, &why), 0);
 	assert_int_equal(f.type, LT_MSG);
@@ -51,7 +51,7 @@ test_message_frames(void **state)
 	assert_string_equal(link_str(f.json, "text"), "hello");
 	link_frame_free(&f);
 
-	assert_int_equal(parse("{\"t\":\"msg\",\"id\":44,\"kind\":\"group\","
+	assert_int_equal(parse("{\"t\":\"msg\",\"id\":44,\"seq\":1,\"kind\":\"group\","
 	    "\"from\":\"messi\",\"from_name\":\"M\",\"to\":\"football\",\"time\":1,"
 	    "\"file\":{\"name\":\"a.txt\",\"size\":5,\"content\":\"aGVsbG8=\"}}",
 	    &f, &why), 0);
@@ -105,28 +105,38 @@ test_malformed_frames(void **state)
 	assert_refused("{\"id\":1}", "frame without type");
 	assert_refused("{\"t\":7}", "frame without type");
 	assert_refused("{\"t\":\"launch\"}", "unknown frame type");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"time\":1,\"text\":\"x\"}", "frame lacks a field");
-	assert_refused("{\"t\":\"msg\",\"id\":0,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":0,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "message without id");
+	/* a link's sequence numbers are 1 .. 2^32-1 */
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
+	    "message without seq");
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":0,\"kind\":\"private\",\"from\":\"a\","
+	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
+	    "message without seq");
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":4294967296,\"kind\":\"private\","
+	    "\"from\":\"a\",\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
+	    "message without seq");
 	assert_refused("{\"t\":\"msg\",\"id\":-3,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "message without id");
 	assert_refused("{\"t\":\"msg\",\"id\":1.5,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "message without id");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"broadcast\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"broadcast\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "unknown message kind");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1}",
 	    "a message has either text or a file");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\","
 	    "\"file\":{\"name\":\"n\",\"size\":1,\"content\":\"eA==\"}}",
 	    "a message has either text or a file");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"file\":{\"name\":\"n\"}}",
 	    "bad file in message");
 	assert_refused("{\"t\":\"verdict\",\"id\":1}", "bad verdict");
@@ -261,10 +271,10 @@ test_edges(void **state)
 	(void)state;
 	assert_refused("{\"t\":\"challenge\",\"realm\":\"a\",\"nonce\":\"n\","
 	    "\"inst\":\"i\",\"proof\":\"p\"}", "challenge without version");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"text\":\"x\"}",
 	    "message without time");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"file\":\"n\"}",
 	    "bad file in message");
 	assert_refused("{\"t\":\"history\",\"from\":\"a\",\"group\":\"g\"}",

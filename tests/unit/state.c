@@ -2602,9 +2602,9 @@ test_realm_received_and_refusals(void **state)
 
 	txn_begin(st);
 	assert_int_equal(realm_insert(st, "beta", "beta", "h", 1, 0, &r), 0);
-	assert_int_equal(realm_received(st, r, 5, -1), 0);	/* stored */
-	assert_int_equal(realm_received(st, r, 7, E_NO_USER), 0);	/* refused */
-	assert_int_equal(realm_received(st, r, 6, -1), 0);	/* never lowers */
+	assert_int_equal(realm_received(st, r, 5, 5, -1), 0);	/* stored */
+	assert_int_equal(realm_received(st, r, 7, 7, E_NO_USER), 0);	/* refused */
+	assert_int_equal(realm_received(st, r, 6, 6, -1), 0);	/* never lowers */
 	txn_commit(st);
 	state_lock(st);
 	assert_int_equal(st->realms[r].recv_hwm, 7);
@@ -2614,7 +2614,7 @@ test_realm_received_and_refusals(void **state)
 	/* the ring keeps the last REJECTS_KEPT refusals */
 	txn_begin(st);
 	for (uint64_t id = 100; id < 100 + REJECTS_KEPT; id++)
-		assert_int_equal(realm_received(st, r, id, E_NO_GROUP), 0);
+		assert_int_equal(realm_received(st, r, id, id, E_NO_GROUP), 0);
 	txn_commit(st);
 	state_lock(st);
 	assert_int_equal(realm_rejected_locked(st, r, 7), -1);
@@ -2624,7 +2624,7 @@ test_realm_received_and_refusals(void **state)
 	state_unlock(st);
 	/* an aborted transaction leaves the mark where it was */
 	txn_begin(st);
-	assert_int_equal(realm_received(st, r, 1000, -1), 0);
+	assert_int_equal(realm_received(st, r, 1000, 1000, -1), 0);
 	txn_abort(st);
 	assert_int_equal(st->realms[r].recv_hwm, 99 + REJECTS_KEPT);
 	check_ok(st);
