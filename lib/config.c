@@ -65,6 +65,7 @@ static const struct config_key {
 	N("max_groups", K_UINT, max_groups, 16, 1 << 24),
 	N("max_memberships", K_UINT, max_memberships, 16, 1 << 26),
 	N("max_files", K_UINT, max_files, 16, 1 << 24),
+	N("realm_users", K_UINT, realm_users, 16, 1 << 24),
 	N("realm_wait", K_DURATION, realm_wait, 1, 3600),
 	N("realm_backoff_max", K_DURATION, realm_backoff_max, 1, 86400),
 	N("realm_queue", K_UINT, realm_queue, 1, 1 << 24),
@@ -106,6 +107,7 @@ config_defaults(struct config *c)
 	c->max_groups = 4096;
 	c->max_memberships = 65536;
 	c->max_files = 65536;
+	c->realm_users = 4096;
 	c->realm_wait = 2;
 	c->realm_backoff_max = 30;
 	c->realm_queue = 100000;

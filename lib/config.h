@@ -60,6 +60,7 @@ struct config {
 	uint64_t	 max_groups;
 	uint64_t	 max_memberships;	/* (group, user) pairs */
 	uint64_t	 max_files;
+	uint64_t	 realm_users;		/* room for users of linked realms */
 	uint64_t	 realm_wait;		/* seconds a realm reply may wait */
 	uint64_t	 realm_backoff_max;	/* longest pause between dials */
 	uint64_t	 realm_queue;		/* messages queued per link */

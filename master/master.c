@@ -346,7 +346,8 @@ capacities_changed(const struct config *nc)
 	    nc->message_store != m.cf.message_store ||
 	    nc->max_groups != m.cf.max_groups ||
 	    nc->max_memberships != m.cf.max_memberships ||
-	    nc->max_files != m.cf.max_files;
+	    nc->max_files != m.cf.max_files ||
+	    nc->realm_users != m.cf.realm_users;
 
 	if (changed)
 		log_notice("reload: capacities apply when a new state file "

@@ -295,6 +295,25 @@ realm_rejected_locked(struct state *st, uint32_t realm, uint64_t id)
 }
 
 /*
+ * remote_room - may link r make one more remote user?  All links share
+ * the room kept for them (remote_cap); one link may take a quarter of
+ * it, so the senders of one peer cannot crowd out the others'.
+ * EDQUOT if not.
+ */
+static int
+remote_room(struct state *st, const struct shm_realm *r)
+{
+	uint32_t cap = st->hdr->remote_cap;
+	uint32_t share = cap / 4 > 0 ? cap / 4 : cap;
+
+	if (st->hdr->remote_users >= cap || r->users >= share) {
+		errno = EDQUOT;
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * remote_user - the user slot standing for user of link realm, made on
  * first use; its display name follows what the peer says.
  */
@@ -321,12 +340,19 @@ remote_user(struct state *st, uint32_t realm, const char *user,
 		strlcpy(u->display, display, sizeof(u->display));
 		return 0;
 	}
+	if (remote_room(st, r) == -1)
+		return -1;
 	f.name = name;
 	f.display = display;
 	f.country = "";
 	f.pwhash = "!";		/* matches no password */
-	if (user_insert(st, &f, idx) == -1)
+	if (user_insert_remote(st, &f, idx) == -1 ||
+	    txn_log(st, &st->hdr->remote_users,
+	    sizeof(st->hdr->remote_users)) == -1 ||
+	    txn_log(st, &r->users, sizeof(r->users)) == -1)
 		return -1;
+	st->hdr->remote_users++;
+	r->users++;
 	st->users[*idx].realm = realm;	/* a fresh slot: logged whole */
 	return 0;
 }

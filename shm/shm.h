@@ -262,7 +262,8 @@ struct shm_realm {
 	uint64_t	reject_id[REJECTS_KEPT];	/* refused message ids */
 	uint8_t		reject_code[REJECTS_KEPT];	/* enum rc_code */
 	uint32_t	out_seq;	/* sequence number of the newest queued */
-	uint32_t	reserved[7];
+	uint32_t	users;		/* remote users this link made here */
+	uint32_t	reserved[6];
 	/* runtime, written by realmd without undo */
 	uint32_t	link;		/* enum link_state */
 	uint32_t	pad2;
@@ -311,7 +312,9 @@ struct shm_header {
 	uint64_t	heap_used;	/* bytes in live blocks */
 	uint64_t	heap_free[HEAP_CLASSES];
 
-	uint64_t	reserved[64];	/* room to grow within a version */
+	uint32_t	remote_users;	/* users of linked realms in the user table */
+	uint32_t	remote_cap;	/* room kept for them (realm_users), set at creation */
+	uint64_t	reserved[63];	/* room to grow within a version */
 };
 
 /* An undo record: old bytes of [off, off + len), padded to 8 bytes. */

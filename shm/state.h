@@ -77,6 +77,8 @@ struct user_fields {
 struct shm_user	*user_at(struct state *, uint32_t);
 uint32_t	 user_find_locked(struct state *, const char *, size_t);
 int		 user_insert(struct state *, const struct user_fields *, uint32_t *);
+int		 user_insert_remote(struct state *, const struct user_fields *,
+		     uint32_t *);
 
 /* sessions.c */
 struct shm_session *session_at(struct state *, uint32_t);
