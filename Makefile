@@ -112,9 +112,9 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(FU
 	$(CC) $(CPPFLAGS) -DFUZZ_NAME='"$*"' $(CFLAGS) $(WARN) -o $@ tests/fuzz/$*.c \
 	    tests/fuzz/replay.c $(FUZZ_LINK) $(LDLIBS)
 
-$(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
+$(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h tests/it/tlink.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka
+	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka -lssl -lcrypto
 
 # The benchmark's own programs (bench/): load generator, echo server,
 # hash helper.  bench/run installs redis-server itself.
