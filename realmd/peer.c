@@ -1208,10 +1208,13 @@ deliver_locked(uint32_t realm, const cJSON *j, struct msg_new *m,
 }
 
 /*
- * seq_answered - a message whose sequence number is not the next ones:
- * a resend (at or below the mark) gets its first answer again; one
- * beyond the window the sender may have in flight is refused and
- * changes nothing.  true if it was answered so.
+ * seq_answered - a message whose sequence number is not one of the next
+ * ones: a resend (at or below the mark) gets its first answer again; one
+ * outside the window is refused and changes nothing.  The window: a
+ * sender has at most LINK_WINDOW messages unanswered, and it sends its
+ * queue in order, so a new message is at most LINK_WINDOW above the mark
+ * and a resend (its verdict was lost with the connection) less than
+ * LINK_WINDOW below it.  true if it was answered here.
  */
 static bool
 seq_answered(struct peer *p, const struct link_frame *f)
@@ -1223,14 +1226,17 @@ seq_answered(struct peer *p, const struct link_frame *f)
 	hwm = rd.st->realms[p->realm].recv_hwm;
 	old = realm_rejected_locked(rd.st, p->realm, f->id);
 	state_unlock(rd.st);
-	if (hwm != 0 && !seq_after(f->seq, hwm)) {
+	if (hwm == 0)		/* nothing taken from this instance yet */
+		return false;
+	if (!seq_after(f->seq, hwm) &&
+	    (uint32_t)(hwm - f->seq) < LINK_WINDOW) {
 		/* a resend: same answer, nothing stored */
 		send_verdict(p, f->id, old < 0 ? E_COUNT : (enum rc_code)old,
 		    NULL, NULL);
 		return true;
 	}
-	/* 0: nothing taken from this instance yet, any number may start */
-	if (hwm != 0 && (uint32_t)(f->seq - hwm) > LINK_WINDOW) {
+	if (!seq_after(f->seq, hwm) ||
+	    (uint32_t)(f->seq - hwm) > LINK_WINDOW) {
 		log_limited(&seq_log, LOG_WARNING, "realm %s: message %llu "
 		    "numbered %llu, beyond %llu + %d: refused",
 		    rd.st->realms[p->realm].name, (unsigned long long)f->id,

@@ -272,7 +272,13 @@ chan_read(struct chan *c)
 		struct cmsghdr	align;
 	} ctl;
 
-	for (;;) {
+	/*
+	 * A read stops at a passed descriptor, so stopping while CHAN_FDS
+	 * wait keeps every one: the handoffs they go with are dispatched
+	 * first, and the rest is read on the next wake-up (a burst of
+	 * handoffs must not cost one its descriptor and the channel).
+	 */
+	while (c->nfds < CHAN_FDS) {
 		struct iovec iov = { data, sizeof(data) };
 		struct msghdr mh = {
 			.msg_iov = &iov, .msg_iovlen = 1,
@@ -303,6 +309,7 @@ chan_read(struct chan *c)
 		if (buf_append(&c->in, data, (size_t)n) == -1)
 			return -1;
 	}
+	return 0;
 }
 
 /* take_fd - the oldest descriptor the worker passed, or -1 */

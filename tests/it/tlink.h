@@ -270,7 +270,10 @@ tl_verdict(struct tlink *t, uint64_t id)
 			    (unsigned long long)id);
 		v = cJSON_GetObjectItemCaseSensitive(j, "id");
 		if (strcmp(tl_field(j, "t"), "verdict") == 0 &&
-		    cJSON_IsNumber(v) && v->valuedouble == (double)id)
+		    cJSON_IsNumber(v) && (v->valuedouble == (double)id ||
+		    /* cJSON prints the largest ids with 15 digits only */
+		    (id > (1ULL << 50) && v->valuedouble > (double)id * 0.999999 &&
+		    v->valuedouble < (double)id * 1.000001)))
 			return j;
 		cJSON_Delete(j);
 	}
