@@ -17,11 +17,16 @@
  *	  - a peer's senders beyond realm_users' share for one link are
  *	    refused (QUOTA) and `register` still works;
  *	  - 70 handshakes left open from other addresses: alpha's link to
- *	    beta still comes up at once, and beta's log stays short.
+ *	    beta still comes up at once, and beta's log stays short;
+ *	  - certificates the operator chose: a pinned one (realm_tls_pin) and
+ *	    ones from a CA (realm_tls_ca) let a peer in, others are refused.
  *	Every wait is bounded; the relays are child processes ended by pid.
  */
 #include "harness.h"
 #include "tlink.h"
+
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 #include <signal.h>
 #include <stdio.h>
@@ -618,6 +623,170 @@ test_handshake_flood_leaves_the_link_up(void **state)
 	client_close(bh);
 }
 
+/* ---------------------------------------------------------------- */
+/* Certificates the operator chooses                                 */
+/* ---------------------------------------------------------------- */
+
+static int
+setup_none(void **state)
+{
+	*state = NULL;
+	return 0;
+}
+
+static int
+teardown_none(void **state)
+{
+	return 0;
+}
+
+/* cert_fingerprint - SHA-256 of the PEM certificate at path, hex with colons */
+static void
+cert_fingerprint(const char *path, char out[96 + 1])
+{
+	FILE *fp = fopen(path, "r");
+	X509 *x = fp != NULL ? PEM_read_X509(fp, NULL, NULL, NULL) : NULL;
+	unsigned char md[32];
+	unsigned int len = 0;
+
+	if (x == NULL)
+		fail_msg("no certificate at %s", path);
+	fclose(fp);
+	assert_int_equal(X509_digest(x, EVP_sha256(), md, &len), 1);
+	for (unsigned int i = 0; i < len; i++)
+		snprintf(out + 3 * i, 4, "%02X%s", md[i], i + 1 < len ? ":" : "");
+	X509_free(x);
+}
+
+/* issue - a key and a certificate for cn, signed by ca (self if NULL) */
+static void
+issue(const char *cn, EVP_PKEY *ca_key, X509 *ca, const char *kpath,
+    const char *cpath, EVP_PKEY **key_out, X509 **cert_out)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+	FILE *fp;
+
+	X509_set_version(x, 2);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), rand() & 0xffff);
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN",
+	    MBSTRING_ASC, (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, ca ? X509_get_subject_name(ca) :
+	    X509_get_subject_name(x));
+	X509_set_pubkey(x, key);
+	X509V3_set_ctx(&v3, ca ? ca : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+	    ca ? "CA:FALSE" : "critical,CA:TRUE");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, ca_key ? ca_key : key, EVP_sha256()) > 0);
+	if (kpath != NULL) {
+		assert_non_null(fp = fopen(kpath, "w"));
+		PEM_write_PrivateKey(fp, key, NULL, NULL, 0, NULL, NULL);
+		fclose(fp);
+	}
+	assert_non_null(fp = fopen(cpath, "w"));
+	PEM_write_X509(fp, x);
+	fclose(fp);
+	*key_out = key;
+	*cert_out = x;
+}
+
+/*
+ * realm_tls_pin: beta takes only a dialer whose certificate it pinned.
+ * alpha (pinned) links; gamma, sharing the secret but not pinned, is
+ * refused after TLS.
+ */
+static void
+test_pinned_certificates(void **state)
+{
+	struct daemon *a = start_realm("alpha", NULL), *g, *b;
+	char path[512], fp[97], extra[256];
+	struct client *am, *gm;
+	cJSON *j;
+
+	g = start_realm("gamma", NULL);
+	snprintf(path, sizeof(path), "%s/state/realmd.crt", daemon_dir(a));
+	cert_fingerprint(path, fp);
+	snprintf(extra, sizeof(extra), "realm_tls_pin = 00:11, %s\n", fp);
+	b = start_realm("beta", extra);
+	am = user_on(a, "messi");
+	gm = user_on(g, "messi");
+	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_ok(j);
+	cJSON_Delete(j);
+	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_error(j, "REALM_UNREACHABLE");
+	cJSON_Delete(j);
+	if (!daemon_wait_log(b, "not pinned", 5.0))
+		fail_msg("beta did not say why it refused gamma");
+	client_close(am);
+	client_close(gm);
+	daemon_destroy(a);
+	daemon_destroy(b);
+	daemon_destroy(g);
+}
+
+/*
+ * realm_tls_ca: alpha and beta show certificates from one CA and verify
+ * each other against it; gamma, with its own self-signed one, is refused.
+ */
+static void
+test_certificates_from_a_ca(void **state)
+{
+	char dir[] = "/tmp/it_linksec_ca.XXXXXX", k[2][600], c[2][600];
+	char ca_path[600], extra[2][4096];
+	EVP_PKEY *ca_key, *key;
+	X509 *ca, *cert;
+	struct daemon *a, *b, *g;
+	struct client *am, *gm;
+	cJSON *j;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", dir);
+	issue("test ca", NULL, NULL, NULL, ca_path, &ca_key, &ca);
+	for (int i = 0; i < 2; i++) {
+		snprintf(k[i], sizeof(k[i]), "%s/r%d.key", dir, i);
+		snprintf(c[i], sizeof(c[i]), "%s/r%d.crt", dir, i);
+		issue(i ? "beta" : "alpha", ca_key, ca, k[i], c[i], &key, &cert);
+		EVP_PKEY_free(key);
+		X509_free(cert);
+		snprintf(extra[i], sizeof(extra[i]), "realm_tls_cert = %s\n"
+		    "realm_tls_key = %s\nrealm_tls_ca = %s\n", c[i], k[i],
+		    ca_path);
+	}
+	a = start_realm("alpha", extra[0]);
+	b = start_realm("beta", extra[1]);
+	g = start_realm("gamma", NULL);
+	am = user_on(a, "messi");
+	gm = user_on(g, "messi");
+	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_ok(j);
+	cJSON_Delete(j);
+	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_error(j, "REALM_UNREACHABLE");
+	cJSON_Delete(j);
+	if (!daemon_wait_log(b, "does not verify", 5.0))
+		fail_msg("beta did not say why it refused gamma");
+	client_close(am);
+	client_close(gm);
+	daemon_destroy(a);
+	daemon_destroy(b);
+	daemon_destroy(g);
+	EVP_PKEY_free(ca_key);
+	X509_free(ca);
+	for (int i = 0; i < 2; i++) {
+		unlink(k[i]);
+		unlink(c[i]);
+	}
+	unlink(ca_path);
+	rmdir(dir);
+}
+
 #define TP(f)	cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -631,6 +800,10 @@ main(void)
 		    test_remote_senders_capped_register_works, setup_small_room,
 		    teardown),
 		TP(test_handshake_flood_leaves_the_link_up),
+		cmocka_unit_test_setup_teardown(test_pinned_certificates,
+		    setup_none, teardown_none),
+		cmocka_unit_test_setup_teardown(test_certificates_from_a_ca,
+		    setup_none, teardown_none),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
