@@ -449,8 +449,8 @@ tls_in(struct peer *p, const char *data, size_t n)
 	}
 	if (rc == 1 && (tls_check_peer(p->ssl, &why) == -1 ||
 	    tls_binding(p->ssl, p->binding) == -1)) {
-		log_warn("realm link %s%s: %s", p->peer_name[0] ? "with " : "",
-		    p->peer_name, why);
+		log_limited(&refuse_log, LOG_WARNING, "realm link %s%s: %s",
+		    p->peer_name[0] ? "with " : "", p->peer_name, why);
 		peer_close(p, why);
 		return;
 	}
