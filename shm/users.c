@@ -46,6 +46,7 @@ user_insert(struct state *st, const struct user_fields *f, uint32_t *idx)
 		errno = EEXIST;
 		return -1;
 	}
+	/* (state_check keeps remote_users <= count and remote_cap < cap) */
 	if (tb.t->count - st->hdr->remote_users >=
 	    tb.cap - 1 - st->hdr->remote_cap) {
 		errno = ENOSPC;

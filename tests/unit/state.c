@@ -2637,6 +2637,11 @@ test_remote_users_have_their_own_room(void **state)
 	assert_int_equal(try_user(st, "onemore", &u), -1);
 	assert_int_equal(errno, ENOSPC);
 	check_ok(st);
+	/* a count that disagrees with the table is damage */
+	st->hdr->remote_users--;
+	check_fails(st, "16 remote users listed but 15 counted");
+	st->hdr->remote_users++;
+	check_ok(st);
 }
 
 static void
