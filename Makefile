@@ -27,7 +27,7 @@ CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Werror=implicit-function-declaration
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -I. -I$(BUILD) -I/usr/include/cjson
-LDLIBS   = -lcjson -lbsd -lcrypt -lcrypto
+LDLIBS   = -lcjson -lbsd -lcrypt -lssl -lcrypto
 
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
@@ -119,9 +119,9 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(FU
 	$(CC) $(CPPFLAGS) -DFUZZ_NAME='"$*"' $(CFLAGS) $(WARN) -o $@ tests/fuzz/$*.c \
 	    tests/fuzz/replay.c $(FUZZ_LINK) $(LDLIBS)
 
-$(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h
+$(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h tests/it/tlink.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka -lutil
+	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka -lutil -lssl -lcrypto
 
 # The transcript runner replays tests/clients/*.txt (tests/clients/README)
 # and tests/seeds/*.txt, one transcript per seed document.

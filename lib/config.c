@@ -39,6 +39,10 @@ static const struct config_key {
 	{ "realm_name", K_NAME, offsetof(struct config, realm_name), 0, 0, 0,
 	    NULL },
 	S("realm_secret", realm_secret),
+	S("realm_tls_cert", realm_tls_cert),
+	S("realm_tls_key", realm_tls_key),
+	S("realm_tls_ca", realm_tls_ca),
+	S("realm_tls_pin", realm_tls_pin),
 	S("control", control),
 	S("control_ro", control_ro),
 	S("seed_users", seed_users),
@@ -69,6 +73,7 @@ static const struct config_key {
 	N("max_groups", K_UINT, max_groups, 16, 1 << 24),
 	N("max_memberships", K_UINT, max_memberships, 16, 1 << 26),
 	N("max_files", K_UINT, max_files, 16, 1 << 24),
+	N("realm_users", K_UINT, realm_users, 16, 1 << 24),
 	N("realm_wait", K_DURATION, realm_wait, 1, 3600),
 	N("realm_backoff_max", K_DURATION, realm_backoff_max, 1, 86400),
 	N("realm_queue", K_UINT, realm_queue, 1, 1 << 24),
@@ -116,6 +121,7 @@ config_defaults(struct config *c)
 	c->max_groups = 4096;
 	c->max_memberships = 65536;
 	c->max_files = 65536;
+	c->realm_users = 4096;
 	c->realm_wait = 2;
 	c->realm_backoff_max = 30;
 	c->realm_queue = 100000;
@@ -311,6 +317,9 @@ absolute_paths(struct config *c)
 	    absolute(c->control, sizeof(c->control), c->cwd) == -1 ||
 	    absolute(c->control_ro, sizeof(c->control_ro), c->cwd) == -1 ||
 	    absolute(c->seed_users, sizeof(c->seed_users), c->cwd) == -1 ||
+	    absolute(c->realm_tls_cert, sizeof(c->realm_tls_cert), c->cwd) == -1 ||
+	    absolute(c->realm_tls_key, sizeof(c->realm_tls_key), c->cwd) == -1 ||
+	    absolute(c->realm_tls_ca, sizeof(c->realm_tls_ca), c->cwd) == -1 ||
 	    absolute(c->pidfile, sizeof(c->pidfile), c->cwd) == -1 ? -1 : 0;
 }
 

@@ -25,6 +25,10 @@ struct config {
 	char		 state_dir[PATH_MAX];
 	char		 realm_name[NAME_LEN + 1];
 	char		 realm_secret[256];
+	char		 realm_tls_cert[PATH_MAX];	/* "" = made in state_dir */
+	char		 realm_tls_key[PATH_MAX];	/* "" = in realm_tls_cert */
+	char		 realm_tls_ca[PATH_MAX];	/* verify peers against it */
+	char		 realm_tls_pin[1024];	/* peers' SHA-256 fingerprints */
 	char		 control[PATH_MAX];	/* realmctl socket, "" = none */
 	char		 control_ro[PATH_MAX];	/* read-only one, "" = none */
 	char		 seed_users[PATH_MAX];
@@ -57,6 +61,7 @@ struct config {
 	uint64_t	 max_groups;
 	uint64_t	 max_memberships;	/* (group, user) pairs */
 	uint64_t	 max_files;
+	uint64_t	 realm_users;		/* room for users of linked realms */
 	uint64_t	 realm_wait;		/* seconds a realm reply may wait */
 	uint64_t	 realm_backoff_max;	/* longest pause between dials */
 	uint64_t	 realm_queue;		/* messages queued per link */

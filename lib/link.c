@@ -154,6 +154,11 @@ link_parse(const char *line, size_t len, struct link_frame *f, const char **why)
 			*why = "message without id";
 			goto bad;
 		}
+		if (!link_uint(f->json, "seq", &f->seq) || f->seq == 0 ||
+		    f->seq > UINT32_MAX) {
+			*why = "message without seq";
+			goto bad;
+		}
 		if (!check_msg(f->json, why))
 			goto bad;
 		break;
@@ -258,12 +263,14 @@ link_nonce(char hex[2 * NONCE_LEN + 1])
 
 /*
  * link_proof - HMAC-SHA-256(secret, label \n n1 \n n2 \n dialer \n
- * acceptor), in hex.  The label names the direction of the proof.
+ * acceptor \n binding), in hex.  The label names the direction of the
+ * proof; binding is the TLS channel's tls-exporter value, so a proof
+ * made on one connection is worth nothing on another.
  */
 void
 link_proof(const char *secret, const char *label, const char *n1,
     const char *n2, const char *dialer, const char *acceptor,
-    char out[PROOF_HEX + 1])
+    const char *binding, char out[PROOF_HEX + 1])
 {
 	unsigned char mac[EVP_MAX_MD_SIZE];
 	unsigned int maclen = 0;
@@ -271,8 +278,8 @@ link_proof(const char *secret, const char *label, const char *n1,
 	int n;
 
 	out[0] = '\0';
-	n = asprintf(&text, "%s\n%s\n%s\n%s\n%s\n", label, n1, n2, dialer,
-	    acceptor);
+	n = asprintf(&text, "%s\n%s\n%s\n%s\n%s\n%s\n", label, n1, n2,
+	    dialer, acceptor, binding);
 	if (n < 0)
 		return;
 	if (HMAC(EVP_sha256(), secret, (int)strlen(secret),
@@ -287,11 +294,11 @@ link_proof(const char *secret, const char *label, const char *n1,
 bool
 link_proof_ok(const char *secret, const char *label, const char *n1,
     const char *n2, const char *dialer, const char *acceptor,
-    const char *given)
+    const char *binding, const char *given)
 {
 	char want[PROOF_HEX + 1];
 
-	link_proof(secret, label, n1, n2, dialer, acceptor, want);
+	link_proof(secret, label, n1, n2, dialer, acceptor, binding, want);
 	return want[0] != '\0' && strlen(given) == PROOF_HEX &&
 	    CRYPTO_memcmp(want, given, PROOF_HEX) == 0;
 }

@@ -3,7 +3,7 @@
  *	link - the realm link protocol and the worker-realmd channel
  * DESCRIPTION
  *	Realm links carry one JSON object per line (docs/PROTOCOL.md, "The
- *	link protocol").  link_parse() checks a line completely -- an
+ *	link protocol"), inside TLS after the dialer's first line.  link_parse() checks a line completely -- an
  *	object, a known type, every field that type needs with its JSON
  *	type -- so that realmd only ever acts on frames that are whole.
  *
@@ -23,7 +23,7 @@
 #include "lib/buf.h"
 #include "lib/config.h"
 
-#define LINK_VERSION	1
+#define LINK_VERSION	2	/* 2: TLS after the hello, proofs bound to it */
 #define LINK_COMMAND	"realmlink"	/* first word of a dialer's first line */
 #define NONCE_LEN	16		/* bytes; sent as 32 hex digits */
 #define PROOF_HEX	64		/* HMAC-SHA-256 in hex */
@@ -40,6 +40,7 @@ struct link_frame {
 	enum link_type	 type;
 	cJSON		*json;
 	uint64_t	 id;		/* msg, verdict */
+	uint64_t	 seq;		/* msg: its number on the link, 1..2^32-1 */
 	uint64_t	 q;		/* ping, join, history, reply */
 	bool		 ok;		/* verdict, reply */
 };
@@ -55,10 +56,10 @@ int	 link_hello_parse(const char *line, size_t len, cJSON **hello,
 void	 link_nonce(char hex[2 * NONCE_LEN + 1]);
 void	 link_proof(const char *secret, const char *label, const char *n1,
 	    const char *n2, const char *dialer, const char *acceptor,
-	    char out[PROOF_HEX + 1]);
+	    const char *binding, char out[PROOF_HEX + 1]);
 bool	 link_proof_ok(const char *secret, const char *label, const char *n1,
 	    const char *n2, const char *dialer, const char *acceptor,
-	    const char *given);
+	    const char *binding, const char *given);
 int	 link_send(struct buf *, cJSON *);
 
 /* The worker-realmd channel. */

@@ -349,7 +349,8 @@ capacities_changed(const struct config *nc)
 	    nc->message_store != m.cf.message_store ||
 	    nc->max_groups != m.cf.max_groups ||
 	    nc->max_memberships != m.cf.max_memberships ||
-	    nc->max_files != m.cf.max_files;
+	    nc->max_files != m.cf.max_files ||
+	    nc->realm_users != m.cf.realm_users;
 
 	if (changed)
 		log_notice("reload: capacities apply when a new state file "
@@ -386,6 +387,10 @@ realm_changed(const struct config *nc)
 {
 	return strcmp(nc->realm_name, m.cf.realm_name) != 0 ||
 	    strcmp(nc->realm_secret, m.cf.realm_secret) != 0 ||
+	    strcmp(nc->realm_tls_cert, m.cf.realm_tls_cert) != 0 ||
+	    strcmp(nc->realm_tls_key, m.cf.realm_tls_key) != 0 ||
+	    strcmp(nc->realm_tls_ca, m.cf.realm_tls_ca) != 0 ||
+	    strcmp(nc->realm_tls_pin, m.cf.realm_tls_pin) != 0 ||
 	    nc->realm_wait != m.cf.realm_wait ||
 	    nc->realm_backoff_max != m.cf.realm_backoff_max ||
 	    nc->max_line != m.cf.max_line;

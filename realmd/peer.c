@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,20 +38,71 @@
 #include "realmd/realmd.h"
 #include "worker/worker.h"
 
-#define LABEL_ACCEPT	"realmchat-link-1 accept"
-#define LABEL_DIAL	"realmchat-link-1 dial"
+#define LABEL_ACCEPT	"realmchat-link-2 accept"
+#define LABEL_DIAL	"realmchat-link-2 dial"
 #define BACKOFF_MIN_MS	250
 #define KEEPALIVE_MS	10000		/* ping a link quiet this long */
 #define SILENT_MS	(3 * KEEPALIVE_MS)	/* then give it up */
 #define PUMP_HIGH	(4u << 20)	/* unsent bytes before we stop filling */
 #define OUT_MAX		(64u << 20)	/* unsent bytes of a peer that does not read */
-#define HANDSHAKES_MAX	64		/* connections not yet up, at once */
+#define HANDSHAKES_MAX	64		/* dialed-in connections not yet up */
+#define HANDSHAKES_PER_ADDR 8		/* of them from one address (/64) */
 
+/*
+ * Lines a peer can cause, at will and at any rate (a refused handshake,
+ * a message out of sequence), are logged at most LOG_BURST times per
+ * LOG_PERIOD_MS each; then one line says how many were left out.
+ */
+#define LOG_BURST	10
+#define LOG_PERIOD_MS	10000
+
+struct ratelog {
+	uint64_t	 start;		/* now_msec() the period began */
+	unsigned	 n;		/* lines logged in it */
+	unsigned	 dropped;	/* lines left out */
+};
+
+static struct ratelog refuse_log, accept_log, seq_log;
+
+static void log_limited(struct ratelog *, int prio, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void peer_close(struct peer *, const char *why);
+static bool still(const struct peer *);
+static void tls_start(struct peer *);
+static void tls_in(struct peer *, const char *data, size_t n);
+static void send_challenge(struct peer *);
+static int tls_out(struct peer *);
 static void take_lines_batched(struct peer *);
 static void pump(uint32_t realm);
 static struct early *early_take(uint32_t realm, uint64_t id);
 static void early_free(struct early *);
+
+/* log_limited - log a line unless this kind came too often lately */
+static void
+log_limited(struct ratelog *r, int prio, const char *fmt, ...)
+{
+	uint64_t now = now_msec();
+	char line[512];
+	va_list ap;
+
+	if (now - r->start >= LOG_PERIOD_MS) {
+		if (r->dropped > 0)
+			log_msg(prio, "(%u more lines like the last were not "
+			    "logged)", r->dropped);
+		r->start = now;
+		r->n = 0;
+		r->dropped = 0;
+	}
+	if (r->n >= LOG_BURST) {
+		r->dropped++;
+		return;
+	}
+	r->n++;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	log_msg(prio, "%s", line);
+}
 
 static uint64_t
 line_max(void)
@@ -86,6 +138,8 @@ peer_flush(struct peer *p)
 
 	if (p->phase == PH_RESOLVING || p->phase == PH_CONNECTING)
 		return;
+	if (tls_out(p) == -1)
+		return;
 	while (buf_used(&p->out) > 0) {
 		ssize_t n = send(p->fd, buf_head(&p->out), buf_used(&p->out),
 		    MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -114,15 +168,41 @@ peer_flush(struct peer *p)
 		p->events = e.events;
 }
 
+/* unsent - bytes waiting for the peer, encrypted or not yet */
+static size_t
+unsent(const struct peer *p)
+{
+	return buf_used(&p->out) + buf_used(&p->text);
+}
+
+/*
+ * tls_out - what waits to be sent, encrypted into p->out once TLS is up
+ * (until then nothing but the hello line and TLS's own records go out);
+ * 0, or -1 when p was closed
+ */
+static int
+tls_out(struct peer *p)
+{
+	if (p->ssl == NULL)
+		return 0;
+	if ((tls_ready(p->ssl) && buf_used(&p->text) > 0 &&
+	    tls_seal(p->ssl, &p->text) == -1) ||
+	    tls_drain(p->ssl, &p->out) == -1) {
+		peer_close(p, "TLS: cannot encrypt");
+		return -1;
+	}
+	return 0;
+}
+
 static void
 send_frame(struct peer *p, cJSON *o)
 {
-	if (buf_used(&p->out) > OUT_MAX) {
+	if (unsent(p) > OUT_MAX) {
 		cJSON_Delete(o);
 		peer_close(p, "the peer does not read");
 		return;
 	}
-	if (link_send(&p->out, o) == -1) {
+	if (link_send(p->ssl != NULL ? &p->text : &p->out, o) == -1) {
 		peer_close(p, "out of memory");
 		return;
 	}
@@ -136,8 +216,8 @@ refuse(struct peer *p, const char *why)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	log_warn("realm link %s%s: %s", p->peer_name[0] ? "with " : "",
-	    p->peer_name, why);
+	log_limited(&refuse_log, LOG_WARNING, "realm link %s%s: %s",
+	    p->peer_name[0] ? "with " : "", p->peer_name, why);
 	cJSON_AddStringToObject(o, "t", "error");
 	cJSON_AddStringToObject(o, "code", code_name(E_REALM_UNREACHABLE));
 	cJSON_AddStringToObject(o, "message", why);
@@ -300,7 +380,10 @@ peer_close(struct peer *p, const char *why)
 		close(p->fd);
 	if (p->addrs != NULL)
 		freeaddrinfo(p->addrs);
+	if (p->ssl != NULL)
+		tls_free(p->ssl);
 	buf_free(&p->in);
+	buf_free(&p->text);
 	buf_free(&p->out);
 	free(p);
 }
@@ -326,13 +409,56 @@ send_hello(struct peer *p)
 	}
 	snprintf(line, sizeof(line), "%s %s\n", LINK_COMMAND, text);
 	cJSON_free(text);
-	p->phase = PH_CHALLENGE;
 	set_link(p->realm, LINK_AUTH);
 	if (buf_append(&p->out, line, strlen(line)) == -1) {
 		peer_close(p, "out of memory");
 		return;
 	}
-	peer_flush(p);
+	tls_start(p);		/* its first record goes right after the line */
+}
+
+/* tls_start - TLS from here on; the handshake's first step */
+static void
+tls_start(struct peer *p)
+{
+	if ((p->ssl = tls_new(p->dialer)) == NULL) {
+		peer_close(p, "TLS: cannot start");
+		return;
+	}
+	p->phase = PH_TLS;
+	tls_in(p, NULL, 0);
+	if (still(p) && !p->batching)
+		peer_flush(p);
+}
+
+/*
+ * tls_in - n bytes read from the socket go to TLS; whatever it decrypts
+ * lands in p->in.  When the handshake ends, the peer's certificate is
+ * checked against what the operator asked for, the channel's binding
+ * is taken, and the realm handshake starts inside TLS.
+ */
+static void
+tls_in(struct peer *p, const char *data, size_t n)
+{
+	const char *why = "TLS: out of memory";
+	int rc;
+
+	if (tls_feed(p->ssl, data, n) == -1 ||
+	    (rc = tls_step(p->ssl, &p->in, &why)) == -1) {
+		peer_close(p, why);
+		return;
+	}
+	if (rc == 1 && (tls_check_peer(p->ssl, &why) == -1 ||
+	    tls_binding(p->ssl, p->binding) == -1)) {
+		log_limited(&refuse_log, LOG_WARNING, "realm link %s%s: %s",
+		    p->peer_name[0] ? "with " : "", p->peer_name, why);
+		peer_close(p, why);
+		return;
+	}
+	if (rc == 1 && p->dialer)
+		p->phase = PH_CHALLENGE;
+	else if (rc == 1)
+		send_challenge(p);
 }
 
 /*
@@ -501,17 +627,73 @@ peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
 	strlcpy(p->ask_id, id, sizeof(p->ask_id));
 }
 
+/* peer_from - the address a dialer came from: IPv4 whole, IPv6 by /64 */
+static void
+peer_from(int fd, uint8_t out[8])
+{
+	static const uint8_t mapped[12] = { [10] = 0xff, [11] = 0xff };
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	const uint8_t *a;
+
+	memset(out, 0, 8);
+	if (getpeername(fd, (struct sockaddr *)&ss, &sl) == -1)
+		return;
+	if (ss.ss_family == AF_INET)
+		memcpy(out, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+	else if (ss.ss_family == AF_INET6) {
+		a = ((struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+		if (memcmp(a, mapped, sizeof(mapped)) == 0)
+			memcpy(out, a + 12, 4);
+		else
+			memcpy(out, a, 8);
+	}
+}
+
+/*
+ * admit - room for one more dialed-in handshake from address from?  One
+ * address may hold HANDSHAKES_PER_ADDR; when HANDSHAKES_MAX are open
+ * in all, the oldest gives way, so that handshakes left hanging (which
+ * cost an attacker nothing) cannot keep a real peer out: a real one
+ * ends in a few round trips.
+ */
+static bool
+admit(const uint8_t from[8])
+{
+	struct peer *p, *oldest = NULL;
+	int n = 0, same = 0;
+
+	for (p = rd.peers; p != NULL; p = p->next) {
+		if (p->dialer || p->phase == PH_UP || p->phase == PH_CLOSING)
+			continue;
+		n++;
+		if (memcmp(p->from, from, sizeof(p->from)) == 0)
+			same++;
+		if (oldest == NULL || p->deadline < oldest->deadline)
+			oldest = p;
+	}
+	if (same >= HANDSHAKES_PER_ADDR) {
+		log_limited(&accept_log, LOG_WARNING, "realm link refused: %d "
+		    "handshakes from that address in progress", same);
+		return false;
+	}
+	if (n >= HANDSHAKES_MAX && oldest != NULL) {
+		log_limited(&accept_log, LOG_WARNING, "realm link: %d "
+		    "handshakes in progress, the oldest is dropped", n);
+		peer_close(oldest, "too many handshakes");
+	}
+	return true;
+}
+
 /* peer_accept - a connection a worker handed over, with what it read */
 void
 peer_accept(int fd, const char *bytes, size_t len)
 {
+	uint8_t from[8];
 	struct peer *p;
-	int n = 0;
 
-	for (p = rd.peers; p != NULL; p = p->next)
-		n += p->phase != PH_UP;
-	if (n >= HANDSHAKES_MAX) {
-		log_warn("realm link refused: %d handshakes in progress", n);
+	peer_from(fd, from);
+	if (!admit(from)) {
 		close(fd);
 		return;
 	}
@@ -519,6 +701,7 @@ peer_accept(int fd, const char *bytes, size_t len)
 		close(fd);
 		return;
 	}
+	memcpy(p->from, from, sizeof(p->from));
 	p->phase = PH_HELLO;
 	if (buf_append(&p->in, bytes, len) == -1) {
 		peer_close(p, "out of memory");
@@ -589,9 +772,8 @@ parse_inst(const char *hex, uint64_t *out)
 static void
 on_hello(struct peer *p, const char *line, size_t len)
 {
-	char proof[PROOF_HEX + 1], inst[17];
 	const char *why, *name, *nonce;
-	cJSON *hello, *o;
+	cJSON *hello;
 
 	if (link_hello_parse(line, len, &hello, &why) == -1) {
 		refuse(p, why);
@@ -616,9 +798,27 @@ on_hello(struct peer *p, const char *line, size_t len)
 		refuse(p, "a realm cannot link to itself");
 		return;
 	}
+	/* what the dialer sent after its line is already TLS */
+	tls_start(p);
+	if (still(p) && p->ssl != NULL && buf_used(&p->in) > 0) {
+		struct buf rest = p->in;
+		memset(&p->in, 0, sizeof(p->in));
+		p->scanned = 0;
+		tls_in(p, buf_head(&rest), buf_used(&rest));
+		buf_free(&rest);
+	}
+}
+
+/* send_challenge - the acceptor, TLS up, proves the secret on this channel */
+static void
+send_challenge(struct peer *p)
+{
+	char proof[PROOF_HEX + 1], inst[17];
+	cJSON *o;
+
 	link_nonce(p->nonce);
 	link_proof(rd.cf->realm_secret, LABEL_ACCEPT, p->peer_nonce, p->nonce,
-	    p->peer_name, rd.cf->realm_name, proof);
+	    p->peer_name, rd.cf->realm_name, p->binding, proof);
 	inst_hex(rd.st->hdr->instance, inst);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "challenge");
@@ -652,13 +852,13 @@ on_challenge(struct peer *p, const struct link_frame *f)
 	strlcpy(p->peer_name, name, sizeof(p->peer_name));
 	strlcpy(p->peer_nonce, nonce, sizeof(p->peer_nonce));
 	if (!link_proof_ok(rd.cf->realm_secret, LABEL_ACCEPT, p->nonce,
-	    p->peer_nonce, rd.cf->realm_name, p->peer_name,
+	    p->peer_nonce, rd.cf->realm_name, p->peer_name, p->binding,
 	    link_str(f->json, "proof"))) {
 		refuse(p, "the peer did not prove the realm secret");
 		return;
 	}
 	link_proof(rd.cf->realm_secret, LABEL_DIAL, p->peer_nonce, p->nonce,
-	    rd.cf->realm_name, p->peer_name, proof);
+	    rd.cf->realm_name, p->peer_name, p->binding, proof);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "proof");
 	cJSON_AddStringToObject(o, "proof", proof);
@@ -678,7 +878,7 @@ on_proof(struct peer *p, const struct link_frame *f)
 	cJSON *o;
 
 	if (!link_proof_ok(rd.cf->realm_secret, LABEL_DIAL, p->nonce,
-	    p->peer_nonce, p->peer_name, rd.cf->realm_name,
+	    p->peer_nonce, p->peer_name, rd.cf->realm_name, p->binding,
 	    link_str(f->json, "proof"))) {
 		refuse(p, "the peer did not prove the realm secret");
 		return;
@@ -705,7 +905,7 @@ on_proof(struct peer *p, const struct link_frame *f)
 	txn_commit(rd.st);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "welcome");
-	if (link_send(&p->out, o) == -1) {	/* flushed by link_up */
+	if (link_send(&p->text, o) == -1) {	/* flushed by link_up */
 		peer_close(p, "out of memory");
 		return;
 	}
@@ -764,6 +964,7 @@ on_welcome(struct peer *p)
 /* A queued message, copied out of the state. */
 struct outgoing {
 	uint64_t	 id;
+	uint32_t	 seq;
 	uint32_t	 kind;
 	uint32_t	 flags;
 	uint64_t	 time;
@@ -791,6 +992,7 @@ next_outgoing(uint32_t realm, uint64_t after, struct outgoing *o)
 		if (m->id <= after)
 			continue;
 		o->id = m->id;
+		o->seq = m->seq;
 		o->kind = m->kind;
 		o->flags = m->flags;
 		o->time = m->time;
@@ -820,6 +1022,7 @@ msg_frame(struct outgoing *m)
 
 	cJSON_AddStringToObject(o, "t", "msg");
 	cJSON_AddNumberToObject(o, "id", (double)m->id);
+	cJSON_AddNumberToObject(o, "seq", m->seq);
 	cJSON_AddStringToObject(o, "kind",
 	    m->flags & MF_GROUP_SEND ? "group" : "private");
 	cJSON_AddStringToObject(o, "from", m->from);
@@ -853,7 +1056,7 @@ pump(uint32_t realm)
 	struct outgoing m;
 
 	while (p != NULL && p->phase == PH_UP && p->inflight < LINK_WINDOW &&
-	    buf_used(&p->out) < PUMP_HIGH &&
+	    unsent(p) < PUMP_HIGH &&
 	    next_outgoing(realm, p->sent_upto, &m)) {
 		cJSON *o = msg_frame(&m);
 		free(m.blob);
@@ -864,7 +1067,7 @@ pump(uint32_t realm)
 			continue;	/* stays queued; sent again on reconnect */
 		}
 		p->inflight++;
-		if (link_send(&p->out, o) == -1) {
+		if (link_send(&p->text, o) == -1) {
 			/* a frame may be left half-written: the link cannot go on */
 			peer_close(p, "out of memory");
 			return;
@@ -1008,6 +1211,48 @@ deliver_locked(uint32_t realm, const cJSON *j, struct msg_new *m,
 	return target_deliver(&s, t, m, d);
 }
 
+/*
+ * seq_answered - a message whose sequence number is not one of the next
+ * ones: a resend (at or below the mark) gets its first answer again; one
+ * outside the window is refused and changes nothing.  The window: a
+ * sender has at most LINK_WINDOW messages unanswered, and it sends its
+ * queue in order, so a new message is at most LINK_WINDOW above the mark
+ * and a resend (its verdict was lost with the connection) less than
+ * LINK_WINDOW below it.  true if it was answered here.
+ */
+static bool
+seq_answered(struct peer *p, const struct link_frame *f)
+{
+	uint64_t hwm;
+	int old;
+
+	state_lock(rd.st);
+	hwm = rd.st->realms[p->realm].recv_hwm;
+	old = realm_rejected_locked(rd.st, p->realm, f->id);
+	state_unlock(rd.st);
+	if (hwm == 0)		/* nothing taken from this instance yet */
+		return false;
+	if (!seq_after(f->seq, hwm) &&
+	    (uint32_t)(hwm - f->seq) < LINK_WINDOW) {
+		/* a resend: same answer, nothing stored */
+		send_verdict(p, f->id, old < 0 ? E_COUNT : (enum rc_code)old,
+		    NULL, NULL);
+		return true;
+	}
+	if (!seq_after(f->seq, hwm) ||
+	    (uint32_t)(f->seq - hwm) > LINK_WINDOW) {
+		log_limited(&seq_log, LOG_WARNING, "realm %s: message %llu "
+		    "numbered %llu, beyond %llu + %d: refused",
+		    rd.st->realms[p->realm].name, (unsigned long long)f->id,
+		    (unsigned long long)f->seq, (unsigned long long)hwm,
+		    LINK_WINDOW);
+		send_verdict(p, f->id, E_BAD_ARGS, "message out of sequence",
+		    NULL);
+		return true;
+	}
+	return false;
+}
+
 /* on_msg - a message from the peer: store it once, answer every time */
 static void
 on_msg(struct peer *p, const struct link_frame *f)
@@ -1016,22 +1261,14 @@ on_msg(struct peer *p, const struct link_frame *f)
 	const cJSON *file = cJSON_GetObjectItemCaseSensitive(f->json, "file");
 	struct msg_new m = { .kind = file ? MSG_FILE : MSG_TEXT, .realm = realm };
 	char fname[FILE_NAME_LEN + 1] = "", *text = NULL;
-	uint64_t spool = 0, size = 0, hwm;
+	uint64_t spool = 0, size = 0;
 	struct delivery d = { 0 };
 	enum rc_code why = E_COUNT;
 	struct target t;
 	cJSON *extra;
-	int old;
 
-	state_lock(rd.st);
-	hwm = rd.st->realms[realm].recv_hwm;
-	old = realm_rejected_locked(rd.st, realm, f->id);
-	state_unlock(rd.st);
-	if (f->id <= hwm) {		/* a resend: same answer, nothing stored */
-		send_verdict(p, f->id, old < 0 ? E_COUNT : (enum rc_code)old,
-		    NULL, NULL);
+	if (seq_answered(p, f))
 		return;
-	}
 	link_uint(f->json, "time", &m.time);
 	if (file != NULL)
 		why = incoming_file(file, &spool, &size, fname);
@@ -1041,14 +1278,15 @@ on_msg(struct peer *p, const struct link_frame *f)
 	txn_begin(rd.st);
 	if (why == E_COUNT)
 		why = deliver_locked(realm, f->json, &m, spool, size, fname, &d, &t);
-	if (why == E_COUNT && realm_received(rd.st, realm, f->id, -1) == -1)
+	if (why == E_COUNT &&
+	    realm_received(rd.st, realm, f->seq, f->id, -1) == -1)
 		why = E_INTERNAL;
 	if (why != E_COUNT) {
 		txn_abort(rd.st);
 		if (spool != 0)
 			spool_unlink(rd.st, spool);
 		txn_begin(rd.st);
-		if (realm_received(rd.st, realm, f->id, why) == -1)
+		if (realm_received(rd.st, realm, f->seq, f->id, why) == -1)
 			txn_abort(rd.st);
 		else
 			txn_commit(rd.st);
@@ -1508,6 +1746,28 @@ take_lines_batched(struct peer *p)
 	}
 }
 
+/*
+ * take_bytes - n bytes from the socket: plain text before TLS starts (the
+ * acceptor's hello), else TLS records.  A dialer whose hello was refused
+ * gets the refusal as a plain line instead of TLS: it starts with '{',
+ * which no TLS record does.  0, or -1 when p was closed.
+ */
+static int
+take_bytes(struct peer *p, const char *data, size_t n)
+{
+	if (p->ssl != NULL && !(p->dialer && !p->tls_seen &&
+	    (data[0] == '{' || buf_used(&p->in) > 0))) {
+		p->tls_seen = true;
+		tls_in(p, data, n);
+		return still(p) ? 0 : -1;
+	}
+	if (buf_append(&p->in, data, n) == -1) {
+		peer_close(p, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
 /* peer_event - epoll says the link's socket is ready (events 0: input waits) */
 void
 peer_event(struct peer *p, uint32_t events)
@@ -1557,10 +1817,8 @@ peer_event(struct peer *p, uint32_t events)
 			return;
 		}
 		p->last_in = now_msec();
-		if (buf_append(&p->in, data, (size_t)n) == -1) {
-			peer_close(p, "out of memory");
+		if (take_bytes(p, data, (size_t)n) == -1)
 			return;
-		}
 		if (buf_used(&p->in) > line_max() + sizeof(data))
 			break;		/* handle what we have first */
 	}

@@ -272,7 +272,13 @@ chan_read(struct chan *c)
 		struct cmsghdr	align;
 	} ctl;
 
-	for (;;) {
+	/*
+	 * A read stops at a passed descriptor, so stopping while CHAN_FDS
+	 * wait keeps every one: the handoffs they go with are dispatched
+	 * first, and the rest is read on the next wake-up (a burst of
+	 * handoffs must not cost one its descriptor and the channel).
+	 */
+	while (c->nfds < CHAN_FDS) {
 		struct iovec iov = { data, sizeof(data) };
 		struct msghdr mh = {
 			.msg_iov = &iov, .msg_iovlen = 1,
@@ -303,6 +309,7 @@ chan_read(struct chan *c)
 		if (buf_append(&c->in, data, (size_t)n) == -1)
 			return -1;
 	}
+	return 0;
 }
 
 /* take_fd - the oldest descriptor the worker passed, or -1 */
@@ -499,6 +506,9 @@ realmd_main(const struct config *cf, struct state *st, int lfd, int slot)
 		log_err("realmd setup: %m");
 		return 1;
 	}
+	/* without a secret no link can be made: no certificate is needed */
+	if (cf->realm_secret[0] != '\0' && tls_init(cf) == -1)
+		return 1;
 	log_info("realmd %d serving realm %s", (int)getpid(), cf->realm_name);
 	peer_close_all();	/* links a dead realmd left marked up are down */
 	run();

@@ -42,15 +42,19 @@ struct chan {
 enum phase {
 	PH_RESOLVING,		/* dialer: looking the host name up */
 	PH_CONNECTING,		/* dialer: TCP connect in progress */
-	PH_CHALLENGE,		/* dialer: hello sent, waiting for the challenge */
+	PH_TLS,			/* both: the TLS handshake (dialer: hello sent) */
+	PH_CHALLENGE,		/* dialer: TLS up, waiting for the challenge */
 	PH_WELCOME,		/* dialer: proof sent, waiting for the welcome */
 	PH_HELLO,		/* acceptor: waiting for the dialer's hello */
-	PH_PROOF,		/* acceptor: challenge sent, waiting for the proof */
+	PH_PROOF,		/* acceptor: TLS up, challenge sent, waiting for the proof */
 	PH_UP,
 	PH_CLOSING,		/* sending a last frame, then closed */
 };
 
 struct lookup;			/* a host name being looked up (peer.c) */
+typedef struct ssl_st SSL;
+
+#define TLS_BINDING_LEN	32	/* bytes of the tls-exporter value */
 
 /* One TCP connection to a peer realm. */
 struct peer {
@@ -61,13 +65,18 @@ struct peer {
 	struct addrinfo	*addr_next;	/* the next to try if this one fails */
 	enum phase	 phase;
 	bool		 dialer;
+	uint8_t		 from[8];	/* acceptor: the dialer's IPv4, or IPv6 /64 */
 	uint32_t	 realm;		/* its link slot; 0 until known */
 	char		 nonce[2 * NONCE_LEN + 1];	/* ours */
 	char		 peer_nonce[2 * NONCE_LEN + 1];
 	char		 peer_name[NAME_LEN + 1];
 	uint64_t	 peer_inst;
-	struct buf	 in;
-	struct buf	 out;
+	SSL		*ssl;		/* from the byte after the hello line */
+	bool		 tls_seen;	/* dialer: the acceptor answered in TLS */
+	char		 binding[2 * TLS_BINDING_LEN + 1];	/* tls-exporter, hex */
+	struct buf	 in;		/* plain text read (decrypted) */
+	struct buf	 text;		/* plain text to send, not yet encrypted */
+	struct buf	 out;		/* bytes for the socket */
 	size_t		 scanned;	/* in: bytes known to hold no LF */
 	uint64_t	 deadline;	/* handshake must end by then */
 	uint64_t	 sent_upto;	/* highest queued id written here */
@@ -164,5 +173,17 @@ void	peer_send(struct chan *, uint64_t req, cJSON *);
 void	peer_request(struct chan *, uint64_t req, uint32_t type, cJSON *);
 void	peer_chan_gone(struct chan *);
 void	peer_close_all(void);
+
+/* tls.c */
+int	tls_init(const struct config *);
+SSL	*tls_new(bool dialer);
+void	tls_free(SSL *);
+bool	tls_ready(SSL *);
+int	tls_feed(SSL *, const void *, size_t);
+int	tls_drain(SSL *, struct buf *out);
+int	tls_step(SSL *, struct buf *in, const char **why);
+int	tls_seal(SSL *, struct buf *text);
+int	tls_check_peer(SSL *, const char **why);
+int	tls_binding(SSL *, char hex[2 * TLS_BINDING_LEN + 1]);
 
 #endif

@@ -275,7 +275,7 @@ state_check(struct state *st, char *err, size_t errlen)
 	struct slot_table msgs = msgs_table(st), groups = groups_table(st);
 	struct slot_table members = members_table(st), files = files_table(st);
 	struct slot_table realms = realms_table(st);
-	uint64_t nmsgs = 0, nsess = 0, nmemb = 0;
+	uint64_t nmsgs = 0, nsess = 0, nmemb = 0, nremote = 0;
 
 	if (check_counts(&h->users, users.cap, "user", err, errlen) == -1 ||
 	    check_counts(&h->sessions, sessions.cap, "session", err, errlen) == -1 ||
@@ -301,10 +301,16 @@ state_check(struct state *st, char *err, size_t errlen)
 	    check_hash(st, &groups, h->groups.mask + 1, group_home, "group",
 	    err, errlen) == -1)
 		return -1;
-	for (uint32_t i = 1; i <= h->users.hwm; i++)
+	for (uint32_t i = 1; i <= h->users.hwm; i++) {
 		if (st->users[i].state == SLOT_USED &&
 		    check_user(st, i, &nmsgs, &nsess, err, errlen) == -1)
 			return -1;
+		nremote += st->users[i].state == SLOT_USED &&
+		    st->users[i].realm != 0;
+	}
+	if (nremote != h->remote_users || h->remote_cap >= users.cap)
+		FAIL("%llu remote users listed but %u counted (room %u)",
+		    (unsigned long long)nremote, h->remote_users, h->remote_cap);
 	for (uint32_t i = 1; i <= h->groups.hwm; i++)
 		if (st->groups[i].state == SLOT_USED &&
 		    check_group(st, i, &nmsgs, &nmemb, err, errlen) == -1)

@@ -183,8 +183,13 @@ outbox_append(struct state *st, uint32_t realm, const struct msg_new *m,
 	q.to = 0;
 	q.realm = realm;
 	if (msg_create(st, &q, &i, id) == -1 ||
-	    txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1)
+	    txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1 ||
+	    txn_log(st, &r->out_seq, sizeof(r->out_seq)) == -1 ||
+	    txn_log(st, &st->msgs[i].seq, sizeof(st->msgs[i].seq)) == -1)
 		return -1;
+	if (++r->out_seq == 0)		/* 0 is "nothing received yet" */
+		r->out_seq = 1;
+	st->msgs[i].seq = r->out_seq;
 	if ((tail = msg_at(st, r->out_tail)) != NULL) {
 		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
 			return -1;
@@ -251,11 +256,13 @@ outbox_remove(struct state *st, uint32_t realm, uint32_t msg, uint64_t *gone)
 }
 
 /*
- * realm_received - record that the peer's message id was handled:
- * stored (code < 0) or refused with code.  Ids only grow.
+ * realm_received - record that the peer's message id, sequence number
+ * seq, was handled: stored (code < 0) or refused with code.  The mark
+ * only moves forward (in sequence-number arithmetic).
  */
 int
-realm_received(struct state *st, uint32_t realm, uint64_t id, int code)
+realm_received(struct state *st, uint32_t realm, uint64_t seq, uint64_t id,
+    int code)
 {
 	struct shm_realm *r = realm_at(st, realm);
 
@@ -265,8 +272,8 @@ realm_received(struct state *st, uint32_t realm, uint64_t id, int code)
 	}
 	if (txn_log(st, &r->recv_hwm, sizeof(r->recv_hwm)) == -1)
 		return -1;
-	if (id > r->recv_hwm)
-		r->recv_hwm = id;
+	if (seq_after(seq, r->recv_hwm))
+		r->recv_hwm = seq;
 	if (code < 0)
 		return 0;
 	uint32_t k = r->reject_next % REJECTS_KEPT;
@@ -292,6 +299,25 @@ realm_rejected_locked(struct state *st, uint32_t realm, uint64_t id)
 		if (r->reject_id[k] == id && id != 0)
 			return r->reject_code[k];
 	return -1;
+}
+
+/*
+ * remote_room - may link r make one more remote user?  All links share
+ * the room kept for them (remote_cap); one link may take a quarter of
+ * it, so the senders of one peer cannot crowd out the others'.
+ * EDQUOT if not.
+ */
+static int
+remote_room(struct state *st, const struct shm_realm *r)
+{
+	uint32_t cap = st->hdr->remote_cap;
+	uint32_t share = cap / 4 > 0 ? cap / 4 : cap;
+
+	if (st->hdr->remote_users >= cap || r->users >= share) {
+		errno = EDQUOT;
+		return -1;
+	}
+	return 0;
 }
 
 /*
@@ -321,12 +347,19 @@ remote_user(struct state *st, uint32_t realm, const char *user,
 		strlcpy(u->display, display, sizeof(u->display));
 		return 0;
 	}
+	if (remote_room(st, r) == -1)
+		return -1;
 	f.name = name;
 	f.display = display;
 	f.country = "";
 	f.pwhash = "!";		/* matches no password */
-	if (user_insert(st, &f, idx) == -1)
+	if (user_insert_remote(st, &f, idx) == -1 ||
+	    txn_log(st, &st->hdr->remote_users,
+	    sizeof(st->hdr->remote_users)) == -1 ||
+	    txn_log(st, &r->users, sizeof(r->users)) == -1)
 		return -1;
+	st->hdr->remote_users++;
+	r->users++;
 	st->users[*idx].realm = realm;	/* a fresh slot: logged whole */
 	return 0;
 }

@@ -232,6 +232,8 @@ struct shm_msg {
 	uint32_t	realm;
 	uint32_t	flags;		/* enum msg_flags */
 	uint32_t	shown;		/* MF_KEPT: now_sec() of the inbox reply */
+	uint32_t	seq;		/* in a link's outbox: its number on the link */
+	uint32_t	pad;
 	uint64_t	ref;		/* MF_BOUNCE: id of the refused message */
 };
 
@@ -247,8 +249,11 @@ enum link_state {
 /*
  * A link to another realm.  Its outbox is a FIFO of messages through
  * shm_msg.next, in increasing id order; they leave it when the peer's
- * verdict arrives.  recv_hwm is the highest message id stored from
- * the peer's state instance peer_inst: a frame at or below it is a resend.
+ * verdict arrives.  Each message queued gets the link's next sequence
+ * number (out_seq, never 0), so a receiver knows which numbers may come
+ * next.  recv_hwm is the highest sequence number handled from the
+ * peer's state instance peer_inst: a frame at or below it is a resend,
+ * one more than LINK_WINDOW above it is refused (RFC 1982 arithmetic).
  */
 struct shm_realm {
 	uint32_t	state;		/* enum slot_state */
@@ -268,7 +273,9 @@ struct shm_realm {
 	uint32_t	reject_next;	/* ring position */
 	uint64_t	reject_id[REJECTS_KEPT];	/* refused message ids */
 	uint8_t		reject_code[REJECTS_KEPT];	/* enum rc_code */
-	uint32_t	reserved[8];
+	uint32_t	out_seq;	/* sequence number of the newest queued */
+	uint32_t	users;		/* remote users this link made here */
+	uint32_t	reserved[6];
 	/* runtime, written by realmd without undo */
 	uint32_t	link;		/* enum link_state */
 	uint32_t	pad2;
@@ -326,7 +333,9 @@ struct shm_header {
 	uint32_t	kept_count;
 	uint32_t	pad2;
 
-	uint64_t	reserved[62];	/* room to grow within a version */
+	uint32_t	remote_users;	/* users of linked realms in the user table */
+	uint32_t	remote_cap;	/* room kept for them (realm_users), set at creation */
+	uint64_t	reserved[61];	/* room to grow within a version */
 };
 
 /* An undo record: old bytes of [off, off + len), padded to 8 bytes. */

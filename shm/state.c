@@ -71,7 +71,9 @@ plan_layout(struct shm_header *h, const struct config *cf)
 	} want[RG_COUNT] = {
 		[RG_UNDO] = { UNDO_MIN + cf->group_members * UNDO_PER_MEMBER, 1 },
 		[RG_PROCS] = { SHM_PROCS, sizeof(struct shm_proc) },
-		[RG_USERS] = { cf->max_users + 1, sizeof(struct shm_user) },
+		/* local users, and the room kept for remote ones */
+		[RG_USERS] = { cf->max_users + cf->realm_users + 1,
+		    sizeof(struct shm_user) },
 		[RG_USER_HASH] = { pow2_at_least(cf->max_users), sizeof(uint32_t) },
 		[RG_SESSIONS] = { cf->max_sessions + 1, sizeof(struct shm_session) },
 		[RG_SESSION_HASH] = { pow2_at_least(cf->max_sessions), sizeof(uint32_t) },
@@ -99,6 +101,7 @@ plan_layout(struct shm_header *h, const struct config *cf)
 	h->total_size = off;
 	h->hash_key = ((uint64_t)arc4random() << 32) | arc4random();
 	h->instance = ((uint64_t)arc4random() << 32) | arc4random();
+	h->remote_cap = (uint32_t)cf->realm_users;
 	h->created = now_sec();
 	h->users.mask = h->region[RG_USER_HASH].count - 1;
 	h->sessions.mask = h->region[RG_SESSION_HASH].count - 1;

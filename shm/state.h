@@ -77,6 +77,8 @@ struct user_fields {
 struct shm_user	*user_at(struct state *, uint32_t);
 uint32_t	 user_find_locked(struct state *, const char *, size_t);
 int		 user_insert(struct state *, const struct user_fields *, uint32_t *);
+int		 user_insert_remote(struct state *, const struct user_fields *,
+		     uint32_t *);
 
 /* sessions.c */
 struct shm_session *session_at(struct state *, uint32_t);
@@ -184,8 +186,17 @@ int		 outbox_append(struct state *, uint32_t realm, const struct msg_new *,
 uint32_t	 outbox_find_locked(struct state *, uint32_t realm, uint64_t id);
 int		 outbox_remove(struct state *, uint32_t realm, uint32_t msg,
 		     uint64_t *gone);
-int		 realm_received(struct state *, uint32_t realm, uint64_t id,
-		     int code);
+int		 realm_received(struct state *, uint32_t realm, uint64_t seq,
+		    uint64_t id, int code);
+
+/* seq_after - link sequence number a comes after b (RFC 1982, 32 bits) */
+static inline bool
+seq_after(uint64_t a, uint64_t b)
+{
+	uint32_t d = (uint32_t)a - (uint32_t)b;
+
+	return d != 0 && d < 0x80000000u;
+}
 int		 realm_rejected_locked(struct state *, uint32_t realm, uint64_t id);
 int		 remote_user(struct state *, uint32_t realm, const char *user,
 		     const char *display, uint32_t *);

@@ -32,9 +32,33 @@ user_find_locked(struct state *st, const char *name, size_t len)
 	return chain_find_name(&tb, user_bucket(st, name, len), name, len);
 }
 
-/* user_insert - add a user; EEXIST if the name is taken, ENOSPC if full */
+/*
+ * user_insert - add a user of this realm; EEXIST if the name is taken,
+ * ENOSPC if max_users are there.  The table also keeps room for remote
+ * users (remote_cap), which they alone use: they never fill ours.
+ */
 int
 user_insert(struct state *st, const struct user_fields *f, uint32_t *idx)
+{
+	struct slot_table tb = users_table(st);
+
+	if (user_find_locked(st, f->name, strlen(f->name)) != 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	/* (state_check keeps remote_users <= count and remote_cap < cap) */
+	if (tb.t->count - st->hdr->remote_users >=
+	    tb.cap - 1 - st->hdr->remote_cap) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return user_insert_remote(st, f, idx);
+}
+
+/* user_insert_remote - add a user slot; the caller counts it (remote_user) */
+int
+user_insert_remote(struct state *st, const struct user_fields *f,
+    uint32_t *idx)
 {
 	struct slot_table tb = users_table(st);
 	size_t len = strlen(f->name);

@@ -36,6 +36,7 @@
  *	Every wait is bounded.
  */
 #include "harness.h"
+#include "tlink.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1510,41 +1511,38 @@ test_dead_port_and_silent_peer_refused(void **state)
 }
 
 /*
- * A forged dialer on the chat port: the challenge is well formed and
- * fresh, a bad proof and a version other than 1 end in REALM_UNREACHABLE
- * and a closed connection, and nothing the forger sent is stored.
+ * A forged dialer on the chat port: after TLS the challenge is well
+ * formed and fresh, a bad proof and a version other than 2 end in
+ * REALM_UNREACHABLE and a closed connection, and nothing the forger
+ * sent is stored.
  */
 static void
 test_forged_dialer_refused_on_the_wire(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0];
-	static const char hello[] = "realmlink {\"v\":1,\"realm\":\"evil\","
-	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}\n";
-	static const char hello2[] = "realmlink {\"v\":2,\"realm\":\"evil\","
+	static const char hello1[] = "realmlink {\"v\":1,\"realm\":\"evil\","
 	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}\n";
 	static const char forged[] = "{\"t\":\"proof\",\"proof\":\""
 	    "0000000000000000000000000000000000000000000000000000000000000000"
-	    "\"}\n{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"evil\","
-	    "\"from_name\":\"Evil\",\"to\":\"messi\",\"time\":1796000000,"
-	    "\"text\":\"forged\"}\n";
+	    "\"}\n{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\","
+	    "\"from\":\"evil\",\"from_name\":\"Evil\",\"to\":\"messi\","
+	    "\"time\":1796000000,\"text\":\"forged\"}";
 	char nonce[2][80];
 	struct client *am;
 	cJSON *j, *a;
 
 	for (int i = 0; i < 2; i++) {
-		struct client *raw;
-		int fd;
+		struct tlink *t = tl_dial(daemon_port(A), "evil");
 
-		raw = client_connect(A);
-		fd = client_fd(raw);
-		client_write(raw, hello, strlen(hello));
-		j = raw_line(fd, 5000);
+		if (t == NULL)
+			fail_msg("the acceptor did not start TLS");
+		j = tl_line(t, 5000);
 		if (j == NULL)
 			fail_msg("connection ended instead of a challenge");
 		if (strcmp(str(j, "t"), "challenge") != 0)
 			fail_msg("expected a challenge: %s", show(j));
-		assert_int_equal((int)num(j, "v"), 1);
+		assert_int_equal((int)num(j, "v"), 2);
 		assert_string_equal(str(j, "realm"), "alpha");
 		if (!is_hex_len(str(j, "nonce"), 32))
 			fail_msg("nonce is not 16 bytes in hex: %s", show(j));
@@ -1554,16 +1552,17 @@ test_forged_dialer_refused_on_the_wire(void **state)
 		assert_true(strlen(str(j, "inst")) > 0);
 		snprintf(nonce[i], sizeof(nonce[i]), "%s", str(j, "nonce"));
 		cJSON_Delete(j);
-		client_write(raw, forged, strlen(forged));
-		j = raw_line(fd, 5000);
+		tl_send(t, forged);
+		j = tl_line(t, 5000);
 		if (j == NULL)
 			fail_msg("connection ended without an error line");
 		assert_string_equal(str(j, "t"), "error");
 		assert_string_equal(str(j, "code"), "REALM_UNREACHABLE");
 		str(j, "message");
 		cJSON_Delete(j);
-		raw_eof(fd, 5000);
-		client_close(raw);
+		if ((j = tl_line(t, 5000)) != NULL)
+			fail_msg("expected the end, got %s", show(j));
+		tl_close(t);
 	}
 	if (strcmp(nonce[0], nonce[1]) == 0)
 		fail_msg("two handshakes got the same nonce %s", nonce[0]);
@@ -1573,7 +1572,7 @@ test_forged_dialer_refused_on_the_wire(void **state)
 		struct client *raw = client_connect(A);
 		int fd = client_fd(raw);
 
-		client_write(raw, hello2, strlen(hello2));
+		client_write(raw, hello1, strlen(hello1));
 		j = raw_line(fd, 5000);
 		if (j == NULL)
 			fail_msg("connection ended without an error line");
@@ -1596,32 +1595,28 @@ test_forged_dialer_refused_on_the_wire(void **state)
 
 /*
  * forger_challenged - a dialer on d's chat port that says hello as
- * realm and has read the challenge; its descriptor in *fd
+ * realm and has read the challenge inside TLS
  */
-static struct client *
-forger_challenged(struct daemon *d, const char *realm, int *fd)
+static struct tlink *
+forger_challenged(struct daemon *d, const char *realm)
 {
-	struct client *raw = client_connect(d);
-	char hello[256];
+	struct tlink *t = tl_dial(daemon_port(d), realm);
 	cJSON *j;
 
-	snprintf(hello, sizeof(hello), "realmlink {\"v\":1,\"realm\":\"%s\","
-	    "\"nonce\":\"00112233445566778899aabbccddeeff\","
-	    "\"inst\":\"0123456789abcdef\"}\n", realm);
-	*fd = client_fd(raw);
-	client_write(raw, hello, strlen(hello));
-	j = raw_line(*fd, 5000);
+	if (t == NULL)
+		fail_msg("the acceptor did not start TLS");
+	j = tl_line(t, 5000);
 	if (j == NULL || strcmp(str(j, "t"), "challenge") != 0)
 		fail_msg("expected a challenge: %s", j ? show(j) : "(end)");
 	cJSON_Delete(j);
-	return raw;
+	return t;
 }
 
 /* expect_link_error - an error frame whose message holds why, then the end */
 static void
-expect_link_error(struct client *raw, int fd, const char *why)
+expect_link_error(struct tlink *t, const char *why)
 {
-	cJSON *j = raw_line(fd, 5000);
+	cJSON *j = tl_line(t, 5000);
 
 	if (j == NULL)
 		fail_msg("connection ended without an error frame (%s)", why);
@@ -1630,8 +1625,9 @@ expect_link_error(struct client *raw, int fd, const char *why)
 	if (strstr(str(j, "message"), why) == NULL)
 		fail_msg("expected \"%s\": %s", why, show(j));
 	cJSON_Delete(j);
-	raw_eof(fd, 5000);
-	client_close(raw);
+	if ((j = tl_line(t, 5000)) != NULL)
+		fail_msg("expected the end, got %s", show(j));
+	tl_close(t);
 }
 
 /*
@@ -1644,30 +1640,29 @@ expect_link_error(struct client *raw, int fd, const char *why)
 static void
 test_hostile_dialer_leaves_the_link_alone(void **state)
 {
-	static const char msg_early[] = "{\"t\":\"msg\",\"id\":1,"
+	static const char msg_early[] = "{\"t\":\"msg\",\"id\":1,\"seq\":1,"
 	    "\"kind\":\"private\",\"from\":\"evil\",\"from_name\":\"Evil\","
-	    "\"to\":\"henderson\",\"time\":1796000000,\"text\":\"forged\"}\n";
+	    "\"to\":\"henderson\",\"time\":1796000000,\"text\":\"forged\"}";
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
 	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
-	struct client *raw;
+	struct tlink *t;
 	size_t big = 200 * 1024;
 	char *junk = malloc(big);
 	cJSON *got = cJSON_CreateArray(), *back = cJSON_CreateArray();
-	int fd;
 
 	link_up_both(am, bh, B);
 	send_delivered(am, "beta", "henderson", "before");
 
-	raw = forger_challenged(B, "alpha", &fd);
-	client_write(raw, msg_early, strlen(msg_early));
-	expect_link_error(raw, fd, "out of order");
+	t = forger_challenged(B, "alpha");
+	tl_send(t, msg_early);
+	expect_link_error(t, "out of order");
 	send_delivered(am, "beta", "henderson", "between");
 
-	raw = forger_challenged(B, "alpha", &fd);
+	t = forger_challenged(B, "alpha");
 	memset(junk, 'x', big);
-	(void)send(fd, junk, big, MSG_NOSIGNAL);
-	expect_link_error(raw, fd, "too large");
+	(void)SSL_write(t->ssl, junk, (int)big);
+	expect_link_error(t, "too large");
 	send_delivered(am, "beta", "henderson", "after");
 	send_delivered(bh, "alpha", "messi", "back");
 

@@ -548,6 +548,21 @@ test_relative_paths(void **state)
 	assert_string_equal(f->cf.pidfile, want);
 	assert_string_equal(f->cf.state_dir, "/var/lib/realmchat");
 
+	/* the link certificate files too; the pins are not a path */
+	assert_int_equal(load(f, "realm_tls_cert = tls/r.crt\n"
+	    "realm_tls_key = tls/r.key\nrealm_tls_ca = /etc/ca.pem\n"
+	    "realm_tls_pin = AB:CD, ef01\n"), 0);
+	snprintf(want, sizeof(want), "%s/tls/r.crt", cwd);
+	assert_string_equal(f->cf.realm_tls_cert, want);
+	snprintf(want, sizeof(want), "%s/tls/r.key", cwd);
+	assert_string_equal(f->cf.realm_tls_key, want);
+	assert_string_equal(f->cf.realm_tls_ca, "/etc/ca.pem");
+	assert_string_equal(f->cf.realm_tls_pin, "AB:CD, ef01");
+	assert_int_equal(f->cf.realm_users, 4096);
+	assert_int_equal(load(f, "realm_users = 16\n"), 0);
+	assert_int_equal(f->cf.realm_users, 16);
+	assert_int_equal(load(f, "realm_users = 15\n"), -1);
+
 	/* absolute paths are kept as written; empty ones stay empty */
 	assert_int_equal(load(f, "state_dir = /abs/dir\n"), 0);
 	assert_string_equal(f->cf.state_dir, "/abs/dir");

@@ -43,7 +43,7 @@ test_message_frames(void **state)
 	const char *why;
 
 	(void)state;
-	assert_int_equal(parse("{\"t\":\"msg\",\"id\":41,\"kind\":\"private\","
+	assert_int_equal(parse("{\"t\":\"msg\",\"id\":41,\"seq\":1,\"kind\":\"private\","
 	    "\"from\":\"messi\",\"from_name\":\"Lionel Messi\",\"to\":\"henderson\","
 	    "\"time\":1796000000,\"text\":\"hello\"}", &f, &why), 0);
 	assert_int_equal(f.type, LT_MSG);
@@ -51,7 +51,7 @@ test_message_frames(void **state)
 	assert_string_equal(link_str(f.json, "text"), "hello");
 	link_frame_free(&f);
 
-	assert_int_equal(parse("{\"t\":\"msg\",\"id\":44,\"kind\":\"group\","
+	assert_int_equal(parse("{\"t\":\"msg\",\"id\":44,\"seq\":1,\"kind\":\"group\","
 	    "\"from\":\"messi\",\"from_name\":\"M\",\"to\":\"football\",\"time\":1,"
 	    "\"file\":{\"name\":\"a.txt\",\"size\":5,\"content\":\"aGVsbG8=\"}}",
 	    &f, &why), 0);
@@ -105,28 +105,38 @@ test_malformed_frames(void **state)
 	assert_refused("{\"id\":1}", "frame without type");
 	assert_refused("{\"t\":7}", "frame without type");
 	assert_refused("{\"t\":\"launch\"}", "unknown frame type");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"time\":1,\"text\":\"x\"}", "frame lacks a field");
-	assert_refused("{\"t\":\"msg\",\"id\":0,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":0,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "message without id");
+	/* a link's sequence numbers are 1 .. 2^32-1 */
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
+	    "message without seq");
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":0,\"kind\":\"private\",\"from\":\"a\","
+	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
+	    "message without seq");
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":4294967296,\"kind\":\"private\","
+	    "\"from\":\"a\",\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
+	    "message without seq");
 	assert_refused("{\"t\":\"msg\",\"id\":-3,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "message without id");
 	assert_refused("{\"t\":\"msg\",\"id\":1.5,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "message without id");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"broadcast\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"broadcast\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\"}",
 	    "unknown message kind");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1}",
 	    "a message has either text or a file");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"text\":\"x\","
 	    "\"file\":{\"name\":\"n\",\"size\":1,\"content\":\"eA==\"}}",
 	    "a message has either text or a file");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"file\":{\"name\":\"n\"}}",
 	    "bad file in message");
 	assert_refused("{\"t\":\"verdict\",\"id\":1}", "bad verdict");
@@ -138,9 +148,9 @@ test_malformed_frames(void **state)
 static void
 test_hello(void **state)
 {
-	const char *ok = "realmlink {\"v\":1,\"realm\":\"alpha\","
+	const char *ok = "realmlink {\"v\":2,\"realm\":\"alpha\","
 	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}";
-	const char *v2 = "realmlink {\"v\":2,\"realm\":\"alpha\",\"nonce\":\"00\","
+	const char *v2 = "realmlink {\"v\":1,\"realm\":\"alpha\",\"nonce\":\"00\","
 	    "\"inst\":\"01\"}";
 	const char *why;
 	cJSON *h;
@@ -178,31 +188,33 @@ test_proofs(void **state)
 	const char *nb = "ffeeddccbbaa99887766554433221100";
 
 	(void)state;
-	link_proof("s3cret", "accept", na, nb, "alpha", "beta", p1);
+	link_proof("s3cret", "accept", na, nb, "alpha", "beta", "cb", p1);
 	assert_int_equal(strlen(p1), PROOF_HEX);
-	link_proof("s3cret", "accept", na, nb, "alpha", "beta", p2);
+	link_proof("s3cret", "accept", na, nb, "alpha", "beta", "cb", p2);
 	assert_string_equal(p1, p2);
-	assert_true(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", p1));
+	assert_true(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cb", p1));
 	/* another secret, another direction, swapped nonces or names: refused */
-	assert_false(link_proof_ok("s3creT", "accept", na, nb, "alpha", "beta", p1));
-	assert_false(link_proof_ok("s3cret", "dial", na, nb, "alpha", "beta", p1));
-	assert_false(link_proof_ok("s3cret", "accept", nb, na, "alpha", "beta", p1));
-	assert_false(link_proof_ok("s3cret", "accept", na, nb, "beta", "alpha", p1));
-	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", ""));
+	assert_false(link_proof_ok("s3creT", "accept", na, nb, "alpha", "beta", "cb", p1));
+	assert_false(link_proof_ok("s3cret", "dial", na, nb, "alpha", "beta", "cb", p1));
+	assert_false(link_proof_ok("s3cret", "accept", nb, na, "alpha", "beta", "cb", p1));
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "beta", "alpha", "cb", p1));
+	/* a proof made on another TLS channel: refused */
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cB", p1));
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cb", ""));
 	p1[10] ^= 1;
-	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", p1));
+	assert_false(link_proof_ok("s3cret", "accept", na, nb, "alpha", "beta", "cb", p1));
 }
 
 static void
 test_known_hmac(void **state)
 {
-	/* HMAC-SHA-256("key", "l\na\nb\nc\nd\n"), from openssl dgst -hmac */
+	/* HMAC-SHA-256("key", "l\na\nb\nc\nd\ne\n"), from openssl dgst -hmac */
 	char p[PROOF_HEX + 1];
 
 	(void)state;
-	link_proof("key", "l", "a", "b", "c", "d", p);
+	link_proof("key", "l", "a", "b", "c", "d", "e", p);
 	assert_string_equal(p,
-	    "88728292ef749d52952e4c1a59c59fd4364bddbd26c6e22bb1d85b2f35919e02");
+	    "417ae23d492e5efccab79c93a16a16794da44c3b12b235b7e5451b1f86aaa248");
 }
 
 static void
@@ -247,7 +259,7 @@ test_channel_framing(void **state)
 static void
 test_edges(void **state)
 {
-	const char *tab = "realmlink\t{\"v\":1,\"realm\":\"a\",\"nonce\":\"n\","
+	const char *tab = "realmlink\t{\"v\":2,\"realm\":\"a\",\"nonce\":\"n\","
 	    "\"inst\":\"i\"}";
 	struct buf b = { 0 };
 	struct rmsg_hdr h, zero = { .type = 0, .len = 0 };
@@ -259,10 +271,10 @@ test_edges(void **state)
 	(void)state;
 	assert_refused("{\"t\":\"challenge\",\"realm\":\"a\",\"nonce\":\"n\","
 	    "\"inst\":\"i\",\"proof\":\"p\"}", "challenge without version");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"text\":\"x\"}",
 	    "message without time");
-	assert_refused("{\"t\":\"msg\",\"id\":1,\"kind\":\"private\",\"from\":\"a\","
+	assert_refused("{\"t\":\"msg\",\"id\":1,\"seq\":1,\"kind\":\"private\",\"from\":\"a\","
 	    "\"from_name\":\"A\",\"to\":\"b\",\"time\":1,\"file\":\"n\"}",
 	    "bad file in message");
 	assert_refused("{\"t\":\"history\",\"from\":\"a\",\"group\":\"g\"}",

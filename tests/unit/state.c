@@ -125,6 +125,7 @@ setup(void **state)
 	config_defaults(&f->cf);
 	snprintf(f->cf.state_dir, sizeof(f->cf.state_dir), "%s", f->dir);
 	f->cf.max_users = c->users;
+	f->cf.realm_users = 16;
 	f->cf.max_sessions = c->sessions;
 	f->cf.max_messages = c->messages;
 	f->cf.message_store = c->store;
@@ -605,7 +606,7 @@ test_open_fresh(void **state)
 	assert_int_equal((uint64_t)sb.st_size, h->total_size);
 	assert_int_equal(f->st.size, h->total_size);
 	assert_true((sb.st_mode & 077) == 0);		/* private to us */
-	assert_int_equal(h->region[RG_USERS].count, 16 + 1);
+	assert_int_equal(h->region[RG_USERS].count, 16 + 16 + 1);	/* + realm_users */
 	assert_int_equal(h->region[RG_SESSIONS].count, 16 + 1);
 	assert_int_equal(h->region[RG_MSGS].count, 64 + 1);
 	assert_int_equal(h->region[RG_HEAP].count, 64 << 10);
@@ -1977,7 +1978,7 @@ test_open_larger_config_keeps_file(void **state)
 	f->cf.max_messages = 5000;
 	reopen(f);
 	assert_int_equal(st->size, size);
-	assert_int_equal(st->hdr->region[RG_USERS].count, 17);
+	assert_int_equal(st->hdr->region[RG_USERS].count, 33);
 	assert_int_not_equal(find_user(st, "alice"), 0);
 }
 
@@ -2789,6 +2790,56 @@ test_realm_links_and_outbox(void **state)
 	check_ok(st);
 }
 
+/*
+ * Remote users have room of their own (realm_users, 16 here): one link
+ * takes at most a quarter of it, all links at most all of it, and
+ * however many there are, this realm's own users still fill max_users.
+ */
+static void
+test_remote_users_have_their_own_room(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t r[5], u;
+	char name[32];
+
+	txn_begin(st);
+	for (int k = 0; k < 5; k++) {
+		snprintf(name, sizeof(name), "link%d", k);
+		assert_int_equal(realm_insert(st, name, name, "h", 1, 0, &r[k]), 0);
+	}
+	txn_commit(st);
+	for (int k = 0; k < 5; k++)
+		for (int i = 0; i < 6; i++) {
+			int rc;
+			snprintf(name, sizeof(name), "ghost%d", i);
+			txn_begin(st);
+			rc = remote_user(st, r[k], name, "G", &u);
+			if (rc == 0)
+				txn_commit(st);
+			else {
+				assert_int_equal(errno, EDQUOT);
+				txn_abort(st);
+			}
+			/* 4 per link; the fifth link finds the room full */
+			assert_int_equal(rc, i < 4 && k < 4 ? 0 : -1);
+		}
+	assert_int_equal(st->hdr->remote_users, 16);
+	assert_int_equal(st->realms[r[0]].users, 4);
+	for (int i = 0; i < 16; i++) {
+		snprintf(name, sizeof(name), "local%d", i);
+		add_user(st, name);
+	}
+	assert_int_equal(try_user(st, "onemore", &u), -1);
+	assert_int_equal(errno, ENOSPC);
+	check_ok(st);
+	/* a count that disagrees with the table is damage */
+	st->hdr->remote_users--;
+	check_fails(st, "16 remote users listed but 15 counted");
+	st->hdr->remote_users++;
+	check_ok(st);
+}
+
 static void
 test_realm_received_and_refusals(void **state)
 {
@@ -2798,9 +2849,9 @@ test_realm_received_and_refusals(void **state)
 
 	txn_begin(st);
 	assert_int_equal(realm_insert(st, "beta", "beta", "h", 1, 0, &r), 0);
-	assert_int_equal(realm_received(st, r, 5, -1), 0);	/* stored */
-	assert_int_equal(realm_received(st, r, 7, E_NO_USER), 0);	/* refused */
-	assert_int_equal(realm_received(st, r, 6, -1), 0);	/* never lowers */
+	assert_int_equal(realm_received(st, r, 5, 5, -1), 0);	/* stored */
+	assert_int_equal(realm_received(st, r, 7, 7, E_NO_USER), 0);	/* refused */
+	assert_int_equal(realm_received(st, r, 6, 6, -1), 0);	/* never lowers */
 	txn_commit(st);
 	state_lock(st);
 	assert_int_equal(st->realms[r].recv_hwm, 7);
@@ -2810,7 +2861,7 @@ test_realm_received_and_refusals(void **state)
 	/* the ring keeps the last REJECTS_KEPT refusals */
 	txn_begin(st);
 	for (uint64_t id = 100; id < 100 + REJECTS_KEPT; id++)
-		assert_int_equal(realm_received(st, r, id, E_NO_GROUP), 0);
+		assert_int_equal(realm_received(st, r, id, id, E_NO_GROUP), 0);
 	txn_commit(st);
 	state_lock(st);
 	assert_int_equal(realm_rejected_locked(st, r, 7), -1);
@@ -2820,7 +2871,7 @@ test_realm_received_and_refusals(void **state)
 	state_unlock(st);
 	/* an aborted transaction leaves the mark where it was */
 	txn_begin(st);
-	assert_int_equal(realm_received(st, r, 1000, -1), 0);
+	assert_int_equal(realm_received(st, r, 1000, 1000, -1), 0);
 	txn_abort(st);
 	assert_int_equal(st->realms[r].recv_hwm, 99 + REJECTS_KEPT);
 	check_ok(st);
@@ -3091,6 +3142,7 @@ main(void)
 		T(test_lock_counter_two_processes),
 		T(test_realm_links_and_outbox),
 		T(test_realm_received_and_refusals),
+		T(test_remote_users_have_their_own_room),
 		T(test_remote_users_and_realm_inbox),
 		T(test_realm_remove_moves_arrivals),
 		T(test_realm_remove_frees_kept_arrivals),
