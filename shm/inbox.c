@@ -121,6 +121,8 @@ msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
 		u->inbox_head = i;
 	u->inbox_tail = i;
 	u->inbox_count++;
+	if (u->watch != 0)		/* nobody watches: no further cost */
+		watch_note_locked(st, u, m->to);
 	return 0;
 }
 
@@ -143,7 +145,8 @@ lease_is(const struct shm_msg *m, const struct lease *l)
 
 /*
  * inbox_lease_locked - lease up to max waiting messages that arrived
- * over link realm (0: from this realm), oldest first, into out[],
+ * over link realm (0: from this realm; LEASE_ANY: from anywhere),
+ * oldest first, into out[],
  * stopping before max_bytes of text and file bodies (but taking at
  * least one); *more tells whether unleased messages remain.
  */
@@ -159,12 +162,13 @@ inbox_lease_locked(struct state *st, uint32_t user, uint32_t realm,
 
 	*more = false;
 	if (u == NULL || (realm == 0 && u->realm_count == u->inbox_count) ||
-	    (realm != 0 && u->realm_count == 0))
+	    (realm != 0 && realm != LEASE_ANY && u->realm_count == 0))
 		return 0;
 	for (uint32_t i = u->inbox_head; i != 0 && i < cap && steps++ < cap;
 	    i = st->msgs[i].next) {
 		struct shm_msg *m = &st->msgs[i];
-		if (m->realm != realm || lease_live_locked(st, m))
+		if ((realm != LEASE_ANY && m->realm != realm) ||
+		    lease_live_locked(st, m))
 			continue;
 		uint64_t size = m->len;
 		if (m->kind == MSG_FILE && file_at(st, m->file) != NULL)
@@ -293,4 +297,94 @@ inbox_commit(struct state *st, uint32_t user, const struct lease *l)
 		if (n < COMMIT_CHUNK)
 			return total;
 	}
+}
+
+/* wanted - is message i one of msgs[0, n)? */
+static bool
+wanted(uint32_t i, const uint32_t *msgs, size_t n)
+{
+	for (size_t j = 0; j < n; j++)
+		if (msgs[j] == i)
+			return true;
+	return false;
+}
+
+/*
+ * unlink_some - take the messages of msgs[] that still carry lease l off
+ * u's queue and free them; bodies that lost their last reference go to
+ * gone[].  How many were removed, or -1.
+ */
+static int
+unlink_some(struct state *st, struct shm_user *u, const struct lease *l,
+    const uint32_t *msgs, size_t n, uint64_t *gone, size_t *ngone)
+{
+	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, prev = 0;
+	uint32_t *link = &u->inbox_head;
+	int done = 0;
+
+	if (txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1 ||
+	    txn_log(st, &u->realm_count, sizeof(u->realm_count)) == -1)
+		return -1;
+	while (*link != 0 && (size_t)done < n) {
+		uint32_t i = *link;
+		struct shm_msg *m = &st->msgs[i];
+		if (i >= cap || ++steps > cap) {
+			errno = EIO;
+			return -1;
+		}
+		if (!lease_is(m, l) || !wanted(i, msgs, n)) {
+			prev = i;
+			link = &m->next;
+			continue;
+		}
+		if (txn_log(st, link, sizeof(*link)) == -1)
+			return -1;
+		*link = m->next;
+		if (u->inbox_tail == i)
+			u->inbox_tail = prev;
+		u->inbox_count--;
+		if (m->realm != 0)
+			u->realm_count--;
+		if (msg_release(st, i, &gone[*ngone]) == -1)
+			return -1;
+		if (gone[*ngone] != 0)
+			(*ngone)++;
+		done++;
+	}
+	return done;
+}
+
+/*
+ * inbox_remove - remove the messages msgs[0, n) (at most COMMIT_CHUNK)
+ * of lease l, in one transaction: the ones whose bytes were written,
+ * while the rest of the lease stays held.  Returns how many.
+ */
+int
+inbox_remove(struct state *st, uint32_t user, const struct lease *l,
+    const uint32_t *msgs, size_t n)
+{
+	uint64_t gone[COMMIT_CHUNK];
+	struct shm_user *u;
+	size_t ngone = 0;
+	int done;
+
+	if (n > COMMIT_CHUNK) {
+		errno = E2BIG;
+		return -1;
+	}
+	txn_begin(st);
+	if ((u = user_at(st, user)) == NULL) {
+		txn_commit(st);
+		return 0;
+	}
+	if ((done = unlink_some(st, u, l, msgs, n, gone, &ngone)) == -1) {
+		int saved = errno;
+		txn_abort(st);
+		errno = saved;
+		return -1;
+	}
+	txn_commit(st);
+	for (size_t j = 0; j < ngone; j++)
+		spool_unlink(st, gone[j]);
+	return done;
 }

@@ -39,6 +39,8 @@ struct state {
 	char			 spool[PATH_MAX];	/* file bodies */
 	int			 proc;		/* our slot in procs, -1 none */
 	uint32_t		 pid;		/* our pid, the lock's owner word */
+	int			 wake_fd[SHM_PROCS];	/* eventfd per slot, -1 none */
+	uint64_t		 wake_due;	/* slots to wake once unlocked */
 };
 
 /* state.c */
@@ -125,9 +127,22 @@ size_t		 inbox_lease_locked(struct state *, uint32_t user,
 void		 inbox_realm_counts_locked(struct state *, uint32_t user,
 		     uint32_t counts[REALMS_MAX + 1]);
 int		 inbox_commit(struct state *, uint32_t user, const struct lease *);
+int		 inbox_remove(struct state *, uint32_t user, const struct lease *,
+		     const uint32_t *msgs, size_t n);
 void		 inbox_release_locked(struct state *, uint32_t user,
 		     const struct lease *);
 bool		 lease_live_locked(struct state *, const struct shm_msg *);
+
+/* watch.c: push to watching connections */
+#define LEASE_ANY	UINT32_MAX	/* inbox_lease_locked: every link */
+int		 watch_open(struct state *);
+void		 watch_reset_locked(struct state *);
+void		 watch_note_locked(struct state *, struct shm_user *, uint32_t user);
+void		 watch_wake(struct state *);
+int		 watch_set_locked(struct state *, uint32_t user, bool on);
+size_t		 watch_take_locked(struct state *, uint32_t *users, size_t max,
+		     bool *lost);
+bool		 watch_hinted(struct state *);
 
 /* groups.c */
 struct shm_group *group_at(struct state *, uint32_t);
