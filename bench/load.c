@@ -1557,6 +1557,7 @@ pside_flush(struct pside *x)
 		epoll_ctl(pr.ep, EPOLL_CTL_MOD, x->fd, &e);
 }
 
+/* pprintf - a formatted short request to one side */
 static void
 pprintf(struct pside *x, const char *fmt, ...)
 {
@@ -1767,6 +1768,27 @@ ptimers(void)
 	return (int)((next - now + 999999) / 1000000);
 }
 
+/* pairs_report - the result line of a pairs run */
+static void
+pairs_report(const struct cpu_snap *cpu0, const struct cpu_snap *cpu1,
+    uint64_t setup_ns)
+{
+	printf("mode=%s pairs=%u setup_ms=%llu think_ms=%u poll_ms=%u size=%zu "
+	    "seconds=%.2f ops=%llu ops_per_s=%.0f p50_us=%.1f p99_us=%.1f "
+	    "p999_us=%.1f max_us=%.1f errors=%llu", o.mode == M_IRC ? "irc" :
+	    o.mode == M_PUSH ? "push" : "poll", o.conns,
+	    (unsigned long long)setup_ns / 1000000, pr.think_ms,
+	    o.mode == M_POLL ? pr.poll_ms : 0, o.msg_size, o.duration,
+	    (unsigned long long)pr.ops, (double)pr.ops / o.duration,
+	    us(hist_quantile(&pr.hist, 0.50)), us(hist_quantile(&pr.hist, 0.99)),
+	    us(hist_quantile(&pr.hist, 0.999)), us(pr.hist.max),
+	    (unsigned long long)pr.errors);
+	print_cpu(cpu0, cpu1, pr.ops);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* mode_pairs - irc, push, poll: set the pairs up, run the window, report */
 static void
 mode_pairs(void)
 {
@@ -1818,19 +1840,7 @@ mode_pairs(void)
 		}
 	}
 	cpu_snap(&cpu1);
-	printf("mode=%s pairs=%u setup_ms=%llu think_ms=%u poll_ms=%u size=%zu seconds=%.2f "
-	    "ops=%llu ops_per_s=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f "
-	    "max_us=%.1f errors=%llu", o.mode == M_IRC ? "irc" :
-	    o.mode == M_PUSH ? "push" : "poll", o.conns,
-	    (unsigned long long)(pr.ready_at - begun) / 1000000, pr.think_ms,
-	    o.mode == M_POLL ? pr.poll_ms : 0, o.msg_size, o.duration,
-	    (unsigned long long)pr.ops, (double)pr.ops / o.duration,
-	    us(hist_quantile(&pr.hist, 0.50)), us(hist_quantile(&pr.hist, 0.99)),
-	    us(hist_quantile(&pr.hist, 0.999)), us(pr.hist.max),
-	    (unsigned long long)pr.errors);
-	print_cpu(&cpu0, &cpu1, pr.ops);
-	printf("\n");
-	fflush(stdout);
+	pairs_report(&cpu0, &cpu1, pr.ready_at - begun);
 	for (unsigned i = 0; i < o.conns; i++) {
 		hang_up(pr.p[i].s.fd);
 		hang_up(pr.p[i].r.fd);
