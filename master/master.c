@@ -659,6 +659,10 @@ start(bool foreground, char *err, size_t errlen)
 	    priv_drop(&m.priv, err, errlen) == -1 ||
 	    (m.rfd = realmd_listen(&m.cf, err, errlen)) == -1)
 		return -1;
+	if (watch_open(&m.st) == -1) {	/* every child inherits them all */
+		snprintf(err, errlen, "eventfd: %s", strerror(errno));
+		return -1;
+	}
 	if (!foreground && daemon(0, 0) == -1) {
 		snprintf(err, errlen, "daemon: %s", strerror(errno));
 		return -1;

@@ -126,6 +126,8 @@ msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
 		u->inbox_head = i;
 	u->inbox_tail = i;
 	u->inbox_count++;
+	if (u->watch != 0)		/* nobody watches: no further cost */
+		watch_note_locked(st, u, m->to);
 	return 0;
 }
 
@@ -148,7 +150,8 @@ lease_is(const struct shm_msg *m, const struct lease *l)
 
 /*
  * inbox_lease_locked - lease up to max waiting messages that arrived
- * over link realm (0: from this realm), oldest first, into out[],
+ * over link realm (0: from this realm; LEASE_ANY: from anywhere),
+ * oldest first, into out[],
  * stopping before max_bytes of text and file bodies (but taking at
  * least one); *more tells whether unleased messages remain.
  */
@@ -164,12 +167,13 @@ inbox_lease_locked(struct state *st, uint32_t user, uint32_t realm,
 
 	*more = false;
 	if (u == NULL || (realm == 0 && u->realm_count == u->inbox_count) ||
-	    (realm != 0 && u->realm_count == 0))
+	    (realm != 0 && realm != LEASE_ANY && u->realm_count == 0))
 		return 0;
 	for (uint32_t i = u->inbox_head; i != 0 && i < cap && steps++ < cap;
 	    i = st->msgs[i].next) {
 		struct shm_msg *m = &st->msgs[i];
-		if (m->realm != realm || lease_live_locked(st, m))
+		if ((realm != LEASE_ANY && m->realm != realm) ||
+		    lease_live_locked(st, m))
 			continue;
 		uint64_t size = m->len;
 		if (m->kind == MSG_FILE && file_at(st, m->file) != NULL)
@@ -325,29 +329,43 @@ kept_make_room(struct state *st, uint64_t need, uint64_t max,
 	return -1;
 }
 
+/* wanted - is message i one of msgs[0, n) (msgs NULL: every one)? */
+static bool
+wanted(uint32_t i, const uint32_t *msgs, size_t n)
+{
+	if (msgs == NULL)
+		return true;
+	for (size_t j = 0; j < n; j++)
+		if (msgs[j] == i)
+			return true;
+	return false;
+}
+
 /*
- * remove_leased - one transaction's worth of inbox_commit; how many
- * removed.  Bodies of files that lost their last reference go to gone[].
+ * remove_leased - take up to n messages that carry lease l (and are in
+ * msgs[], unless it is NULL) off u's queue, in the caller's transaction;
+ * how many.  keep: files go to the kept chain; the bodies of others that
+ * lost their last reference go to gone[].
  */
 static int
 remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
-    bool keep, uint64_t *gone, size_t *ngone)
+    const uint32_t *msgs, size_t n, bool keep, uint64_t *gone, size_t *ngone)
 {
 	uint32_t cap = st->hdr->region[RG_MSGS].count, steps = 0, prev = 0;
 	uint32_t *link = &u->inbox_head;
-	int n = 0;
+	int done = 0;
 
 	if (txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1 ||
 	    txn_log(st, &u->realm_count, sizeof(u->realm_count)) == -1)
 		return -1;
-	while (*link != 0 && n < COMMIT_CHUNK) {
+	while (*link != 0 && (size_t)done < n) {
 		uint32_t i = *link;
 		struct shm_msg *m = &st->msgs[i];
 		if (i >= cap || ++steps > cap) {
 			errno = EIO;
 			return -1;
 		}
-		if (!lease_is(m, l)) {
+		if (!lease_is(m, l) || !wanted(i, msgs, n)) {
 			prev = i;
 			link = &m->next;
 			continue;
@@ -368,9 +386,9 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
 			return -1;
 		if (gone[*ngone] != 0)
 			(*ngone)++;
-		n++;
+		done++;
 	}
-	return n;
+	return done;
 }
 
 /*
@@ -393,7 +411,8 @@ inbox_commit(struct state *st, uint32_t user, const struct lease *l, bool keep)
 			txn_commit(st);
 			return total;
 		}
-		if ((n = remove_leased(st, u, l, keep, gone, &ngone)) == -1) {
+		if ((n = remove_leased(st, u, l, NULL, COMMIT_CHUNK, keep,
+		    gone, &ngone)) == -1) {
 			int saved = errno;
 			txn_abort(st);
 			errno = saved;
@@ -406,4 +425,41 @@ inbox_commit(struct state *st, uint32_t user, const struct lease *l, bool keep)
 		if (n < COMMIT_CHUNK)
 			return total;
 	}
+}
+
+/*
+ * inbox_remove - remove the messages msgs[0, n) (at most COMMIT_CHUNK)
+ * of lease l, in one transaction: the ones whose bytes were written,
+ * while the rest of the lease stays held (keep: as inbox_commit).
+ * Returns how many.
+ */
+int
+inbox_remove(struct state *st, uint32_t user, const struct lease *l,
+    const uint32_t *msgs, size_t n, bool keep)
+{
+	uint64_t gone[COMMIT_CHUNK];
+	struct shm_user *u;
+	size_t ngone = 0;
+	int done;
+
+	if (n > COMMIT_CHUNK) {
+		errno = E2BIG;
+		return -1;
+	}
+	txn_begin(st);
+	if ((u = user_at(st, user)) == NULL) {
+		txn_commit(st);
+		return 0;
+	}
+	if ((done = remove_leased(st, u, l, msgs, n, keep, gone,
+	    &ngone)) == -1) {
+		int saved = errno;
+		txn_abort(st);
+		errno = saved;
+		return -1;
+	}
+	txn_commit(st);
+	for (size_t j = 0; j < ngone; j++)
+		spool_unlink(st, gone[j]);
+	return done;
 }

@@ -51,6 +51,7 @@
 #define REMOTE_NAME_LEN	(2 * NAME_LEN + 1)	/* "user@realm" of a remote user */
 #define REJECTS_KEPT	64	/* refusals a link remembers for resends */
 #define LINK_WINDOW	REJECTS_KEPT	/* messages in flight on a link */
+#define WATCH_RING	128	/* hints a worker's watchers have not seen */
 
 enum shm_region_id {
 	RG_UNDO,		/* undo log of the transaction in flight */
@@ -109,6 +110,17 @@ struct shm_proc {
 	uint64_t	delivered;	/* messages removed by a written inbox reply */
 	uint64_t	commands[STAT_COMMANDS];
 	uint64_t	errors[STAT_ERRORS];
+	/*
+	 * Push (watch.c): users with new messages for this worker's
+	 * watching connections.  Senders append under the lock; the worker
+	 * reads under the lock.  Free-running counts: head - tail above
+	 * WATCH_RING means hints were lost and the worker looks at every
+	 * user it watches.  Hints only, never undo-logged: a stale or lost
+	 * one costs a look, never a message.
+	 */
+	uint32_t	watch_head;	/* hints written, ever */
+	uint32_t	watch_tail;	/* hints read, ever */
+	uint32_t	watch_ring[WATCH_RING];	/* user indices */
 };
 
 enum slot_state { SLOT_FREE = 0, SLOT_USED = 1 };
@@ -136,7 +148,9 @@ struct shm_user {
 	uint32_t	realm_count;	/* of inbox_count: arrived over a link */
 	uint32_t	auth_fails;	/* failed logins in the window (guard.c) */
 	uint32_t	auth_last;	/* now_sec() of the last; not logged */
-	uint32_t	reserved[3];
+	uint32_t	reserved;
+	uint64_t	watch;		/* bit per process slot with a connection
+					   watching this user; not logged */
 };
 
 /* A group lives in its home realm; its history is a chain of messages. */

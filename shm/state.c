@@ -256,6 +256,7 @@ recover(struct state *st, char *err, size_t errlen)
 		st->procs[i].conns = 0;
 		st->procs[i].gen++;
 	}
+	watch_reset_locked(st);
 	return 0;
 }
 
@@ -273,6 +274,8 @@ state_open(struct state *st, const struct config *cf, char *err, size_t errlen)
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
 	st->proc = -1;
+	for (int i = 0; i < SHM_PROCS; i++)
+		st->wake_fd[i] = -1;
 	st->pid = (uint32_t)getpid();
 	if (mkdir_p(cf->state_dir, 0700) == -1) {
 		snprintf(err, errlen, "%s: %s", cf->state_dir, strerror(errno));
@@ -331,6 +334,11 @@ state_close(struct state *st)
 		munmap(st->base, st->size);
 	if (st->fd != -1)
 		close(st->fd);
+	for (int i = 0; i < SHM_PROCS; i++)
+		if (st->wake_fd[i] != -1) {
+			close(st->wake_fd[i]);
+			st->wake_fd[i] = -1;
+		}
 	st->base = NULL;
 	st->hdr = NULL;
 	st->fd = -1;

@@ -39,6 +39,8 @@ struct state {
 	char			 spool[PATH_MAX];	/* file bodies */
 	int			 proc;		/* our slot in procs, -1 none */
 	uint32_t		 pid;		/* our pid, the lock's owner word */
+	int			 wake_fd[SHM_PROCS];	/* eventfd per slot, -1 none */
+	uint64_t		 wake_due;	/* slots to wake once unlocked */
 };
 
 /* state.c */
@@ -128,6 +130,8 @@ void		 inbox_realm_counts_locked(struct state *, uint32_t user,
 		     uint32_t counts[REALMS_MAX + 1]);
 int		 inbox_commit(struct state *, uint32_t user, const struct lease *,
 		     bool keep);
+int		 inbox_remove(struct state *, uint32_t user, const struct lease *,
+		     const uint32_t *msgs, size_t n, bool keep);
 bool		 kept_live(const struct shm_msg *, uint64_t now, uint64_t keep);
 /* Bodies that making room in the spool freed, to unlink once committed. */
 #define EVICT_MAX	64	/* kept files dropped for one new file, at most */
@@ -142,6 +146,17 @@ int		 kept_expire(struct state *, uint64_t now, uint64_t keep,
 void		 inbox_release_locked(struct state *, uint32_t user,
 		     const struct lease *);
 bool		 lease_live_locked(struct state *, const struct shm_msg *);
+
+/* watch.c: push to watching connections */
+#define LEASE_ANY	UINT32_MAX	/* inbox_lease_locked: every link */
+int		 watch_open(struct state *);
+void		 watch_reset_locked(struct state *);
+void		 watch_note_locked(struct state *, struct shm_user *, uint32_t user);
+void		 watch_wake(struct state *);
+int		 watch_set_locked(struct state *, uint32_t user, bool on);
+size_t		 watch_take_locked(struct state *, uint32_t *users, size_t max,
+		     bool *lost);
+bool		 watch_hinted(struct state *);
 
 /* groups.c */
 struct shm_group *group_at(struct state *, uint32_t);

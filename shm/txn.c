@@ -126,6 +126,8 @@ txn_commit(struct state *st)
 	__atomic_store_n(&st->hdr->undo_used, 0, __ATOMIC_RELEASE);
 	barrier();
 	state_unlock(st);
+	if (st->wake_due != 0)
+		watch_wake(st);
 }
 
 /* txn_abort - undo everything the transaction changed, then unlock */
@@ -135,6 +137,8 @@ txn_abort(struct state *st)
 	if (txn_rollback_locked(st) == -1)
 		abort();
 	state_unlock(st);
+	if (st->wake_due != 0)		/* hints stay: their wake-up is owed */
+		watch_wake(st);
 }
 
 /*

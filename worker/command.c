@@ -29,6 +29,7 @@ static const struct command commands[] = {	/* at most STAT_COMMANDS */
 	{ "logout", { NULL }, 0, 0, S, cmd_logout },
 	{ "send", { "sendprivate" }, 2, 2, S | T, cmd_send },
 	{ "inbox", { NULL }, 0, 0, S, cmd_inbox },
+	{ "watch", { NULL }, 0, 1, S, cmd_watch },
 	{ "info", { "login_info", "logininfo" }, 0, 0, S, cmd_info },
 	{ "whoami", { "sessioncheck" }, 0, 0, S, cmd_whoami },
 	{ "addgroup", { "creategroup" }, 1, 2, S, cmd_addgroup },

@@ -19,7 +19,9 @@
  *
  *	An inbox reply carries a lease (struct pending): once conn->written
  *	passes the end of that reply, its messages are removed from the
- *	queue; if the connection closes first, they are released.
+ *	queue; if the connection closes first, they are released.  Pushes
+ *	to a watching connection (watch.c) are added between requests,
+ *	just before the connection's bytes are written.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -37,6 +39,7 @@
 #define READS_PER_EVENT	16		/* then let other connections run */
 #define OUT_HIGH	(1 << 20)
 #define ACCEPT_BURST	64
+#define PUSH_ROUNDS	4		/* batches of pushes per event */
 
 static char rbuf[READ_CHUNK];
 
@@ -257,6 +260,49 @@ flush(struct conn *c)
 	if (c->written != before)
 		touch(c);
 	finish_pending(c);
+	watch_written(c);
+	return rc;
+}
+
+/*
+ * send_out - write what the connection owes; a watcher also gets its
+ * pushes, batch after batch while the socket takes them all, then waits
+ * for the next pass of the loop so that others get their turn.
+ */
+static int
+send_out(struct conn *c)
+{
+	for (int i = 0; i < PUSH_ROUNDS; i++) {
+		watch_fill(c);
+		if (flush(c) == -1)
+			return -1;
+		if (!watch_again(c))
+			return 0;
+	}
+	watch_later(c);
+	return 0;
+}
+
+/* conn_unsent - reply bytes waiting for the socket */
+size_t
+conn_unsent(const struct conn *c)
+{
+	return buf_used(&c->out);
+}
+
+/*
+ * conn_push - append o (freed), an object nobody asked for, behind the
+ * replies produced so far; *end is conn->queued just after it.
+ */
+int
+conn_push(struct conn *c, cJSON *o, uint64_t *end)
+{
+	struct buf *out = reply_target(c);
+	size_t before = buf_used(out);
+	int rc = o != NULL ? reply_finish(out, o) : -1;
+
+	c->queued += buf_used(out) - before;
+	*end = c->queued;
 	return rc;
 }
 
@@ -341,7 +387,7 @@ conn_event(struct conn *c, uint32_t events)
 		realm_handoff(c);
 		return;
 	}
-	if (flush(c) == -1 || !update_interest(c))
+	if (send_out(c) == -1 || !update_interest(c))
 		conn_close(c);
 }
 
@@ -504,6 +550,7 @@ conn_close(struct conn *c)
 			free(p);
 		}
 	}
+	watch_close(c);
 	realm_forget(c);
 	idle_unlink(w, c);
 	guard_conn_del(w->st->proc, c->addr_bucket);

@@ -100,9 +100,13 @@ run(struct worker *w)
 				drain_signals(w);
 			else if (ev[i].data.ptr == &realm_chan_mark)
 				realm_event(w, ev[i].events);
+			else if (ev[i].data.ptr == &watch_mark)
+				watch_wakeup(w);
 			else
 				conn_event(ev[i].data.ptr, ev[i].events);
 		}
+		/* pushes: hints from senders (ours too), watchers due */
+		watch_run(w);
 		now = now_msec();
 		if (now >= next_tick) {
 			next_tick = now + TICK_MS;
@@ -143,6 +147,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    conn_listen(&w, EPOLL_CTL_ADD) == -1 ||
 	    watch(&w, w.sigfd, EPOLLIN, &signal_mark) == -1 ||
+	    watch_init(&w) == -1 ||
 	    (w.msg_idx = calloc(cf->inbox_batch, sizeof(uint32_t))) == NULL) {
 		log_err("worker setup: %m");
 		return 1;
@@ -151,6 +156,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
 	realm_close(&w);
+	watch_forget_all(&w);
 	free(w.msg_idx);
 	buf_free(&w.scratch);
 	return 0;

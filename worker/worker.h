@@ -61,6 +61,7 @@ struct conn {
 	uint32_t	 debug_lock_sleep; /* debug_hooks: ms the next request's
 					     change sleeps inside the lock */
 	uint16_t	 addr_bucket;	/* the peer address's, in guard.c */
+	struct push	*push;		/* watching (watch.c), or NULL */
 };
 
 /* The worker's end of the channel to realmd. */
@@ -89,6 +90,10 @@ struct worker {
 	uint32_t	*msg_idx;	/* inbox_batch slots for leasing */
 	struct realm_chan realmd;
 	struct conn	*waiting;	/* connections waiting on realmd */
+	struct push	**watch_tab;	/* watching connections, by user */
+	uint32_t	 watch_mask;	/* buckets - 1; 0 before the first */
+	uint32_t	 nwatch;
+	struct push	*watch_ready;	/* watchers to serve after this pass */
 };
 
 /* A parsed request as a handler sees it. */
@@ -176,6 +181,20 @@ void	conn_expire_idle(struct worker *, uint64_t now);
 void	conn_stop(struct worker *);
 int	conn_add_pending(struct conn *, uint32_t user, const struct lease *);
 void	conn_late_reply(struct conn *, struct buf *reply);
+size_t	conn_unsent(const struct conn *);
+int	conn_push(struct conn *, cJSON *, uint64_t *end);
+
+/* watch.c */
+extern char watch_mark;		/* epoll data of the worker's eventfd */
+int	watch_init(struct worker *);
+void	watch_wakeup(struct worker *);
+void	watch_run(struct worker *);
+void	watch_fill(struct conn *);
+void	watch_written(struct conn *);
+bool	watch_again(const struct conn *);
+void	watch_later(struct conn *);
+void	watch_close(struct conn *);
+void	watch_forget_all(struct worker *);
 
 /* guard.c: throttles of failed logins (see there) */
 #define AUTH_ADDR_FREE	10	/* failures from an address before delays */
@@ -262,7 +281,7 @@ void	text_refused(struct request *, enum rc_code);
 
 /* cmd_account.c, cmd_message.c, cmd_group.c, cmd_file.c */
 cmd_handler cmd_auth, cmd_register, cmd_logout, cmd_info, cmd_whoami;
-cmd_handler cmd_send, cmd_inbox;
+cmd_handler cmd_send, cmd_inbox, cmd_watch;
 cmd_handler cmd_addrealm, cmd_listrealm, cmd_ackrealm, cmd_sendrealm;
 cmd_handler cmd_sendfilerealm, cmd_sendgrouprealm, cmd_sendgroupfilerealm;
 cmd_handler cmd_inboxrealm, cmd_joingrouprealm, cmd_inboxgrouprealm;

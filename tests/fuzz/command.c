@@ -338,6 +338,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	buf_free(&out);
 	free(c.handoff);
+	watch_close(&c);		/* a watch ends with its connection */
 	if (state_check(&st, err, sizeof(err)) == -1)
 		fuzz_fail("state_check: %s", err);
 	return 0;

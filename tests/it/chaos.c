@@ -5,7 +5,12 @@
  *	Two realms, alpha and beta, linked (alpha dials).  Three clients per
  *	realm (messi, henderson, lineker, in forked processes) send unique
  *	private, group, file, realm, realm-list and realm-file messages in
- *	a loop and drain their inboxes now and then.  A request whose
+ *	a loop and drain their inboxes now and then, while a watcher per
+ *	user (another forked process) holds a connection that said "watch"
+ *	and logs every message pushed to it; a watcher whose connection
+ *	drops reconnects and watches again, and at the end says "watch off"
+ *	and reads up to its reply, so that every push the server handed to
+ *	the kernel is counted.  A request whose
  *	connection dropped or timed out has an unknown outcome; the client
  *	reconnects and authenticates again.  Meanwhile a driver kills -9
  *	random workers and the realmd of either side (only processes at
@@ -24,11 +29,12 @@
  *	  - nothing arrived that was never sent, or at a reader it was not
  *	    sent to; a file arrived with the bytes sent.
  *	The same (reader, id) seen twice is the documented at-least-once
- *	window of inbox delivery (a reply written in full, then its worker
- *	killed before it removed the messages): counted apart as a re-read,
- *	not as a doubled message.  A second copy has another id.
+ *	window of inbox and push delivery (a reply or push written in full,
+ *	then its worker killed before it removed the messages): counted
+ *	apart as a re-read, not as a doubled message.  A second copy has
+ *	another id.
  *
- *	Prints messages acknowledged, lost, doubled, re-reads, kills
+ *	Prints messages acknowledged, lost, doubled, re-reads, pushes, kills
  *	survived and the longest pause in service (the longest a client
  *	went between two successful replies).
  *	Environment: CHAOS_SECONDS (load, default 20), CHAOS_SEED.
@@ -370,6 +376,101 @@ client_main(struct cl *k)
 	_exit(0);
 }
 
+/* log_object - a pushed message is logged; anything else is a reply */
+static bool
+log_object(struct cl *k, cJSON *o)
+{
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+	bool reply = !cJSON_IsString(ev);
+
+	if (!reply) {
+		log_entry(k, o);
+		k->unknown++;		/* a watcher counts its pushes here */
+	}
+	return reply;
+}
+
+/*
+ * watch_cmd - send line on the watcher's connection and read objects up
+ * to its reply, logging the pushes before it; false if the connection
+ * is gone (or the reply did not come), true with the reply's status OK
+ */
+static bool
+watch_cmd(struct cl *k, const char *line)
+{
+	double end = now_s() + READ_TIMEOUT_MS / 1000.0;
+	bool ok = false;
+	cJSON *o;
+
+	if (!connect_auth(k, k->end + 20.0) ||
+	    client_try_write(k->c, line, SEND_TIMEOUT_MS) != 0) {
+		if (k->c != NULL)
+			drop(k);
+		return false;
+	}
+	for (;;) {
+		int rc = client_try_object(k->c, (int)((end - now_s()) * 1000),
+		    &o);
+
+		if (rc != 0) {
+			drop(k);
+			return false;
+		}
+		if (log_object(k, o)) {
+			ok = status_is(o, "OK");
+			cJSON_Delete(o);
+			break;
+		}
+		cJSON_Delete(o);
+	}
+	if (ok)
+		note_ok(k);
+	else
+		drop(k);		/* its session was evicted: log in again */
+	return ok;
+}
+
+/*
+ * watcher_main - in the child: watch, log pushes, watch again after a
+ * drop (and every 2 s, in case the session was evicted), then at the
+ * end "watch off" and read up to its reply
+ */
+static void
+watcher_main(struct cl *k)
+{
+	double again = 0;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	k->last_ok = now_s();
+	while (now_s() < k->end) {
+		cJSON *o;
+
+		if (k->c == NULL || now_s() > again) {
+			if (!watch_cmd(k, "watch")) {
+				sleep_ms(20);
+				continue;
+			}
+			again = now_s() + 2.0;
+		}
+		switch (client_try_object(k->c, 200, &o)) {
+		case 0:
+			log_object(k, o);
+			cJSON_Delete(o);
+			break;
+		case -2:
+			break;
+		default:
+			drop(k);	/* its worker died: what it sent is read */
+		}
+	}
+	for (int tries = 0; tries < 5 && !watch_cmd(k, "watch off"); tries++)
+		;
+	fprintf(k->log, "W %d %d\n", k->ci, k->unknown);
+	fclose(k->log);
+	drop(k);
+	_exit(0);
+}
+
 /* ---------------------------------------------------------------- */
 /* The verifier's tally                                              */
 /* ---------------------------------------------------------------- */
@@ -387,7 +488,7 @@ struct tally {
 	struct msgrec	*m[NCLIENT];	/* per sender, by sequence number */
 	int		 n[NCLIENT];
 	long		 rereads, never_sent, misdelivered, corrupt, bounces;
-	long		 entries;
+	long		 entries, pushes;
 	double		 worst[NCLIENT];
 	int		 reconnects, unknown_rq, timeouts;
 };
@@ -490,7 +591,7 @@ read_log(struct tally *t, const char *path, int pass)
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		struct msgrec *m;
 
-		if ((pass == 0) != (strchr("AKEUP", line[0]) != NULL))
+		if ((pass == 0) != (strchr("AKEUPW", line[0]) != NULL))
 			continue;
 		switch (line[0]) {
 		case 'A':
@@ -517,6 +618,10 @@ read_log(struct tally *t, const char *path, int pass)
 			break;
 		case 'B':
 			t->bounces++;
+			break;
+		case 'W':
+			assert_int_equal(sscanf(line, "W %d %d", &ci, &un), 2);
+			t->pushes += un;
 			break;
 		case 'P':
 			assert_int_equal(sscanf(line, "P %d %lf %d %d %d", &ci,
@@ -737,37 +842,44 @@ drive(struct run *x, double end)
 	assert_true(tree_done);
 }
 
-/* fork_clients - one process per (realm, user) */
+/*
+ * fork_clients - two processes per (realm, user): the client that sends
+ * and drains (pids[ci]) and the watcher (pids[NCLIENT + ci])
+ */
 static void
-fork_clients(struct run *x, pid_t pids[NCLIENT], double end)
+fork_clients(struct run *x, pid_t pids[2 * NCLIENT], double end)
 {
-	for (int ci = 0; ci < NCLIENT; ci++) {
+	for (int j = 0; j < 2 * NCLIENT; j++) {
+		int ci = j % NCLIENT;
 		struct cl k = {
 			.ci = ci, .r = ci / NUSER, .i = ci % NUSER,
-			.rnd = x->seed * 7919u + (unsigned)ci, .end = end,
+			.rnd = x->seed * 7919u + (unsigned)j, .end = end,
 		};
 		char path[1100];
 
 		for (int r = 0; r < NREALM; r++)
 			k.port[r] = daemon_port(x->d[r]);
-		snprintf(path, sizeof(path), "%s/client%d.log", x->logdir, ci);
+		snprintf(path, sizeof(path), "%s/%s%d.log", x->logdir,
+		    j < NCLIENT ? "client" : "watch", ci);
 		fflush(NULL);
-		assert_true((pids[ci] = fork()) != -1);
-		if (pids[ci] == 0) {
+		assert_true((pids[j] = fork()) != -1);
+		if (pids[j] == 0) {
 			if ((k.log = fopen(path, "w")) == NULL)
 				_exit(2);
-			client_main(&k);
+			if (j < NCLIENT)
+				client_main(&k);
+			watcher_main(&k);
 		}
 	}
 }
 
 /* reap_clients - every client exited 0 within the time */
 static void
-reap_clients(pid_t pids[NCLIENT], double timeout)
+reap_clients(pid_t pids[2 * NCLIENT], double timeout)
 {
 	double end = now_s() + timeout;
 
-	for (int ci = 0; ci < NCLIENT; ci++) {
+	for (int ci = 0; ci < 2 * NCLIENT; ci++) {
 		int st;
 		pid_t p;
 
@@ -929,9 +1041,10 @@ report(struct run *x, struct tally *t, struct figures *f)
 	print_message("# never sent %ld, misdelivered %ld, refused but "
 	    "arrived %ld, corrupt files %ld, bounces %ld\n", t->never_sent,
 	    t->misdelivered, f->refused_arrived, t->corrupt, t->bounces);
-	print_message("# inbox re-reads (same reader, same id: the "
-	    "documented at-least-once window): %ld of %ld entries read\n",
-	    t->rereads, t->entries);
+	print_message("# inbox and push re-reads (same reader, same id: the "
+	    "documented at-least-once window): %ld of %ld entries read, "
+	    "%ld of them pushed to watchers\n", t->rereads, t->entries,
+	    t->pushes);
 	print_message("# longest pause in service: alpha %.2f s, beta %.2f s "
 	    "(reconnects %d, requests with unknown outcome %d, of them "
 	    "timeouts %d)\n", worst[0], worst[1], t->reconnects,
@@ -945,7 +1058,7 @@ test_chaos_two_realms(void **state)
 	struct tally t;
 	struct figures f;
 	struct client *c[NREALM];
-	pid_t pids[NCLIENT];
+	pid_t pids[2 * NCLIENT];
 	const char *env;
 	double end;
 
@@ -976,11 +1089,11 @@ test_chaos_two_realms(void **state)
 	}
 	settle(c);
 	for (int pass = 0; pass < 2; pass++)
-		for (int ci = 0; ci < NCLIENT; ci++) {
+		for (int j = 0; j < 2 * NCLIENT; j++) {
 			char path[1100];
 
-			snprintf(path, sizeof(path), "%s/client%d.log",
-			    x.logdir, ci);
+			snprintf(path, sizeof(path), "%s/%s%d.log", x.logdir,
+			    j < NCLIENT ? "client" : "watch", j % NCLIENT);
 			read_log(&t, path, pass);
 		}
 	final_drain(&x, &t);
@@ -1003,6 +1116,7 @@ test_chaos_two_realms(void **state)
 	assert_int_equal(f.hist_lost + f.hist_doubled, 0);
 	assert_int_equal(t.never_sent + t.misdelivered + f.refused_arrived, 0);
 	assert_int_equal(t.corrupt, 0);
+	assert_true(t.pushes > 0);
 }
 
 int

@@ -2175,3 +2175,68 @@ unb64(const char *s, unsigned char *out)
 	}
 	return (long)n;
 }
+
+/* ---------------------------------------------------------------- */
+/* Pushes to a watching connection                                   */
+/* ---------------------------------------------------------------- */
+
+/*
+ * client_object - the next framed object, a reply or a push, checked as
+ * replies are (framing, strict JSON, UTF-8) but not for "status"
+ */
+cJSON *client_object(struct client *c)
+{
+	size_t len;
+	char *raw = client_reply_raw(c, &len);
+	cJSON *o = cJSON_ParseWithLength(raw, len);
+
+	if (!cJSON_IsObject(o))
+		hfail("not a JSON object: %s", raw);
+	free(raw);
+	return o;
+}
+
+/* client_event - the next object, which must be a pushed message */
+cJSON *client_event(struct client *c)
+{
+	cJSON *o = client_object(c);
+	const cJSON *ev = cJSON_GetObjectItemCaseSensitive(o, "event");
+	char *s;
+
+	if (!cJSON_IsString(ev) || strcmp(ev->valuestring, "message") != 0 ||
+	    cJSON_GetObjectItemCaseSensitive(o, "status") != NULL) {
+		s = cJSON_PrintUnformatted(o);
+		hfail("expected a pushed message, got %s\n# last request: %s",
+		    s, last_request);
+	}
+	return o;
+}
+
+/* client_try_object - the next framed object: 0, -1 closed, -2 timeout, -3 */
+int client_try_object(struct client *c, int timeout_ms, cJSON **obj)
+{
+	size_t len;
+	char *raw;
+	int r;
+
+	*obj = NULL;
+	if ((r = read_reply_quiet(c, timeout_ms, &raw, &len)) != 0)
+		return r;
+	*obj = cJSON_ParseWithLength(raw, len);
+	free(raw);
+	return *obj == NULL ? -3 : 0;
+}
+
+/* client_try_write - send a line (CRLF added): 0, or -1 */
+int client_try_write(struct client *c, const char *line, int timeout_ms)
+{
+	size_t n = strlen(line);
+	char *s = xmalloc(n + 3);
+	int r;
+
+	memcpy(s, line, n);
+	memcpy(s + n, "\r\n", 3);
+	r = write_quiet(c, s, n + 2, timeout_ms / 1000.0);
+	free(s);
+	return r;
+}

@@ -133,6 +133,15 @@ struct client *client_try_connect(int port);
 int client_try_cmd(struct client *c, const char *line, cJSON **reply,
     int timeout_ms);
 
+/*
+ * Pushes: a watching connection gets objects with "event" between its
+ * replies.  client_object reads the next object of either kind.
+ */
+cJSON *client_object(struct client *c);
+cJSON *client_event(struct client *c);
+int client_try_object(struct client *c, int timeout_ms, cJSON **obj);
+int client_try_write(struct client *c, const char *line, int timeout_ms);
+
 /* Reply checks; the macros report the caller's line. */
 #define assert_reply_ok(r) reply_assert_ok((r), __FILE__, __LINE__)
 #define assert_reply_error(r, code) \
@@ -191,6 +200,8 @@ void it_at(const char *file, int line);
 #define client_expect_silence(...) (IT_AT, client_expect_silence(__VA_ARGS__))
 #define client_expect_eof(...)	(IT_AT, client_expect_eof(__VA_ARGS__))
 #define client_inbox_all(...)	(IT_AT, client_inbox_all(__VA_ARGS__))
+#define client_object(...)	(IT_AT, client_object(__VA_ARGS__))
+#define client_event(...)	(IT_AT, client_event(__VA_ARGS__))
 #define inbox_count(...)	(IT_AT, inbox_count(__VA_ARGS__))
 #define write_file(...)		(IT_AT, write_file(__VA_ARGS__))
 #endif

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -3099,6 +3100,175 @@ test_check_queue_shared_with_history(void **state)
 	check_fails(st, "queue of realm beta is damaged");
 }
 
+/* ---- push hints (watch.c) and removing single leased messages ---- */
+
+/* a_worker - a live worker slot with its own eventfd, as the master makes */
+static int
+a_worker(struct state *st)
+{
+	int k = state_proc_claim(st, PROC_WORKER);
+
+	assert_true(k > 0);
+	st->procs[k].pid = (int32_t)getpid();
+	assert_true((st->wake_fd[k] = eventfd(0, EFD_NONBLOCK)) != -1);
+	return k;
+}
+
+/* wakes - how many wake-ups slot k's eventfd holds (and empty it) */
+static uint64_t
+wakes(struct state *st, int k)
+{
+	uint64_t n = 0;
+
+	if (read(st->wake_fd[k], &n, sizeof(n)) == -1)
+		assert_int_equal(errno, EAGAIN);
+	return n;
+}
+
+/* A watched user's message hints its worker, woken once per burst. */
+static void
+test_watch_hint_wakes_once(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob");
+	int k = a_worker(st), me = st->proc;
+	uint32_t users[WATCH_RING];
+	bool lost;
+
+	send_ok(st, a, b, "nobody watches");
+	assert_int_equal(st->procs[k].watch_head, 0);
+	assert_int_equal(wakes(st, k), 0);
+
+	st->users[b].watch |= 1ULL << k;
+	send_ok(st, a, b, "one");
+	send_ok(st, a, b, "two");
+	assert_int_equal(wakes(st, k), 1);	/* the ring was empty once */
+	assert_int_equal(st->procs[k].watch_head, 2);
+
+	st->proc = k;				/* as the worker reads its ring */
+	assert_true(watch_hinted(st));
+	state_lock(st);
+	assert_int_equal(watch_take_locked(st, users, WATCH_RING, &lost), 2);
+	state_unlock(st);
+	assert_false(lost);
+	assert_int_equal(users[0], b);
+	assert_int_equal(users[1], b);
+	assert_false(watch_hinted(st));
+	st->proc = me;
+
+	send_ok(st, a, b, "three");
+	assert_int_equal(wakes(st, k), 1);	/* empty again: a new wake-up */
+	close(st->wake_fd[k]);
+	st->wake_fd[k] = -1;
+}
+
+/* More hints than the ring holds: the worker is told to look at all. */
+static void
+test_watch_ring_overflow(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob");
+	int k = a_worker(st), me = st->proc;
+	uint32_t users[WATCH_RING];
+	bool lost;
+
+	st->users[b].watch |= 1ULL << k;
+	st->procs[k].watch_head = WATCH_RING;	/* a full ring nobody read */
+	send_ok(st, a, b, "one hint too many");
+	assert_int_equal(wakes(st, k), 0);	/* its wake-up is on its way */
+	st->proc = k;
+	state_lock(st);
+	assert_int_equal(watch_take_locked(st, users, WATCH_RING, &lost), 0);
+	state_unlock(st);
+	assert_true(lost);
+	assert_false(watch_hinted(st));
+	st->proc = me;
+	close(st->wake_fd[k]);
+	st->wake_fd[k] = -1;
+}
+
+/* The bit of a slot whose process is gone is cleared by the next sender. */
+static void
+test_watch_stale_bit_cleared(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob");
+	int k = a_worker(st);
+
+	st->users[b].watch |= 1ULL << k;
+	state_proc_release(st, k);		/* reaped */
+	send_ok(st, a, b, "to a dead watcher");
+	assert_int_equal(st->users[b].watch, 0);
+	assert_int_equal(wakes(st, k), 0);
+	assert_int_equal(st->procs[k].watch_head, 0);
+	close(st->wake_fd[k]);
+	st->wake_fd[k] = -1;
+}
+
+/* watch_set_locked sets and clears this process's bit only. */
+static void
+test_watch_set(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t b = add_user(st, "bob");
+
+	st->users[b].watch = 1ULL << 5;
+	state_lock(st);
+	assert_int_equal(watch_set_locked(st, b, true), 0);
+	assert_int_equal(st->users[b].watch, 1ULL << 5 | 1ULL << st->proc);
+	assert_int_equal(watch_set_locked(st, b, false), 0);
+	assert_int_equal(st->users[b].watch, 1ULL << 5);
+	assert_int_equal(watch_set_locked(st, 9999, true), -1);
+	state_unlock(st);
+	reopen(f);				/* start-up forgets every watch */
+	assert_int_equal(f->st.users[b].watch, 0);
+}
+
+/* LEASE_ANY takes realm mail too; inbox_remove takes only what it names. */
+static void
+test_inbox_remove_some(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	uint32_t a = add_user(st, "alice"), b = add_user(st, "bob"), idx[8];
+	struct msg_new m = { .from = a, .to = b, .text = "far", .len = 3,
+	    .kind = MSG_TEXT, .time = 1700000000, .realm = 1 };
+	struct lease l = my_lease(st, 7), l2 = my_lease(st, 8);
+	uint64_t id;
+	char buf[256];
+	bool more;
+	size_t n;
+
+	send_ok(st, a, b, "one");
+	txn_begin(st);
+	assert_int_equal(msg_enqueue(st, &m, 100, &id), 0);
+	txn_commit(st);
+	send_ok(st, a, b, "three");
+	state_lock(st);
+	n = inbox_lease_locked(st, b, LEASE_ANY, &l, idx, 8, UINT64_MAX, &more);
+	state_unlock(st);
+	assert_int_equal(n, 3);
+	assert_false(more);
+	assert_string_equal(leased_str(st, idx, n, buf, sizeof(buf)),
+	    "one|far|three");
+
+	assert_int_equal(inbox_remove(st, b, &l, &idx[1], 1, false), 1);
+	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "one|three");
+	assert_int_equal(st->users[b].realm_count, 0);
+	assert_int_equal(lease(st, b, &l2, idx + 4, 8, &more), 0);
+	release(st, b, &l);
+	assert_int_equal(lease(st, b, &l2, idx + 4, 8, &more), 2);
+	/* a message of another lease is not removed */
+	assert_int_equal(inbox_remove(st, b, &l, &idx[4], 1, false), 0);
+	assert_int_equal(inbox_remove(st, b, &l2, &idx[4], 2, false), 2);
+	assert_string_equal(inbox_str(st, b, buf, sizeof(buf)), "");
+	check_ok(st);
+}
+
 int
 main(void)
 {
@@ -3113,6 +3283,11 @@ main(void)
 		T(test_sessions_per_user_limit),
 		T(test_session_table_full_and_expire),
 		T(test_msg_fifo),
+		T(test_watch_hint_wakes_once),
+		T(test_watch_ring_overflow),
+		T(test_watch_stale_bit_cleared),
+		T(test_watch_set),
+		T(test_inbox_remove_some),
 		T(test_msg_quota),
 		TC(test_msg_table_full, caps_msgs16),
 		TC(test_heap_full, caps_heap4k),
