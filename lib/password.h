@@ -13,5 +13,6 @@
 int	password_hash(const char *pw, unsigned cost, char *out, size_t outlen);
 bool	password_verify(const char *pw, const char *hash);
 bool	password_is_hash(const char *s);
+void	password_thread_done(void);
 
 #endif

@@ -102,17 +102,38 @@ auth_succeeded(struct worker *w, uint32_t u)
 	state_unlock(w->st);
 }
 
+/* auth_finish - the password is checked: a session, or a failure counted */
+static void
+auth_finish(struct worker *w, struct conn *c, struct pw_job *j,
+    struct buf *out)
+{
+	struct request rq = { .w = w, .c = c, .out = out };
+	uint8_t tok[TOKEN_LEN];
+
+	if (!j->ok) {
+		auth_failed(&rq, j->user);
+		return;
+	}
+	auth_succeeded(w, j->user);
+	if (open_session(&rq, j->user, tok) == -1) {
+		session_failed(&rq);
+		return;
+	}
+	reply_session(&rq, tok, j->name, "Login berhasil");
+}
+
 /*
  * cmd_auth - auth <user> <password>.  An address or a user with too many
- * recent failures is refused before the password is checked (guard.c).
+ * recent failures is refused before the password is checked (guard.c);
+ * the check itself runs in a thread (pwpool.c), auth_finish after it.
  */
 void
 cmd_auth(struct request *rq)
 {
 	struct worker *w = rq->w;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], hash[PWHASH_LEN];
-	uint8_t tok[TOKEN_LEN];
+	char name[NAME_LEN + 1], hash[PWHASH_LEN];
 	uint32_t u = 0, now = (uint32_t)now_sec(), wait;
+	struct pw_job *j;
 
 	state_lock(w->st);
 	wait = guard_auth_wait_locked(rq->c->addr_bucket, now);
@@ -127,17 +148,18 @@ cmd_auth(struct request *rq)
 		throttled(rq, wait);
 		return;
 	}
-	if (u == 0 || arg_copy(&rq->args[1], pw, sizeof(pw)) == -1 ||
-	    !password_verify(pw, hash)) {
+	if (u == 0 || rq->args[1].len > PASSWORD_MAX) {
 		auth_failed(rq, u);
 		return;
 	}
-	auth_succeeded(w, u);
-	if (open_session(rq, u, tok) == -1) {
-		session_failed(rq);
+	if ((j = pw_job_new(rq, &rq->args[1])) == NULL)
 		return;
-	}
-	reply_session(rq, tok, name, "Login berhasil");
+	j->verify = true;
+	j->user = u;
+	strlcpy(j->hash, hash, sizeof(j->hash));
+	strlcpy(j->name, name, sizeof(j->name));
+	j->finish = auth_finish;
+	pwpool_submit(rq->c, j);
 }
 
 /*
@@ -161,15 +183,49 @@ profile_field(const struct word *wd, char *dst, size_t size)
 	return 0;
 }
 
-/* cmd_register - register <user> <password> [name] [country] */
+/* register_finish - the password is hashed: the user and a session */
+static void
+register_finish(struct worker *w, struct conn *c, struct pw_job *j,
+    struct buf *out)
+{
+	struct request rq = { .w = w, .c = c, .out = out };
+	struct user_fields f = { j->name, j->display, j->country, j->hash };
+	uint8_t tok[TOKEN_LEN];
+	uint32_t u;
+
+	if (!j->ok) {
+		log_err("password hash failed");
+		reply_error(out, E_INTERNAL, NULL);
+		return;
+	}
+	txn_begin(w->st);
+	if (user_insert(w->st, &f, &u) == -1) {
+		int saved = errno;
+		txn_abort(w->st);
+		if (saved == EEXIST)
+			reply_error(out, E_USER_EXISTS, NULL);
+		else
+			reply_error(out, E_QUOTA, "User table full");
+		return;
+	}
+	txn_commit(w->st);
+	if (open_session(&rq, u, tok) == -1) {
+		session_failed(&rq);
+		return;
+	}
+	reply_session(&rq, tok, j->name, "Register berhasil");
+}
+
+/*
+ * cmd_register - register <user> <password> [name] [country].  The
+ * password is hashed in a thread (pwpool.c), register_finish after it.
+ */
 void
 cmd_register(struct request *rq)
 {
 	struct worker *w = rq->w;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1];
-	char display[DISPLAY_LEN + 1], country[COUNTRY_LEN + 1], hash[PWHASH_LEN];
-	struct user_fields f = { name, display, country, hash };
-	uint8_t tok[TOKEN_LEN];
+	char name[NAME_LEN + 1];
+	struct pw_job *j;
 	uint32_t u;
 
 	if (arg_copy(&rq->args[0], name, sizeof(name)) == -1 ||
@@ -178,17 +234,15 @@ cmd_register(struct request *rq)
 		    "characters of A-Za-z0-9_.-", NAME_LEN);
 		return;
 	}
-	if (arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
-		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
-		    PASSWORD_MAX);
+	if ((j = pw_job_new(rq, &rq->args[1])) == NULL)
 		return;
-	}
-	strlcpy(display, name, sizeof(display));
-	country[0] = '\0';
-	if ((rq->nargs > 2 && profile_field(&rq->args[2], display,
-	    sizeof(display)) == -1) || (rq->nargs > 3 &&
-	    profile_field(&rq->args[3], country, sizeof(country)) == -1)) {
+	strlcpy(j->name, name, sizeof(j->name));
+	strlcpy(j->display, name, sizeof(j->display));
+	if ((rq->nargs > 2 && profile_field(&rq->args[2], j->display,
+	    sizeof(j->display)) == -1) || (rq->nargs > 3 &&
+	    profile_field(&rq->args[3], j->country, sizeof(j->country)) == -1)) {
 		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
+		pw_job_free(j);
 		return;
 	}
 	state_lock(w->st);
@@ -196,30 +250,11 @@ cmd_register(struct request *rq)
 	state_unlock(w->st);
 	if (u != 0) {
 		reply_error(rq->out, E_USER_EXISTS, NULL);
+		pw_job_free(j);
 		return;
 	}
-	if (password_hash(pw, (unsigned)w->cf->password_cost, hash,
-	    sizeof(hash)) == -1) {
-		log_err("password hash failed");
-		reply_error(rq->out, E_INTERNAL, NULL);
-		return;
-	}
-	txn_begin(w->st);
-	if (user_insert(w->st, &f, &u) == -1) {
-		int saved = errno;
-		txn_abort(w->st);
-		if (saved == EEXIST)
-			reply_error(rq->out, E_USER_EXISTS, NULL);
-		else
-			reply_error(rq->out, E_QUOTA, "User table full");
-		return;
-	}
-	txn_commit(w->st);
-	if (open_session(rq, u, tok) == -1) {
-		session_failed(rq);
-		return;
-	}
-	reply_session(rq, tok, name, "Register berhasil");
+	j->finish = register_finish;
+	pwpool_submit(rq->c, j);
 }
 
 /* cmd_logout - end the session of this request (not the user's others) */

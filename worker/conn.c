@@ -14,6 +14,12 @@
  *	once its replies have waited send_timeout without a byte read or
  *	written either way, it is dropped (conn_expire_idle).
  *
+ *	Fairness: a connection is answered at most LINES_PER_TURN lines per
+ *	turn of the loop; the rest of what it pipelined waits in conn->in,
+ *	and the connection on the worker's ready list, while every other
+ *	connection gets its turn.  A line that needs a password hashed
+ *	waits for a thread (pwpool.c) and holds up only its own connection.
+ *
  *	Every connection counts against its address (guard.c); one over
  *	max_connections_per_address is told QUOTA and closed.
  *
@@ -37,6 +43,7 @@
 #define READS_PER_EVENT	16		/* then let other connections run */
 #define OUT_HIGH	(1 << 20)
 #define ACCEPT_BURST	64
+#define LINES_PER_TURN	32		/* then the others get their turn */
 
 static char rbuf[READ_CHUNK];
 
@@ -79,8 +86,8 @@ touch(struct conn *c)
 static bool
 backlogged(const struct conn *c)
 {
-	return c->wait_for != 0 || c->handoff != NULL ||
-	    buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
+	return c->wait_for != 0 || c->handoff != NULL || c->pw_job != NULL ||
+	    c->more || buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
 }
 
 /* reply_target - where replies go: behind waiting bytes, or to scratch */
@@ -170,6 +177,8 @@ frame(struct conn *c, const char *data, size_t len, size_t *scan)
 		else
 			answer(c, p, n);
 		p = nl + 1;
+		if (++c->turn_lines >= LINES_PER_TURN && p < end)
+			c->more = true;		/* the rest on a later turn */
 	}
 	return (size_t)(p - data);
 }
@@ -267,7 +276,8 @@ update_interest(struct conn *c)
 
 	if (buf_used(&c->out) > 0)
 		ev |= EPOLLOUT;
-	else if ((c->eof || c->w->stopping) && c->wait_for == 0)
+	else if ((c->eof || c->w->stopping) && c->wait_for == 0 &&
+	    c->pw_job == NULL && !c->more)
 		return false;
 	if (!c->eof && !backlogged(c))
 		ev |= EPOLLIN | EPOLLRDHUP;
@@ -310,10 +320,57 @@ read_input(struct conn *c)
 	return 0;
 }
 
+/* ready_add - lines are left over: serve them on the next turn */
+static void
+ready_add(struct conn *c)
+{
+	struct conn **pp = &c->w->ready;
+
+	while (*pp != NULL && *pp != c)
+		pp = &(*pp)->ready_next;
+	if (*pp == NULL) {
+		c->ready_next = NULL;
+		*pp = c;
+	}
+}
+
+/* ready_del - off the ready list (closing) */
+static void
+ready_del(struct conn *c)
+{
+	struct conn **pp = &c->w->ready;
+
+	while (*pp != NULL && *pp != c)
+		pp = &(*pp)->ready_next;
+	if (*pp != NULL)
+		*pp = c->ready_next;
+	c->ready_next = NULL;
+	c->more = false;
+}
+
+/*
+ * conn_serve_ready - one more turn for each connection that had lines
+ * left over; those that still have some go back on the list
+ */
+void
+conn_serve_ready(struct worker *w)
+{
+	struct conn *c = w->ready, *next;
+
+	w->ready = NULL;
+	for (; c != NULL; c = next) {
+		next = c->ready_next;
+		c->ready_next = NULL;
+		c->more = false;
+		conn_event(c, 0);
+	}
+}
+
 /* conn_event - epoll says fd is ready */
 void
 conn_event(struct conn *c, uint32_t events)
 {
+	c->turn_lines = 0;
 	if (events & EPOLLERR) {
 		conn_close(c);
 		return;
@@ -342,6 +399,8 @@ conn_event(struct conn *c, uint32_t events)
 	}
 	if (flush(c) == -1 || !update_interest(c))
 		conn_close(c);
+	else if (c->more)
+		ready_add(c);
 }
 
 /*
@@ -504,6 +563,8 @@ conn_close(struct conn *c)
 		}
 	}
 	realm_forget(c);
+	pwpool_forget(c);
+	ready_del(c);
 	idle_unlink(w, c);
 	guard_conn_del(w->st->proc, c->addr_bucket);
 	close(c->fd);

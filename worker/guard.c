@@ -27,6 +27,11 @@
  *	successful login clears its user's count (not the address's).
  *	The user's threshold is the higher, so that one address guessing
  *	one password cannot lock the user out from elsewhere.
+ *
+ *	Wrong group passwords (joingroup) are counted the same way: against
+ *	the address (with its failed logins) and against the group (by
+ *	its slot, here rather than in the state file; a group slot past
+ *	GUARD_BUCKETS shares a count with another).
  */
 #include <errno.h>
 #include <string.h>
@@ -46,6 +51,7 @@ struct guard {
 		uint32_t fails;				/* in the window */
 		uint32_t last;				/* now_sec() of the last */
 	}		 auth[GUARD_BUCKETS];		/* under the state lock */
+	struct auth_fails group[GUARD_BUCKETS];	/* by group slot, likewise */
 };
 
 static struct guard *guard;
@@ -180,4 +186,30 @@ guard_auth_failed_locked(uint16_t b, struct shm_user *u, uint32_t now)
 		count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
 	if (u != NULL)
 		count_failure(&u->auth_fails, &u->auth_last, now);
+}
+
+/* guard_group_wait_locked - seconds before bucket b may guess group g's password */
+uint32_t
+guard_group_wait_locked(uint16_t b, uint32_t g, uint32_t now)
+{
+	uint32_t a, w;
+
+	if (guard == NULL)
+		return 0;
+	a = wait_left(guard->auth[b].fails, guard->auth[b].last,
+	    AUTH_ADDR_FREE, now);
+	w = wait_left(guard->group[g % GUARD_BUCKETS].fails,
+	    guard->group[g % GUARD_BUCKETS].last, AUTH_USER_FREE, now);
+	return a > w ? a : w;
+}
+
+/* guard_group_failed_locked - a wrong password for group g from bucket b */
+void
+guard_group_failed_locked(uint16_t b, uint32_t g, uint32_t now)
+{
+	if (guard == NULL)
+		return;
+	count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
+	count_failure(&guard->group[g % GUARD_BUCKETS].fails,
+	    &guard->group[g % GUARD_BUCKETS].last, now);
 }

@@ -86,7 +86,8 @@ run(struct worker *w)
 	uint64_t next_tick = now_msec() + TICK_MS, deadline = 0;
 
 	for (;;) {
-		int n = epoll_wait(w->epfd, ev, MAX_EVENTS, TICK_MS);
+		int n = epoll_wait(w->epfd, ev, MAX_EVENTS,
+		    w->ready != NULL ? 0 : TICK_MS);
 		uint64_t now;
 
 		if (n == -1 && errno != EINTR) {
@@ -100,9 +101,12 @@ run(struct worker *w)
 				drain_signals(w);
 			else if (ev[i].data.ptr == &realm_chan_mark)
 				realm_event(w, ev[i].events);
+			else if (ev[i].data.ptr == &pwpool_mark)
+				pwpool_event(w);
 			else
 				conn_event(ev[i].data.ptr, ev[i].events);
 		}
+		conn_serve_ready(w);
 		now = now_msec();
 		if (now >= next_tick) {
 			next_tick = now + TICK_MS;
@@ -143,6 +147,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    conn_listen(&w, EPOLL_CTL_ADD) == -1 ||
 	    watch(&w, w.sigfd, EPOLLIN, &signal_mark) == -1 ||
+	    pwpool_start(&w) == -1 ||
 	    (w.msg_idx = calloc(cf->inbox_batch, sizeof(uint32_t))) == NULL) {
 		log_err("worker setup: %m");
 		return 1;
@@ -150,6 +155,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	run(&w);
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
+	pwpool_stop(&w);
 	realm_close(&w);
 	free(w.msg_idx);
 	buf_free(&w.scratch);

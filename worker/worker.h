@@ -15,11 +15,34 @@
 
 #include "lib/buf.h"
 #include "lib/config.h"
+#include "lib/password.h"
 #include "lib/reply.h"
 #include "lib/request.h"
 #include "shm/state.h"
 
 struct worker;
+struct conn;
+
+/*
+ * A password to hash or check in a thread (pwpool.c), and what the
+ * request needs to finish once it is done.
+ */
+struct pw_job {
+	struct pw_job	*next;
+	struct conn	*c;		/* NULL once the connection is gone */
+	void		(*finish)(struct worker *, struct conn *,
+			    struct pw_job *, struct buf *out);
+	bool		 verify;	/* check pw against hash, or hash pw */
+	bool		 ok;		/* the check passed, or the hash is made */
+	unsigned	 cost;		/* of a new hash */
+	char		 pw[PASSWORD_MAX + 1];	/* wiped once used */
+	char		 hash[PWHASH_LEN];	/* in to check, out when made */
+	uint32_t	 user;		/* the request's user, or the one named */
+	uint32_t	 group;
+	char		 name[NAME_LEN + 1];
+	char		 display[DISPLAY_LEN + 1];
+	char		 country[COUNTRY_LEN + 1];
+};
 
 /* An inbox reply whose messages leave the queue once it is fully written. */
 struct pending {
@@ -56,6 +79,10 @@ struct conn {
 	uint64_t	 wait_msg;	/* WAIT_SEND: the queued message's id */
 	char		 wait_realm[NAME_LEN + 1];
 	struct conn	*wait_next;
+	struct pw_job	*pw_job;	/* a password in a thread: wait for it */
+	bool		 more;		/* lines left over this turn (on ready) */
+	struct conn	*ready_next;	/* w->ready: lines waiting their turn */
+	uint32_t	 turn_lines;	/* lines answered this turn */
 	char		*handoff;	/* a realm link's first line, to hand over */
 	size_t		 handoff_len;
 	uint32_t	 debug_lock_sleep; /* debug_hooks: ms the next request's
@@ -89,6 +116,7 @@ struct worker {
 	uint32_t	*msg_idx;	/* inbox_batch slots for leasing */
 	struct realm_chan realmd;
 	struct conn	*waiting;	/* connections waiting on realmd */
+	struct conn	*ready;		/* connections with lines left over */
 };
 
 /* A parsed request as a handler sees it. */
@@ -166,6 +194,18 @@ void	conn_stop(struct worker *);
 int	conn_add_pending(struct conn *, uint32_t user, const struct lease *);
 void	conn_late_reply(struct conn *, struct buf *reply);
 
+void	conn_serve_ready(struct worker *);
+
+/* pwpool.c */
+extern char pwpool_mark;	/* epoll data of its eventfd */
+int	pwpool_start(struct worker *);
+struct pw_job *pw_job_new(struct request *, const struct word *pw);
+void	pw_job_free(struct pw_job *);
+void	pwpool_submit(struct conn *, struct pw_job *);
+void	pwpool_event(struct worker *);
+void	pwpool_forget(struct conn *);
+void	pwpool_stop(struct worker *);
+
 /* guard.c: throttles of failed logins (see there) */
 #define AUTH_ADDR_FREE	10	/* failures from an address before delays */
 #define AUTH_USER_FREE	20	/* failures for a user before delays */
@@ -179,6 +219,10 @@ void	guard_conn_del(int slot, uint16_t bucket);
 uint32_t guard_auth_wait_locked(uint16_t bucket, uint32_t now);
 uint32_t user_auth_wait_locked(const struct shm_user *, uint32_t now);
 void	guard_auth_failed_locked(uint16_t bucket, struct shm_user *,
+	    uint32_t now);
+uint32_t guard_group_wait_locked(uint16_t bucket, uint32_t group,
+	    uint32_t now);
+void	guard_group_failed_locked(uint16_t bucket, uint32_t group,
 	    uint32_t now);
 
 /* realm.c */
