@@ -73,6 +73,10 @@ send_upload(struct request *rq, const struct word *to, bool private)
 		reply_error(rq->out, E_NO_USER, NULL);
 		return;
 	}
+	if (!private && !target_list_ok(to)) {
+		reply_error(rq->out, E_TOO_LARGE, "Too many recipients");
+		return;
+	}
 	if (!upload_decode(rq, &rq->args[1], &up))
 		goto done;
 	if (spool_store(st, up.body, up.size, &up.id) == -1) {

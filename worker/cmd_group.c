@@ -220,6 +220,10 @@ cmd_sendgroup(struct request *rq)
 	enum rc_code why;
 	char *tofree;
 
+	if (!target_list_ok(&rq->args[0])) {	/* before the lock: any length */
+		reply_error(rq->out, E_TOO_LARGE, "Too many recipients");
+		return;
+	}
 	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
 		text_refused(rq, why);
 		return;

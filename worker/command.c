@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -223,6 +224,53 @@ session_resolve(struct worker *w, const uint8_t tok[TOKEN_LEN], uint32_t *user)
 	return s;
 }
 
+/* addr_shaped - is w an IPv4 or IPv6 address? */
+static bool
+addr_shaped(const struct word *w)
+{
+	char s[INET6_ADDRSTRLEN + 1];
+	unsigned char a[sizeof(struct in6_addr)];
+
+	if (arg_copy(w, s, sizeof(s)) == -1)
+		return false;
+	return inet_pton(AF_INET, s, a) == 1 || inet_pton(AF_INET6, s, a) == 1;
+}
+
+/* port_shaped - is w a port number (1 to 5 digits)? */
+static bool
+port_shaped(const struct word *w)
+{
+	if (w->len == 0 || w->len > 5)
+		return false;
+	for (size_t i = 0; i < w->len; i++)
+		if (w->p[i] < '0' || w->p[i] > '9')
+			return false;
+	return true;
+}
+
+/*
+ * client_addr_first - "<their ip> <their port> <tokenid> ...": the words
+ * at first are the client's own address.  All three must look the part,
+ * so that a UUID in a message's text is never taken for a token.
+ */
+static bool
+client_addr_first(const struct request_line *rl, int first)
+{
+	return rl->nwords > first + 2 &&
+	    token_shaped(rl->w[first + 2].p, rl->w[first + 2].len) &&
+	    addr_shaped(&rl->w[first]) && port_shaped(&rl->w[first + 1]);
+}
+
+/* nul_free - no argument holds a NUL byte (the text is checked apart) */
+static bool
+nul_free(const struct request *rq)
+{
+	for (int i = 0; i < rq->nargs; i++)
+		if (memchr(rq->args[i].p, '\0', rq->args[i].len) != NULL)
+			return false;
+	return true;
+}
+
 /* arity_ok - argument count against the table; sets the text argument */
 static bool
 arity_ok(const struct command *cmd, const struct request_line *rl, int first,
@@ -261,10 +309,7 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 		reply_error(out, E_BAD_COMMAND, NULL);
 		return;
 	}
-	/* "<their ip> <their port> <tokenid> ...": the client's own address */
-	if ((cmd->flags & CMD_ADDR) && rl.nwords > first + 2 &&
-	    !token_shaped(rl.w[first].p, rl.w[first].len) &&
-	    token_shaped(rl.w[first + 2].p, rl.w[first + 2].len))
+	if ((cmd->flags & CMD_ADDR) && client_addr_first(&rl, first))
 		first += 2;
 	if ((cmd->flags & CMD_SESSION) && rl.nwords > first &&
 	    token_parse(rl.w[first].p, rl.w[first].len, rq.token) == 0) {
@@ -277,6 +322,10 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 		return;
 	}
 	rq.args = &rl.w[first];
+	if (!nul_free(&rq)) {
+		reply_error(out, E_BAD_ARGS, "Argument contains a NUL byte");
+		return;
+	}
 	if (cmd->flags & CMD_SESSION) {
 		if ((!token_arg && !c->has_token) ||
 		    (rq.session = session_resolve(w, rq.token, &rq.user)) == 0) {

@@ -248,6 +248,8 @@ int	arg_copy(const struct word *, char *, size_t);
 const char *command_name(size_t);
 
 /* deliver.c */
+#define TARGET_LIST_MAX	256	/* names in a comma list, known or not */
+bool	target_list_ok(const struct word *);
 enum rc_code target_resolve_locked(const struct sender *, const struct word *,
 	    struct target *);
 enum rc_code target_deliver(const struct sender *, const struct target *,
