@@ -183,6 +183,51 @@ frame(struct conn *c, const char *data, size_t len, size_t *scan)
 	return (size_t)(p - data);
 }
 
+/*
+ * in_charge - count the bytes c->in holds now against the worker's and
+ * the address's limits; false if they would go over (nothing counted)
+ */
+static bool
+in_charge(struct conn *c)
+{
+	struct worker *w = c->w;
+	size_t now = buf_used(&c->in), more;
+
+	if (now <= c->in_charged) {
+		guard_input_del(w->st->proc, c->addr_bucket, c->in_charged - now);
+		w->in_total -= c->in_charged - now;
+		c->in_charged = now;
+		return true;
+	}
+	more = now - c->in_charged;
+	if (w->in_total + more > w->cf->max_input_per_worker ||
+	    !guard_input_add(w->st->proc, c->addr_bucket, more,
+	    w->cf->max_input_per_address))
+		return false;
+	w->in_total += more;
+	c->in_charged = now;
+	return true;
+}
+
+/*
+ * in_refuse - too much unfinished input here or from this address: what
+ * c holds goes, with one QUOTA reply, and the line it was in is skipped
+ * to its end, as one over max_line is; the connection stays usable.
+ */
+static void
+in_refuse(struct conn *c)
+{
+	struct buf *out = reply_target(c);
+	size_t before = buf_used(out);
+
+	reply_error(out, E_QUOTA, "Too much unfinished input, line dropped");
+	c->queued += buf_used(out) - before;
+	buf_free(&c->in);
+	c->scanned = 0;
+	c->skipping = true;
+	(void)in_charge(c);
+}
+
 /* take_input - frame newly read bytes, keeping what is left in c->in */
 static int
 take_input(struct conn *c, const char *data, size_t len)
@@ -193,14 +238,19 @@ take_input(struct conn *c, const char *data, size_t len)
 		scan = 0;
 		used = frame(c, data, len, &scan);
 		c->scanned = scan;
-		return buf_append(&c->in, data + used, len - used);
+		if (buf_append(&c->in, data + used, len - used) == -1)
+			return -1;
+	} else {
+		if (buf_append(&c->in, data, len) == -1)
+			return -1;
+		used = frame(c, buf_head(&c->in), buf_used(&c->in),
+		    &c->scanned);
+		buf_consume(&c->in, used);
+		if (buf_used(&c->in) == 0)
+			buf_free(&c->in);
 	}
-	if (buf_append(&c->in, data, len) == -1)
-		return -1;
-	used = frame(c, buf_head(&c->in), buf_used(&c->in), &c->scanned);
-	buf_consume(&c->in, used);
-	if (buf_used(&c->in) == 0)
-		buf_free(&c->in);
+	if (!in_charge(c))
+		in_refuse(c);
 	return 0;
 }
 
@@ -570,6 +620,7 @@ conn_close(struct conn *c)
 	close(c->fd);
 	free(c->handoff);
 	buf_free(&c->in);
+	(void)in_charge(c);
 	buf_free(&c->out);
 	free(c);
 	w->nconns--;

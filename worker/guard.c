@@ -16,6 +16,11 @@
  *	rows after, so two workers racing for the last place may both
  *	refuse, never both admit.
  *
+ *	Unfinished input (bytes of lines without their line end yet, held
+ *	by connections) is counted the same way, per slot and bucket, so
+ *	that one address cannot make the workers hold more than
+ *	max_input_per_address of it (conn.c).
+ *
  *	Failed logins: per bucket, and per user in the user's record (shm.h,
  *	auth_fails and auth_last), read and written under the state lock.
  *	After AUTH_ADDR_FREE failures from an address, or AUTH_USER_FREE
@@ -47,6 +52,7 @@
 struct guard {
 	uint64_t	 key;				/* address hash key */
 	uint16_t	 conns[SHM_PROCS][GUARD_BUCKETS];	/* per slot */
+	uint64_t	 input[SHM_PROCS][GUARD_BUCKETS];	/* unfinished bytes */
 	struct auth_fails {
 		uint32_t fails;				/* in the window */
 		uint32_t last;				/* now_sec() of the last */
@@ -74,8 +80,10 @@ guard_open(void)
 void
 guard_release(int slot)
 {
-	if (guard != NULL && slot >= 0 && slot < SHM_PROCS)
+	if (guard != NULL && slot >= 0 && slot < SHM_PROCS) {
 		memset(guard->conns[slot], 0, sizeof(guard->conns[slot]));
+		memset(guard->input[slot], 0, sizeof(guard->input[slot]));
+	}
 }
 
 /* guard_bucket - the bucket of a peer address: IPv4 whole, IPv6 by /64 */
@@ -133,6 +141,38 @@ guard_conn_del(int slot, uint16_t b)
 	if (guard != NULL && slot >= 0 && slot < SHM_PROCS &&
 	    __atomic_load_n(&guard->conns[slot][b], __ATOMIC_RELAXED) > 0)
 		__atomic_fetch_sub(&guard->conns[slot][b], 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * guard_input_add - n more bytes of unfinished input in bucket b, of
+ * worker slot; false (and nothing counted) if that puts the address
+ * over limit.  Racing workers may both refuse, never both admit.
+ */
+bool
+guard_input_add(int slot, uint16_t b, uint64_t n, uint64_t limit)
+{
+	uint64_t total = 0;
+
+	if (guard == NULL || slot < 0 || slot >= SHM_PROCS)
+		return true;
+	__atomic_fetch_add(&guard->input[slot][b], n, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < SHM_PROCS; i++)
+		total += __atomic_load_n(&guard->input[i][b], __ATOMIC_SEQ_CST);
+	if (total <= limit)
+		return true;
+	__atomic_fetch_sub(&guard->input[slot][b], n, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+/* guard_input_del - n bytes counted by guard_input_add() are gone */
+void
+guard_input_del(int slot, uint16_t b, uint64_t n)
+{
+	if (guard == NULL || slot < 0 || slot >= SHM_PROCS)
+		return;
+	if (__atomic_load_n(&guard->input[slot][b], __ATOMIC_RELAXED) < n)
+		n = __atomic_load_n(&guard->input[slot][b], __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&guard->input[slot][b], n, __ATOMIC_SEQ_CST);
 }
 
 /* wait_left - seconds an attempt must still wait after fails failures */

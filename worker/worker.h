@@ -60,6 +60,7 @@ struct conn {
 	struct worker	*w;
 	struct buf	 in;		/* bytes of lines not yet answered */
 	size_t		 scanned;	/* in: bytes known to hold no LF */
+	size_t		 in_charged;	/* in: bytes counted in w and guard.c */
 	struct buf	 out;		/* reply bytes the socket has not taken */
 	uint64_t	 queued;	/* reply bytes produced, ever */
 	uint64_t	 written;	/* reply bytes written, ever */
@@ -108,6 +109,7 @@ struct worker {
 	int		 lfd;		/* listening socket, -1 once stopping */
 	int		 sigfd;
 	uint32_t	 nconns;
+	uint64_t	 in_total;	/* bytes in every conn->in */
 	uint32_t	 serial;	/* numbers inbox replies for leases */
 	bool		 stopping;
 	struct conn	*idle_head;
@@ -216,6 +218,8 @@ void	guard_release(int slot);
 uint16_t guard_bucket(const struct sockaddr_storage *);
 bool	guard_conn_add(int slot, uint16_t bucket, uint64_t limit);
 void	guard_conn_del(int slot, uint16_t bucket);
+bool	guard_input_add(int slot, uint16_t bucket, uint64_t n, uint64_t limit);
+void	guard_input_del(int slot, uint16_t bucket, uint64_t n);
 uint32_t guard_auth_wait_locked(uint16_t bucket, uint32_t now);
 uint32_t user_auth_wait_locked(const struct shm_user *, uint32_t now);
 void	guard_auth_failed_locked(uint16_t bucket, struct shm_user *,
