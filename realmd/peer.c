@@ -962,9 +962,10 @@ incoming_file(const cJSON *file, uint64_t *spool, uint64_t *size, char *name)
 		return E_TOO_LARGE;
 	}
 	if (spool_store(rd.st, body, *size, spool) == -1) {
+		int saved = errno;
 		log_err("realmd: spool: %m");
 		free(body);
-		return E_INTERNAL;
+		return saved == EDQUOT ? E_QUOTA : E_INTERNAL;
 	}
 	free(body);
 	return E_COUNT;

@@ -37,6 +37,7 @@ struct state {
 	char			*heap;
 	char			*undo;
 	char			 spool[PATH_MAX];	/* file bodies */
+	uint64_t		 spool_reserve;	/* bytes its disk keeps free */
 	int			 proc;		/* our slot in procs, -1 none */
 	uint32_t		 pid;		/* our pid, the lock's owner word */
 };

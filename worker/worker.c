@@ -135,6 +135,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	    .realmd = { .fd = -1 } };
 
 	state_set_proc(st, slot);
+	st->spool_reserve = cf->spool_reserve;	/* as reloaded */
 	w.me = &st->procs[slot];
 	reply_count_errors(w.me->errors);
 	reply_use_arena();

@@ -272,6 +272,7 @@ struct upload {
 
 /* cmd_file.c */
 bool	upload_decode(struct request *, const struct word *name, struct upload *);
+bool	upload_store(struct request *, struct upload *);
 
 /* cmd_realm.c */
 cJSON	*realm_json(const struct shm_realm *);
