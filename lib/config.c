@@ -49,6 +49,9 @@ static const struct config_key {
 	N("max_connections_per_address", K_UINT, max_connections_per_address,
 	    1, 1 << 20),
 	N("send_timeout", K_DURATION, send_timeout, 1, 1ULL << 32),
+	N("registrations_per_address", K_UINT, registrations_per_address, 1,
+	    1 << 30),
+	N("sessions_per_address", K_UINT, sessions_per_address, 1, 1 << 30),
 	N("max_input_per_worker", K_SIZE, max_input_per_worker, 1 << 16,
 	    1ULL << 40),
 	N("max_input_per_address", K_SIZE, max_input_per_address, 1 << 16,
@@ -95,6 +98,8 @@ config_defaults(struct config *c)
 	c->max_connections = 16384;
 	c->max_connections_per_address = 256;
 	c->send_timeout = 60;
+	c->registrations_per_address = 100;
+	c->sessions_per_address = 1000;
 	c->max_input_per_worker = 256 << 20;
 	c->max_input_per_address = 64 << 20;
 	c->password_cost = 5;

@@ -42,6 +42,8 @@ struct config {
 	uint64_t	 max_connections;	/* per worker */
 	uint64_t	 max_connections_per_address;	/* all workers */
 	uint64_t	 send_timeout;		/* seconds replies may wait unread */
+	uint64_t	 registrations_per_address;	/* users made per hour */
+	uint64_t	 sessions_per_address;	/* sessions opened per hour */
 	uint64_t	 max_input_per_worker;	/* bytes of unfinished lines */
 	uint64_t	 max_input_per_address;	/* the same, all workers */
 	uint64_t	 password_cost;		/* yescrypt cost, 1..11 */

@@ -26,6 +26,12 @@ open_session(struct request *rq, uint32_t user, uint8_t tok[TOKEN_LEN])
 	int rc;
 
 	txn_begin(w->st);
+	if (!guard_take_locked(GUARD_SESSION, rq->c->addr_bucket,
+	    w->cf->sessions_per_address, (uint32_t)now)) {
+		txn_abort(w->st);
+		errno = EDQUOT;
+		return -1;
+	}
 	rc = session_create(w->st, user, now, (uint32_t)w->cf->sessions_per_user,
 	    tok, &s);
 	if (rc == -1 && errno == ENOSPC &&
@@ -62,6 +68,9 @@ session_failed(struct request *rq)
 {
 	if (errno == ENOSPC)
 		reply_error(rq->out, E_QUOTA, "Session table full");
+	else if (errno == EDQUOT)
+		reply_error(rq->out, E_QUOTA, "Too many new sessions from your "
+		    "address, retry later");
 	else
 		reply_error(rq->out, E_INTERNAL, NULL);
 }
@@ -227,6 +236,7 @@ cmd_register(struct request *rq)
 	char name[NAME_LEN + 1];
 	struct pw_job *j;
 	uint32_t u;
+	bool room = true;
 
 	if (arg_copy(&rq->args[0], name, sizeof(name)) == -1 ||
 	    !name_valid(name, strlen(name))) {
@@ -246,10 +256,16 @@ cmd_register(struct request *rq)
 		return;
 	}
 	state_lock(w->st);
-	u = user_find_locked(w->st, name, strlen(name));
+	if ((u = user_find_locked(w->st, name, strlen(name))) == 0)
+		room = guard_take_locked(GUARD_REGISTER, rq->c->addr_bucket,
+		    w->cf->registrations_per_address, (uint32_t)now_sec());
 	state_unlock(w->st);
-	if (u != 0) {
-		reply_error(rq->out, E_USER_EXISTS, NULL);
+	if (u != 0 || !room) {
+		if (u != 0)
+			reply_error(rq->out, E_USER_EXISTS, NULL);
+		else
+			reply_error(rq->out, E_QUOTA, "Too many registrations "
+			    "from your address, retry later");
 		pw_job_free(j);
 		return;
 	}

@@ -21,6 +21,12 @@
  *	that one address cannot make the workers hold more than
  *	max_input_per_address of it (conn.c).
  *
+ *	Registrations and new sessions are counted per bucket in windows of
+ *	GUARD_WINDOW seconds; past registrations_per_address or
+ *	sessions_per_address in one window, more are refused until the next.
+ *	Sessions last a day, so one address cannot fill the session table,
+ *	nor the user table, before its neighbours get their share.
+ *
  *	Failed logins: per bucket, and per user in the user's record (shm.h,
  *	auth_fails and auth_last), read and written under the state lock.
  *	After AUTH_ADDR_FREE failures from an address, or AUTH_USER_FREE
@@ -48,6 +54,7 @@
 #include "worker/worker.h"
 
 #define GUARD_BUCKETS	4096
+#define GUARD_WINDOW	3600	/* seconds of a registration/session window */
 
 struct guard {
 	uint64_t	 key;				/* address hash key */
@@ -58,6 +65,10 @@ struct guard {
 		uint32_t last;				/* now_sec() of the last */
 	}		 auth[GUARD_BUCKETS];		/* under the state lock */
 	struct auth_fails group[GUARD_BUCKETS];	/* by group slot, likewise */
+	struct window {
+		uint32_t count;				/* in this window */
+		uint32_t start;				/* now_sec() it began */
+	}		 made[GUARD_KINDS][GUARD_BUCKETS];	/* under the lock */
 };
 
 static struct guard *guard;
@@ -252,4 +263,27 @@ guard_group_failed_locked(uint16_t b, uint32_t g, uint32_t now)
 	count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
 	count_failure(&guard->group[g % GUARD_BUCKETS].fails,
 	    &guard->group[g % GUARD_BUCKETS].last, now);
+}
+
+/*
+ * guard_take_locked - one more registration or session (kind) from
+ * bucket b in this window; false (nothing counted) once limit is reached
+ */
+bool
+guard_take_locked(enum guard_kind kind, uint16_t b, uint64_t limit,
+    uint32_t now)
+{
+	struct window *wd;
+
+	if (guard == NULL)
+		return true;
+	wd = &guard->made[kind][b];
+	if (now - wd->start >= GUARD_WINDOW) {
+		wd->start = now;
+		wd->count = 0;
+	}
+	if (wd->count >= limit)
+		return false;
+	wd->count++;
+	return true;
 }

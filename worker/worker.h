@@ -213,7 +213,10 @@ void	pwpool_stop(struct worker *);
 #define AUTH_USER_FREE	20	/* failures for a user before delays */
 #define AUTH_DELAY_MAX	60	/* seconds, the longest delay */
 #define AUTH_WINDOW	900	/* seconds a failure is remembered */
+enum guard_kind { GUARD_REGISTER, GUARD_SESSION, GUARD_KINDS };
 int	guard_open(void);
+bool	guard_take_locked(enum guard_kind, uint16_t bucket, uint64_t limit,
+	    uint32_t now);
 void	guard_release(int slot);
 uint16_t guard_bucket(const struct sockaddr_storage *);
 bool	guard_conn_add(int slot, uint16_t bucket, uint64_t limit);
