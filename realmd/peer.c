@@ -1088,19 +1088,19 @@ copy_fields(cJSON *to, const cJSON *from)
 
 /*
  * bounce - tell from (inside a transaction) that the peer refused id.
- * A full inbox loses the notice (logged) and changes nothing; any other
- * failure may have changed the state half-way: -1, and the caller aborts.
+ * A full inbox still takes it (bounce_enqueue); a failure (a full
+ * message table) may have changed the state half-way: logged, -1, and
+ * the caller aborts.
  */
 static int
 bounce(uint32_t from, const char *realm, int code, const char *target,
     const char *why, uint64_t id)
 {
-	if (bounce_enqueue(rd.st, from, realm, code, target, why, id,
-	    (uint32_t)rd.cf->inbox_quota) == 0)
+	if (bounce_enqueue(rd.st, from, realm, code, target, why, id) == 0)
 		return 0;
 	log_warn("realm %s: could not tell %s that message %llu was refused: %m",
 	    realm, rd.st->users[from].name, (unsigned long long)id);
-	return errno == EDQUOT ? 0 : -1;
+	return -1;
 }
 
 /* early_keep - a verdict whose worker has not asked for it yet */

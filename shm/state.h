@@ -177,7 +177,6 @@ int		 remote_user(struct state *, uint32_t realm, const char *user,
 const char	*remote_user_name(const struct shm_user *, size_t *len);
 bool		 user_name_ok(const struct shm_user *);
 int		 bounce_enqueue(struct state *, uint32_t user, const char *realm,
-		     int code, const char *target, const char *why, uint64_t ref,
-		     uint32_t quota);
+		     int code, const char *target, const char *why, uint64_t ref);
 
 #endif
