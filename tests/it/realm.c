@@ -2319,6 +2319,54 @@ test_refused_while_down_bounces(void **state)
 	cJSON_Delete(bounces);
 }
 
+static int
+setup_small_inbox(void **state)
+{
+	static const char *const extra[3] = { "inbox_quota = 2\n" };
+
+	return fed_new(state, 2, extra, NULL);
+}
+
+/*
+ * A bounce notice has room in a full inbox: the sender learns of the
+ * refusal although inbox_quota messages already wait for them.
+ */
+static void
+test_bounce_reaches_full_inbox(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *ah = user_on(A, "henderson");
+	struct client *bh = user_on(B, "henderson");
+	const cJSON *e;
+	cJSON *all;
+	double ref;
+	int bounces = 0;
+	char buf[64];
+
+	link_up_both(am, bh, B);
+	client_close(bh);
+	daemon_stop(B);
+	wait_state_not_up(am, "beta", 5.0, buf, sizeof(buf));
+	OK(ah, NULL, "send messi one");
+	OK(ah, NULL, "send messi two");
+	assert_reply_error(client_cmd(ah, "send messi three"), "QUOTA");
+	ref = send_queued(am, "beta", "nobody", "lost letter");
+
+	daemon_restart(B);
+	wait_link_up(am, "beta", LINK_TIMEOUT);
+	/* the verdict frees the queued copy and stores the bounce at once */
+	wait_queued(am, "beta", 0, DRAIN_TIMEOUT);
+	sleep_ms(300);
+	all = client_cmd(am, "inbox");
+	cJSON_ArrayForEach(e, inbox_from(all, "realmchat"))
+		bounces += flag(e, "bounce") && num(e, "ref") == ref;
+	if (bounces != 1)
+		fail_msg("expected the bounce in the full inbox: %s", show(all));
+	assert_int_equal(inbox_count(all), 3);
+	cJSON_Delete(all);
+}
+
 /*
  * Three realms: alpha dials beta and gamma (gamma under the id "far"),
  * gamma dials beta.  Queues are kept per realm, the link id is what the
@@ -2545,6 +2593,7 @@ main(void)
 		T2(test_kill9_whole_realm_mid_stream),
 		T2(test_peer_started_afresh_is_a_new_sender),
 		T2(test_refused_while_down_bounces),
+		TS(test_bounce_reaches_full_inbox, setup_small_inbox),
 		TS(test_three_realms, setup3),
 		TS(test_verdicts_with_two_links_into_one_realm, setup3),
 		TS(test_realm_queue_quota, setup_realm_queue),
