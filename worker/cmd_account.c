@@ -119,7 +119,7 @@ auth_finish(struct worker *w, struct conn *c, struct pw_job *j,
 	struct request rq = { .w = w, .c = c, .out = out };
 	uint8_t tok[TOKEN_LEN];
 
-	if (!j->ok) {
+	if (!j->t.ok) {
 		auth_failed(&rq, j->user);
 		return;
 	}
@@ -134,7 +134,7 @@ auth_finish(struct worker *w, struct conn *c, struct pw_job *j,
 /*
  * cmd_auth - auth <user> <password>.  An address or a user with too many
  * recent failures is refused before the password is checked (guard.c);
- * the check itself runs in a thread (pwpool.c), auth_finish after it.
+ * the check itself runs in a thread (pwjob.c), auth_finish after it.
  */
 void
 cmd_auth(struct request *rq)
@@ -163,12 +163,12 @@ cmd_auth(struct request *rq)
 	}
 	if ((j = pw_job_new(rq, &rq->args[1])) == NULL)
 		return;
-	j->verify = true;
+	j->t.verify = true;
 	j->user = u;
-	strlcpy(j->hash, hash, sizeof(j->hash));
+	strlcpy(j->t.hash, hash, sizeof(j->t.hash));
 	strlcpy(j->name, name, sizeof(j->name));
 	j->finish = auth_finish;
-	pwpool_submit(rq->c, j);
+	pw_submit(rq, j);
 }
 
 /*
@@ -198,11 +198,11 @@ register_finish(struct worker *w, struct conn *c, struct pw_job *j,
     struct buf *out)
 {
 	struct request rq = { .w = w, .c = c, .out = out };
-	struct user_fields f = { j->name, j->display, j->country, j->hash };
+	struct user_fields f = { j->name, j->display, j->country, j->t.hash };
 	uint8_t tok[TOKEN_LEN];
 	uint32_t u;
 
-	if (!j->ok) {
+	if (!j->t.ok) {
 		log_err("password hash failed");
 		reply_error(out, E_INTERNAL, NULL);
 		return;
@@ -227,7 +227,7 @@ register_finish(struct worker *w, struct conn *c, struct pw_job *j,
 
 /*
  * cmd_register - register <user> <password> [name] [country].  The
- * password is hashed in a thread (pwpool.c), register_finish after it.
+ * password is hashed in a thread (pwjob.c), register_finish after it.
  */
 void
 cmd_register(struct request *rq)
@@ -270,7 +270,7 @@ cmd_register(struct request *rq)
 		return;
 	}
 	j->finish = register_finish;
-	pwpool_submit(rq->c, j);
+	pw_submit(rq, j);
 }
 
 /* cmd_logout - end the session of this request (not the user's others) */

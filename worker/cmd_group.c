@@ -36,12 +36,12 @@ addgroup_finish(struct worker *w, struct conn *c, struct pw_job *j,
 	uint32_t g;
 	int saved;
 
-	if (!j->ok) {
+	if (!j->t.ok) {
 		reply_error(out, E_INTERNAL, NULL);
 		return;
 	}
 	txn_begin(st);
-	if (group_create(st, j->name, j->hash, j->user, &g) == -1) {
+	if (group_create(st, j->name, j->t.hash, j->user, &g) == -1) {
 		saved = errno;
 		txn_abort(st);
 		if (saved == EEXIST)
@@ -56,7 +56,7 @@ addgroup_finish(struct worker *w, struct conn *c, struct pw_job *j,
 
 /*
  * cmd_addgroup - addgroup <group> [password]; the creator joins it.  A
- * password is hashed in a thread (pwpool.c) first.
+ * password is hashed in a thread (pwjob.c) first.
  */
 void
 cmd_addgroup(struct request *rq)
@@ -75,10 +75,10 @@ cmd_addgroup(struct request *rq)
 	strlcpy(j->name, name, sizeof(j->name));
 	if (rq->nargs > 1) {
 		j->finish = addgroup_finish;
-		pwpool_submit(rq->c, j);
+		pw_submit(rq, j);
 		return;
 	}
-	j->ok = true;
+	j->t.ok = true;
 	addgroup_finish(rq->w, rq->c, j, rq->out);
 	pw_job_free(j);
 }
@@ -122,14 +122,14 @@ joingroup_finish(struct worker *w, struct conn *c, struct pw_job *j,
 	state_lock(st);
 	same = st->groups[j->group].state == SLOT_USED &&
 	    strcmp(st->groups[j->group].name, j->name) == 0 &&
-	    strcmp(st->groups[j->group].pwhash, j->hash) == 0;
-	if (same && !j->ok)
+	    strcmp(st->groups[j->group].pwhash, j->t.hash) == 0;
+	if (same && !j->t.ok)
 		guard_group_failed_locked(c->addr_bucket, j->group,
 		    (uint32_t)now_sec());
 	state_unlock(st);
 	if (!same)
 		reply_error(out, E_NO_GROUP, NULL);
-	else if (!j->ok)
+	else if (!j->t.ok)
 		reply_error(out, E_BAD_PASSWORD, NULL);
 	else
 		join(w, j->group, j->user, out);
@@ -137,7 +137,7 @@ joingroup_finish(struct worker *w, struct conn *c, struct pw_job *j,
 
 /*
  * cmd_joingroup - joingroup <group> [password].  Guesses are throttled
- * like logins (guard.c); the check runs in a thread (pwpool.c).
+ * like logins (guard.c); the check runs in a thread (pwjob.c).
  */
 void
 cmd_joingroup(struct request *rq)
@@ -176,12 +176,12 @@ cmd_joingroup(struct request *rq)
 	}
 	if ((j = pw_job_new(rq, rq->nargs > 1 ? &rq->args[1] : NULL)) == NULL)
 		return;
-	j->verify = true;
+	j->t.verify = true;
 	j->group = g;
 	strlcpy(j->name, name, sizeof(j->name));
-	strlcpy(j->hash, hash, sizeof(j->hash));
+	strlcpy(j->t.hash, hash, sizeof(j->t.hash));
 	j->finish = joingroup_finish;
-	pwpool_submit(rq->c, j);
+	pw_submit(rq, j);
 }
 
 /* cmd_leavegroup - leavegroup <group> */

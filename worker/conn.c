@@ -18,7 +18,7 @@
  *	turn of the loop; the rest of what it pipelined waits in conn->in,
  *	and the connection on the worker's ready list, while every other
  *	connection gets its turn.  A line that needs a password hashed
- *	waits for a thread (pwpool.c) and holds up only its own connection.
+ *	waits for a thread (pwjob.c) and holds up only its own connection.
  *
  *	Every connection counts against its address (guard.c); one over
  *	max_connections_per_address is told QUOTA and closed.
@@ -613,7 +613,7 @@ conn_close(struct conn *c)
 		}
 	}
 	realm_forget(c);
-	pwpool_forget(c);
+	pw_forget(c);
 	ready_del(c);
 	idle_unlink(w, c);
 	guard_conn_del(w->st->proc, c->addr_bucket);

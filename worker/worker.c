@@ -102,7 +102,7 @@ run(struct worker *w)
 			else if (ev[i].data.ptr == &realm_chan_mark)
 				realm_event(w, ev[i].events);
 			else if (ev[i].data.ptr == &pwpool_mark)
-				pwpool_event(w);
+				pwpool_event();
 			else
 				conn_event(ev[i].data.ptr, ev[i].events);
 		}
@@ -148,7 +148,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	    (w.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    conn_listen(&w, EPOLL_CTL_ADD) == -1 ||
 	    watch(&w, w.sigfd, EPOLLIN, &signal_mark) == -1 ||
-	    pwpool_start(&w) == -1 ||
+	    pwpool_start(w.epfd, &pwpool_mark) == -1 ||
 	    (w.msg_idx = calloc(cf->inbox_batch, sizeof(uint32_t))) == NULL) {
 		log_err("worker setup: %m");
 		return 1;
@@ -156,7 +156,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	run(&w);
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
-	pwpool_stop(&w);
+	pwpool_stop();
 	realm_close(&w);
 	free(w.msg_idx);
 	buf_free(&w.scratch);

@@ -15,7 +15,7 @@
 
 #include "lib/buf.h"
 #include "lib/config.h"
-#include "lib/password.h"
+#include "lib/pwpool.h"
 #include "lib/reply.h"
 #include "lib/request.h"
 #include "shm/state.h"
@@ -24,19 +24,14 @@ struct worker;
 struct conn;
 
 /*
- * A password to hash or check in a thread (pwpool.c), and what the
- * request needs to finish once it is done.
+ * A request waiting for a password hash or check in a thread (pwjob.c,
+ * lib/pwpool.c), and what it needs to finish once that is done.
  */
 struct pw_job {
-	struct pw_job	*next;
+	struct pw_task	 t;		/* first: the pool sees only this */
 	struct conn	*c;		/* NULL once the connection is gone */
 	void		(*finish)(struct worker *, struct conn *,
 			    struct pw_job *, struct buf *out);
-	bool		 verify;	/* check pw against hash, or hash pw */
-	bool		 ok;		/* the check passed, or the hash is made */
-	unsigned	 cost;		/* of a new hash */
-	char		 pw[PASSWORD_MAX + 1];	/* wiped once used */
-	char		 hash[PWHASH_LEN];	/* in to check, out when made */
 	uint32_t	 user;		/* the request's user, or the one named */
 	uint32_t	 group;
 	char		 name[NAME_LEN + 1];
@@ -198,15 +193,12 @@ void	conn_late_reply(struct conn *, struct buf *reply);
 
 void	conn_serve_ready(struct worker *);
 
-/* pwpool.c */
-extern char pwpool_mark;	/* epoll data of its eventfd */
-int	pwpool_start(struct worker *);
+/* pwjob.c */
+extern char pwpool_mark;	/* epoll data of the pool's eventfd */
 struct pw_job *pw_job_new(struct request *, const struct word *pw);
 void	pw_job_free(struct pw_job *);
-void	pwpool_submit(struct conn *, struct pw_job *);
-void	pwpool_event(struct worker *);
-void	pwpool_forget(struct conn *);
-void	pwpool_stop(struct worker *);
+void	pw_submit(struct request *, struct pw_job *);
+void	pw_forget(struct conn *);
 
 /* guard.c: throttles of failed logins (see there) */
 #define AUTH_ADDR_FREE	10	/* failures from an address before delays */
