@@ -1241,7 +1241,8 @@ on_verdict(struct peer *p, const struct link_frame *f)
 
 /* ---- round trips --------------------------------------------------------- */
 
-static void
+/* send_reply - answer the peer's request q (also join.c) */
+void
 send_reply(struct peer *p, uint64_t q, enum rc_code code, const char *msg,
     cJSON *o)
 {
@@ -1256,45 +1257,6 @@ send_reply(struct peer *p, uint64_t q, enum rc_code code, const char *msg,
 	} else if (msg != NULL)
 		cJSON_AddStringToObject(o, "message", msg);
 	send_frame(p, o);
-}
-
-/* serve_join - a remote user joins one of our groups */
-static void
-serve_join(struct peer *p, const struct link_frame *f)
-{
-	const char *gname = link_str(f->json, "group");
-	const char *pw = link_str(f->json, "password");
-	char pwhash[PWHASH_LEN];
-	enum rc_code why = E_COUNT;
-	uint32_t g, u;
-
-	state_lock(rd.st);
-	g = name_valid(gname, strlen(gname)) ?
-	    group_find_locked(rd.st, gname, strlen(gname)) : 0;
-	if (g != 0)
-		strlcpy(pwhash, rd.st->groups[g].pwhash, sizeof(pwhash));
-	state_unlock(rd.st);
-	if (g == 0) {
-		send_reply(p, f->q, E_NO_GROUP, NULL, NULL);
-		return;
-	}
-	if (pwhash[0] != '\0' && !password_verify(pw ? pw : "", pwhash)) {
-		send_reply(p, f->q, E_BAD_PASSWORD, NULL, NULL);
-		return;
-	}
-	txn_begin(rd.st);
-	if (remote_user(rd.st, p->realm, link_str(f->json, "from"),
-	    link_str(f->json, "from_name"), &u) == -1)
-		why = errno == ENOENT ? E_BAD_NAME : E_QUOTA;
-	else if (member_add(rd.st, g, u, (uint32_t)rd.cf->group_members) == -1)
-		why = errno == EEXIST ? E_ALREADY_MEMBER :
-		    errno == ENOENT ? E_NO_GROUP : E_QUOTA;
-	if (why == E_COUNT)
-		txn_commit(rd.st);
-	else
-		txn_abort(rd.st);
-	send_reply(p, f->q, why, why == E_COUNT ? "Berhasil join group" : NULL,
-	    NULL);
 }
 
 /* serve_history - a remote member reads one of our groups */
@@ -1427,7 +1389,7 @@ on_frame(struct peer *p, const char *line, size_t len)
 		send_reply(p, f.q, E_COUNT, NULL, NULL);
 		break;
 	case LT_JOIN:
-		serve_join(p, &f);
+		join_start(p, &f);
 		break;
 	case LT_HISTORY:
 		serve_history(p, &f);

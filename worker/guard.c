@@ -41,7 +41,7 @@
  *
  *	Wrong group passwords (joingroup) are counted the same way: against
  *	the address (with its failed logins) and against the group (by
- *	its slot, here rather than in the state file; a group slot past
+ *	its slot; a guess through a realm link, GUARD_NO_ADDR, only there; here rather than in the state file; a group slot past
  *	GUARD_BUCKETS shares a count with another).
  */
 #include <errno.h>
@@ -239,7 +239,7 @@ guard_auth_failed_locked(uint16_t b, struct shm_user *u, uint32_t now)
 		count_failure(&u->auth_fails, &u->auth_last, now);
 }
 
-/* guard_group_wait_locked - seconds before bucket b may guess group g's password */
+/* guard_group_wait_locked - seconds before b may guess group g's password */
 uint32_t
 guard_group_wait_locked(uint16_t b, uint32_t g, uint32_t now)
 {
@@ -247,8 +247,8 @@ guard_group_wait_locked(uint16_t b, uint32_t g, uint32_t now)
 
 	if (guard == NULL)
 		return 0;
-	a = wait_left(guard->auth[b].fails, guard->auth[b].last,
-	    AUTH_ADDR_FREE, now);
+	a = b == GUARD_NO_ADDR ? 0 : wait_left(guard->auth[b].fails,
+	    guard->auth[b].last, AUTH_ADDR_FREE, now);
 	w = wait_left(guard->group[g % GUARD_BUCKETS].fails,
 	    guard->group[g % GUARD_BUCKETS].last, AUTH_USER_FREE, now);
 	return a > w ? a : w;
@@ -260,7 +260,8 @@ guard_group_failed_locked(uint16_t b, uint32_t g, uint32_t now)
 {
 	if (guard == NULL)
 		return;
-	count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
+	if (b != GUARD_NO_ADDR)
+		count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
 	count_failure(&guard->group[g % GUARD_BUCKETS].fails,
 	    &guard->group[g % GUARD_BUCKETS].last, now);
 }

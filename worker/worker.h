@@ -205,6 +205,7 @@ void	pw_forget(struct conn *);
 #define AUTH_USER_FREE	20	/* failures for a user before delays */
 #define AUTH_DELAY_MAX	60	/* seconds, the longest delay */
 #define AUTH_WINDOW	900	/* seconds a failure is remembered */
+#define GUARD_NO_ADDR	UINT16_MAX	/* a bucket for no address (a peer) */
 enum guard_kind { GUARD_REGISTER, GUARD_SESSION, GUARD_KINDS };
 int	guard_open(void);
 bool	guard_take_locked(enum guard_kind, uint16_t bucket, uint64_t limit,

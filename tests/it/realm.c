@@ -2367,6 +2367,73 @@ test_bounce_reaches_full_inbox(void **state)
 	cJSON_Delete(all);
 }
 
+static int
+setup_real_cost(void **state)
+{
+	static const char *const extra[3] = { NULL, "password_cost = 5\n" };
+
+	return fed_new(state, 2, extra, NULL);
+}
+
+enum { GUESSERS = 12, GUESSES = 20 };
+
+/*
+ * Users of alpha guess the password of a group of beta through the link,
+ * twelve connections pipelining twenty wrong joingrouprealm each.  beta's
+ * realmd checks them off its loop and throttles the group, so beta's own
+ * mail to alpha keeps flowing meanwhile.
+ */
+static void
+test_joingrouprealm_guesses_do_not_stop_mail(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *g[GUESSERS];
+	static char lines[GUESSES * 48];
+	double t0, worst = 0, end;
+	int sent = 0, quota = 0, bad = 0;
+	size_t o = 0;
+
+	link_up_both(am, bh, B);
+	OK(bh, NULL, "addgroup vault s3cret");
+	for (int j = 0; j < GUESSES; j++)
+		o += (size_t)snprintf(lines + o, sizeof lines - o,
+		    "joingrouprealm beta vault guess%d\r\n", j);
+	for (int i = 0; i < GUESSERS; i++) {
+		g[i] = user_on(A, i % 2 ? "lineker" : "messi");
+		client_write(g[i], lines, o);
+	}
+	end = now_s() + 3.0;
+	while (now_s() < end) {
+		cJSON *r;
+
+		t0 = now_s();
+		r = send_realm(bh, "alpha", "messi", "still here");
+		cJSON_Delete(r);
+		if ((now_s() - t0) * 1000 > worst)
+			worst = (now_s() - t0) * 1000;
+		sent++;
+	}
+	for (int i = 0; i < GUESSERS; i++)
+		for (int j = 0; j < GUESSES; j++) {
+			cJSON *r = client_reply(g[i]);
+			const char *code = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(r, "code"));
+
+			quota += code != NULL && strcmp(code, "QUOTA") == 0;
+			bad += code != NULL && strcmp(code, "BAD_PASSWORD") == 0;
+			cJSON_Delete(r);
+		}
+	print_message("# %d x %d wrong joingrouprealm: %d checked, %d "
+	    "throttled; beta sent %d messages to alpha in 3 s, worst round "
+	    "trip %.1f ms\n", GUESSERS, GUESSES, bad, quota, sent, worst);
+	assert_true(quota > 0);
+	assert_true(bad <= 2 * 20);
+	assert_true(sent >= 20);
+	assert_true(worst < 1500);
+}
+
 /*
  * Three realms: alpha dials beta and gamma (gamma under the id "far"),
  * gamma dials beta.  Queues are kept per realm, the link id is what the
@@ -2594,6 +2661,8 @@ main(void)
 		T2(test_peer_started_afresh_is_a_new_sender),
 		T2(test_refused_while_down_bounces),
 		TS(test_bounce_reaches_full_inbox, setup_small_inbox),
+		TS(test_joingrouprealm_guesses_do_not_stop_mail,
+		    setup_real_cost),
 		TS(test_three_realms, setup3),
 		TS(test_verdicts_with_two_links_into_one_realm, setup3),
 		TS(test_realm_queue_quota, setup_realm_queue),
