@@ -44,6 +44,7 @@
 #define PUMP_HIGH	(4u << 20)	/* unsent bytes before we stop filling */
 #define OUT_MAX		(64u << 20)	/* unsent bytes of a peer that does not read */
 #define HANDSHAKES_MAX	64		/* connections not yet up, at once */
+#define HANDSHAKE_LINE_MAX (64u << 10)	/* a line before the link is up */
 
 static void peer_close(struct peer *, const char *why);
 static void take_lines_batched(struct peer *);
@@ -51,10 +52,15 @@ static void pump(uint32_t realm);
 static struct early *early_take(uint32_t realm, uint64_t id);
 static void early_free(struct early *);
 
+/*
+ * line_max - the longest line p may send: a frame of a link that is up
+ * carries up to a file; a handshake line is small, and is all an
+ * unauthenticated peer can make realmd hold
+ */
 static uint64_t
-line_max(void)
+line_max(const struct peer *p)
 {
-	return rd.cf->max_line + 4096;
+	return p->phase == PH_UP ? rd.cf->max_line + 4096 : HANDSHAKE_LINE_MAX;
 }
 
 static void
@@ -1439,7 +1445,7 @@ take_lines_batched(struct peer *p)
 
 		if (nl == NULL) {
 			p->scanned = used;
-			if (used > line_max())
+			if (used > line_max(p))
 				refuse(p, "frame too large");
 			return;
 		}
@@ -1515,7 +1521,7 @@ peer_event(struct peer *p, uint32_t events)
 			peer_close(p, "out of memory");
 			return;
 		}
-		if (buf_used(&p->in) > line_max() + sizeof(data))
+		if (buf_used(&p->in) > line_max(p) + sizeof(data))
 			break;		/* handle what we have first */
 	}
 	take_lines(p);

@@ -2434,6 +2434,89 @@ test_joingrouprealm_guesses_do_not_stop_mail(void **state)
 	assert_true(worst < 1500);
 }
 
+/* rss_kib - resident size of pid, in KiB (0 if unknown) */
+static long
+rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(fp);
+	return kib;
+}
+
+/*
+ * send_until_cut - write up to mib MiB without a line end to fd; the
+ * bytes the daemon took before it hung up
+ */
+static size_t
+send_until_cut(int fd, int mib)
+{
+	static char chunk[1 << 16];
+	size_t took = 0;
+	double end = now_s() + 10.0;
+
+	memset(chunk, 'a', sizeof chunk);
+	while (took < (size_t)mib << 20 && now_s() < end) {
+		ssize_t n = send(fd, chunk, sizeof chunk,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			break;
+		if (n == -1) {
+			sleep_ms(5);
+			continue;
+		}
+		took += (size_t)n;
+	}
+	return took;
+}
+
+/*
+ * An unauthenticated dialer sends a challenge's worth of hello, then 23
+ * MiB without a line end: realmd hangs up after a handshake line's
+ * worth, holding nothing like the 23 MiB (before, it held them all).
+ */
+static void
+test_handshake_input_bounded(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0];
+	static const char hello[] = "realmlink {\"v\":1,\"realm\":\"evil\","
+	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}\n";
+	struct client *raw[4];
+	long before = rss_kib(daemon_realmd(A)), after;
+	size_t took[4];
+
+	for (int i = 0; i < 4; i++) {
+		cJSON *j;
+
+		raw[i] = client_connect(A);
+		client_write(raw[i], hello, strlen(hello));
+		if ((j = raw_line(client_fd(raw[i]), 5000)) == NULL)
+			fail_msg("connection ended instead of a challenge");
+		cJSON_Delete(j);
+	}
+	for (int i = 0; i < 4; i++)
+		took[i] = send_until_cut(client_fd(raw[i]), 23);
+	after = rss_kib(daemon_realmd(A));
+	print_message("# 4 handshakes sending 23 MiB without a line end: cut "
+	    "after %zu KiB (first); realmd %ld -> %ld KiB\n", took[0] >> 10,
+	    before, after);
+	for (int i = 0; i < 4; i++) {
+		client_expect_eof(raw[i], 5000);
+		assert_true(took[i] < (size_t)23 << 20);
+	}
+	assert_true(after - before < 16 * 1024);
+}
+
 /*
  * Three realms: alpha dials beta and gamma (gamma under the id "far"),
  * gamma dials beta.  Queues are kept per realm, the link id is what the
@@ -2661,6 +2744,7 @@ main(void)
 		T2(test_peer_started_afresh_is_a_new_sender),
 		T2(test_refused_while_down_bounces),
 		TS(test_bounce_reaches_full_inbox, setup_small_inbox),
+		T2(test_handshake_input_bounded),
 		TS(test_joingrouprealm_guesses_do_not_stop_mail,
 		    setup_real_cost),
 		TS(test_three_realms, setup3),
