@@ -374,14 +374,11 @@ read_input(struct conn *c)
 static void
 ready_add(struct conn *c)
 {
-	struct conn **pp = &c->w->ready;
-
-	while (*pp != NULL && *pp != c)
-		pp = &(*pp)->ready_next;
-	if (*pp == NULL) {
-		c->ready_next = NULL;
-		*pp = c;
-	}
+	if (c->listed)
+		return;
+	c->listed = true;
+	c->ready_next = c->w->ready;
+	c->w->ready = c;
 }
 
 /* ready_del - off the ready list (closing) */
@@ -390,11 +387,12 @@ ready_del(struct conn *c)
 {
 	struct conn **pp = &c->w->ready;
 
-	while (*pp != NULL && *pp != c)
+	while (c->listed && *pp != NULL && *pp != c)
 		pp = &(*pp)->ready_next;
-	if (*pp != NULL)
+	if (c->listed && *pp != NULL)
 		*pp = c->ready_next;
 	c->ready_next = NULL;
+	c->listed = false;
 	c->more = false;
 }
 
@@ -411,6 +409,7 @@ conn_serve_ready(struct worker *w)
 	for (; c != NULL; c = next) {
 		next = c->ready_next;
 		c->ready_next = NULL;
+		c->listed = false;
 		c->more = false;
 		conn_event(c, 0);
 	}

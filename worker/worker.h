@@ -76,7 +76,8 @@ struct conn {
 	char		 wait_realm[NAME_LEN + 1];
 	struct conn	*wait_next;
 	struct pw_job	*pw_job;	/* a password in a thread: wait for it */
-	bool		 more;		/* lines left over this turn (on ready) */
+	bool		 more;		/* lines left over this turn */
+	bool		 listed;	/* on w->ready */
 	struct conn	*ready_next;	/* w->ready: lines waiting their turn */
 	uint32_t	 turn_lines;	/* lines answered this turn */
 	char		*handoff;	/* a realm link's first line, to hand over */
