@@ -27,7 +27,7 @@ CFLAGS  ?= -O2 -g
 WARN     = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter -Werror=implicit-function-declaration
 CPPFLAGS += -std=c11 -D_GNU_SOURCE -I. -I$(BUILD) -I/usr/include/cjson
-LDLIBS   = -lcjson -lbsd -lcrypt -lssl -lcrypto
+LDLIBS   = -lcjson -lbsd -lcrypt -lssl -lcrypto -pthread
 
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin

@@ -60,12 +60,20 @@ static const struct config_key {
 	N("max_connections_per_address", K_UINT, max_connections_per_address,
 	    1, 1 << 20),
 	N("send_timeout", K_DURATION, send_timeout, 1, 1ULL << 32),
+	N("registrations_per_address", K_UINT, registrations_per_address, 1,
+	    1 << 30),
+	N("sessions_per_address", K_UINT, sessions_per_address, 1, 1 << 30),
+	N("max_input_per_worker", K_SIZE, max_input_per_worker, 1 << 16,
+	    1ULL << 40),
+	N("max_input_per_address", K_SIZE, max_input_per_address, 1 << 16,
+	    1ULL << 40),
 	N("password_cost", K_UINT, password_cost, 1, 11),
 	N("group_history", K_UINT, group_history, 1, 100000),
 	N("group_members", K_UINT, group_members, 2, 100000),
 	N("max_file", K_SIZE, max_file, 1, 1ULL << 30),
 	N("spool_max", K_SIZE, spool_max, 1 << 20, 1ULL << 50),
 	N("file_keep", K_DURATION, file_keep, 0, 1ULL << 31),
+	N("spool_reserve", K_SIZE, spool_reserve, 0, 1ULL << 50),
 	N("max_users", K_UINT, max_users, 16, 1 << 26),
 	N("max_sessions", K_UINT, max_sessions, 16, 1 << 26),
 	N("max_messages", K_UINT, max_messages, 16, 1 << 27),
@@ -108,12 +116,17 @@ config_defaults(struct config *c)
 	c->max_connections = 16384;
 	c->max_connections_per_address = 256;
 	c->send_timeout = 60;
+	c->registrations_per_address = 100;
+	c->sessions_per_address = 1000;
+	c->max_input_per_worker = 256 << 20;
+	c->max_input_per_address = 64 << 20;
 	c->password_cost = 5;
 	c->group_history = 100;
 	c->group_members = 1000;
 	c->max_file = 16 << 20;
 	c->spool_max = 1ULL << 30;
 	c->file_keep = 7 * 86400;
+	c->spool_reserve = 256 << 20;
 	c->max_users = 65536;
 	c->max_sessions = 65536;
 	c->max_messages = 262144;

@@ -46,12 +46,17 @@ struct config {
 	uint64_t	 max_connections;	/* per worker */
 	uint64_t	 max_connections_per_address;	/* all workers */
 	uint64_t	 send_timeout;		/* seconds replies may wait unread */
+	uint64_t	 registrations_per_address;	/* users made per hour */
+	uint64_t	 sessions_per_address;	/* sessions opened per hour */
+	uint64_t	 max_input_per_worker;	/* bytes of unfinished lines */
+	uint64_t	 max_input_per_address;	/* the same, all workers */
 	uint64_t	 password_cost;		/* yescrypt cost, 1..11 */
 	uint64_t	 group_history;		/* messages kept per group */
 	uint64_t	 group_members;		/* members per group */
 	uint64_t	 max_file;		/* bytes of one file */
 	uint64_t	 spool_max;		/* bytes of all stored files */
 	uint64_t	 file_keep;		/* seconds a shown file stays fetchable */
+	uint64_t	 spool_reserve;		/* bytes kept free on its disk */
 
 	/* capacities, used when a state file is created */
 	uint64_t	 max_users;

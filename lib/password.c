@@ -2,8 +2,8 @@
  * NAME
  *	password - yescrypt hashes through libcrypt
  * DESCRIPTION
- *	Hashing and checking run outside the state lock: they are slow on
- *	purpose.  The comparison of the computed hash is constant-time.
+ *	Hashing and checking run outside the state lock, and in a worker
+ *	outside its event loop (worker/pwpool.c): they are slow on purpose.  The comparison of the computed hash is constant-time.
  */
 #include <crypt.h>
 #include <stdlib.h>
@@ -13,14 +13,23 @@
 
 #include "lib/password.h"
 
+/* One scratch area per thread: a worker hashes in several threads. */
+static __thread struct crypt_data *thread_cd;
+
 static struct crypt_data *
 scratch(void)
 {
-	static struct crypt_data *cd;
+	if (thread_cd == NULL)
+		thread_cd = calloc(1, sizeof(*thread_cd));
+	return thread_cd;
+}
 
-	if (cd == NULL)
-		cd = calloc(1, sizeof(*cd));
-	return cd;
+/* password_thread_done - free this thread's scratch area */
+void
+password_thread_done(void)
+{
+	free(thread_cd);
+	thread_cd = NULL;
 }
 
 /* password_hash - a fresh yescrypt hash of pw at the given cost */

@@ -47,6 +47,7 @@
 #define OUT_MAX		(64u << 20)	/* unsent bytes of a peer that does not read */
 #define HANDSHAKES_MAX	64		/* dialed-in connections not yet up */
 #define HANDSHAKES_PER_ADDR 8		/* of them from one address (/64) */
+#define HANDSHAKE_LINE_MAX (64u << 10)	/* a line before the link is up */
 
 /*
  * Lines a peer can cause, at will and at any rate (a refused handshake,
@@ -104,10 +105,15 @@ log_limited(struct ratelog *r, int prio, const char *fmt, ...)
 	log_msg(prio, "%s", line);
 }
 
+/*
+ * line_max - the longest line p may send: a frame of a link that is up
+ * carries up to a file; a handshake line is small, and is all an
+ * unauthenticated peer can make realmd hold
+ */
 static uint64_t
-line_max(void)
+line_max(const struct peer *p)
 {
-	return rd.cf->max_line + 4096;
+	return p->phase == PH_UP ? rd.cf->max_line + 4096 : HANDSHAKE_LINE_MAX;
 }
 
 static void
@@ -1168,9 +1174,10 @@ incoming_file(const cJSON *file, uint64_t *spool, uint64_t *size, char *name)
 		return E_TOO_LARGE;
 	}
 	if (spool_store(rd.st, body, *size, spool) == -1) {
+		int saved = errno;
 		log_err("realmd: spool: %m");
 		free(body);
-		return E_INTERNAL;
+		return saved == EDQUOT ? E_QUOTA : E_INTERNAL;
 	}
 	free(body);
 	return E_COUNT;
@@ -1330,19 +1337,19 @@ copy_fields(cJSON *to, const cJSON *from)
 
 /*
  * bounce - tell from (inside a transaction) that the peer refused id.
- * A full inbox loses the notice (logged) and changes nothing; any other
- * failure may have changed the state half-way: -1, and the caller aborts.
+ * A full inbox still takes it (bounce_enqueue); a failure (a full
+ * message table) may have changed the state half-way: logged, -1, and
+ * the caller aborts.
  */
 static int
 bounce(uint32_t from, const char *realm, int code, const char *target,
     const char *why, uint64_t id)
 {
-	if (bounce_enqueue(rd.st, from, realm, code, target, why, id,
-	    (uint32_t)rd.cf->inbox_quota) == 0)
+	if (bounce_enqueue(rd.st, from, realm, code, target, why, id) == 0)
 		return 0;
 	log_warn("realm %s: could not tell %s that message %llu was refused: %m",
 	    realm, rd.st->users[from].name, (unsigned long long)id);
-	return errno == EDQUOT ? 0 : -1;
+	return -1;
 }
 
 /* early_keep - a verdict whose worker has not asked for it yet */
@@ -1483,7 +1490,8 @@ on_verdict(struct peer *p, const struct link_frame *f)
 
 /* ---- round trips --------------------------------------------------------- */
 
-static void
+/* send_reply - answer the peer's request q (also join.c) */
+void
 send_reply(struct peer *p, uint64_t q, enum rc_code code, const char *msg,
     cJSON *o)
 {
@@ -1498,45 +1506,6 @@ send_reply(struct peer *p, uint64_t q, enum rc_code code, const char *msg,
 	} else if (msg != NULL)
 		cJSON_AddStringToObject(o, "message", msg);
 	send_frame(p, o);
-}
-
-/* serve_join - a remote user joins one of our groups */
-static void
-serve_join(struct peer *p, const struct link_frame *f)
-{
-	const char *gname = link_str(f->json, "group");
-	const char *pw = link_str(f->json, "password");
-	char pwhash[PWHASH_LEN];
-	enum rc_code why = E_COUNT;
-	uint32_t g, u;
-
-	state_lock(rd.st);
-	g = name_valid(gname, strlen(gname)) ?
-	    group_find_locked(rd.st, gname, strlen(gname)) : 0;
-	if (g != 0)
-		strlcpy(pwhash, rd.st->groups[g].pwhash, sizeof(pwhash));
-	state_unlock(rd.st);
-	if (g == 0) {
-		send_reply(p, f->q, E_NO_GROUP, NULL, NULL);
-		return;
-	}
-	if (pwhash[0] != '\0' && !password_verify(pw ? pw : "", pwhash)) {
-		send_reply(p, f->q, E_BAD_PASSWORD, NULL, NULL);
-		return;
-	}
-	txn_begin(rd.st);
-	if (remote_user(rd.st, p->realm, link_str(f->json, "from"),
-	    link_str(f->json, "from_name"), &u) == -1)
-		why = errno == ENOENT ? E_BAD_NAME : E_QUOTA;
-	else if (member_add(rd.st, g, u, (uint32_t)rd.cf->group_members) == -1)
-		why = errno == EEXIST ? E_ALREADY_MEMBER :
-		    errno == ENOENT ? E_NO_GROUP : E_QUOTA;
-	if (why == E_COUNT)
-		txn_commit(rd.st);
-	else
-		txn_abort(rd.st);
-	send_reply(p, f->q, why, why == E_COUNT ? "Berhasil join group" : NULL,
-	    NULL);
 }
 
 /* serve_history - a remote member reads one of our groups */
@@ -1673,7 +1642,7 @@ on_frame(struct peer *p, const char *line, size_t len)
 		    "Connect realm berhasil" : NULL, NULL);
 		break;
 	case LT_JOIN:
-		serve_join(p, &f);
+		join_start(p, &f);
 		break;
 	case LT_HISTORY:
 		serve_history(p, &f);
@@ -1723,7 +1692,7 @@ take_lines_batched(struct peer *p)
 
 		if (nl == NULL) {
 			p->scanned = used;
-			if (used > line_max())
+			if (used > line_max(p))
 				refuse(p, "frame too large");
 			return;
 		}
@@ -1819,7 +1788,7 @@ peer_event(struct peer *p, uint32_t events)
 		p->last_in = now_msec();
 		if (take_bytes(p, data, (size_t)n) == -1)
 			return;
-		if (buf_used(&p->in) > line_max() + sizeof(data))
+		if (buf_used(&p->in) > line_max(p) + sizeof(data))
 			break;		/* handle what we have first */
 	}
 	take_lines(p);

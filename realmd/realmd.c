@@ -31,6 +31,7 @@
 #include <bsd/unistd.h>
 
 #include "lib/log.h"
+#include "lib/pwpool.h"
 #include "realmd/realmd.h"
 
 #define MAX_EVENTS	64
@@ -463,6 +464,8 @@ run(void)
 				chan_accept();
 			else if (p == &signal_mark)
 				rd.stopping = true;
+			else if (p == &join_mark)
+				pwpool_event();
 			else if (*(enum tag *)p == TAG_CHAN)
 				chan_event(p, ev[i].events);
 			else
@@ -502,7 +505,8 @@ realmd_main(const struct config *cf, struct state *st, int lfd, int slot)
 	if (setup_signals() == -1 ||
 	    (rd.epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 	    watch_fd(rd.lfd, EPOLLIN, &listen_mark) == -1 ||
-	    watch_fd(rd.sigfd, EPOLLIN, &signal_mark) == -1) {
+	    watch_fd(rd.sigfd, EPOLLIN, &signal_mark) == -1 ||
+	    pwpool_start(rd.epfd, &join_mark) == -1) {
 		log_err("realmd setup: %m");
 		return 1;
 	}
@@ -513,6 +517,7 @@ realmd_main(const struct config *cf, struct state *st, int lfd, int slot)
 	peer_close_all();	/* links a dead realmd left marked up are down */
 	run();
 	peer_close_all();
+	pwpool_stop();		/* joins waiting: their links are gone */
 	while (rd.chans != NULL)
 		chan_close(rd.chans);
 	return 0;

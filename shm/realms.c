@@ -392,11 +392,15 @@ user_name_ok(const struct shm_user *u)
 
 /*
  * bounce_enqueue - tell user that the peer refused message ref; the
- * notice's text is "<realm>\0<code>\0<target>\0<why>".
+ * notice's text is "<realm>\0<code>\0<target>\0<why>".  A notice is
+ * not held to inbox_quota: it answers one of the user's own messages,
+ * which held a slot of the message table until the verdict, so the
+ * notices cannot outgrow what their sender sent, and a full inbox never
+ * loses one (only a full message table can).
  */
 int
 bounce_enqueue(struct state *st, uint32_t user, const char *realm, int code,
-    const char *target, const char *why, uint64_t ref, uint32_t quota)
+    const char *target, const char *why, uint64_t ref)
 {
 	char text[NAME_LEN + 16 + REMOTE_NAME_LEN * 4 + 256];
 	const char *cname = code_name((enum rc_code)code);
@@ -412,5 +416,5 @@ bounce_enqueue(struct state *st, uint32_t user, const char *realm, int code,
 	if (n < 0 || (size_t)n >= sizeof(text))
 		n = (int)sizeof(text) - 1;
 	m.len = (size_t)n;
-	return msg_enqueue(st, &m, quota, &id);
+	return msg_enqueue(st, &m, UINT32_MAX, &id);
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <bsd/stdlib.h>
 #include <bsd/string.h>
 
@@ -216,14 +217,37 @@ file_unref(struct state *st, uint32_t i, uint64_t *gone)
 }
 
 /*
+ * disk_room - would size more bytes leave st->spool_reserve free on the
+ * spool's file system?  The reserve keeps the disk (which also holds the
+ * state file's journal and the logs) from filling up with uploads.
+ */
+static bool
+disk_room(const struct state *st, size_t size)
+{
+	struct statvfs sv;
+	uint64_t avail;
+
+	if (st->spool_reserve == 0 || statvfs(st->spool, &sv) == -1)
+		return true;
+	avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return avail >= st->spool_reserve && avail - st->spool_reserve >= size;
+}
+
+/*
  * spool_store - write a body under a temporary name, then rename it to a
  * fresh random id (*id), so that a crash never leaves half a body named.
+ * EDQUOT: the disk would keep less than spool_reserve free.
  */
 int
 spool_store(struct state *st, const void *body, size_t size, uint64_t *id)
 {
 	char tmp[PATH_MAX + 32], path[PATH_MAX + 32];
 	int fd, saved;
+
+	if (!disk_room(st, size)) {
+		errno = EDQUOT;
+		return -1;
+	}
 
 	do
 		arc4random_buf(id, sizeof(*id));

@@ -11,6 +11,11 @@
  *	the flock, so a second daemon cannot attach while any process of the
  *	first one lives.
  *
+ *	The file's disk blocks are reserved when it is created and again at
+ *	every open (posix_fallocate): a mapped page that the disk cannot
+ *	back would kill its process with SIGBUS.  A disk too small is
+ *	refused at start, with a message saying so.
+ *
  *	Opening also recovers: a transaction left by a killed process is
  *	rolled back, the lock is re-made, and every lease of the previous run
  *	is voided by bumping the process generations.
@@ -111,6 +116,29 @@ plan_layout(struct shm_header *h, const struct config *cf)
 	h->layout_sum = layout_sum(h);
 }
 
+/*
+ * reserve_blocks - give the whole file its disk blocks now.  The file is
+ * mapped: a page touched later on a full disk would be SIGBUS, not an
+ * error anyone could answer.  -1 with err set if the disk cannot hold it.
+ */
+static int
+reserve_blocks(int fd, const char *path, uint64_t size, char *err,
+    size_t errlen)
+{
+	int rc = posix_fallocate(fd, 0, (off_t)size);
+
+	if (rc == 0)
+		return 0;
+	if (rc == ENOSPC || rc == EFBIG)
+		snprintf(err, errlen, "%s: the disk cannot hold the state file "
+		    "(%llu MiB): lower the capacities or free space", path,
+		    (unsigned long long)(size >> 20));
+	else
+		snprintf(err, errlen, "%s: reserving %llu MiB: %s", path,
+		    (unsigned long long)(size >> 20), strerror(rc));
+	return -1;
+}
+
 /* create_file - write a fresh state file under a temporary name, then rename */
 static int
 create_file(const char *path, const struct config *cf, char *err, size_t errlen)
@@ -123,6 +151,11 @@ create_file(const char *path, const struct config *cf, char *err, size_t errlen)
 	snprintf(tmp, sizeof(tmp), "%s.new", path);
 	if ((fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) == -1) {
 		snprintf(err, errlen, "%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (reserve_blocks(fd, path, h.total_size, err, errlen) == -1) {
+		close(fd);
+		unlink(tmp);
 		return -1;
 	}
 	if (ftruncate(fd, (off_t)h.total_size) == -1 ||
@@ -300,6 +333,9 @@ state_open(struct state *st, const struct config *cf, char *err, size_t errlen)
 		goto fail;
 	}
 	st->size = (size_t)sb.st_size;
+	/* a file made sparse by an older version gets its blocks too */
+	if (reserve_blocks(st->fd, path, st->size, err, errlen) == -1)
+		goto fail;
 	p = mmap(NULL, st->size, PROT_READ | PROT_WRITE, MAP_SHARED, st->fd, 0);
 	if (p == MAP_FAILED) {
 		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
@@ -312,6 +348,7 @@ state_open(struct state *st, const struct config *cf, char *err, size_t errlen)
 	set_pointers(st);
 	if (recover(st, err, errlen) == -1 || state_check(st, err, errlen) == -1)
 		goto prefix;
+	st->spool_reserve = cf->spool_reserve;
 	if (spool_open(st, cf->state_dir, err, errlen) == -1)
 		goto fail;
 	return 0;

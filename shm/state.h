@@ -37,6 +37,7 @@ struct state {
 	char			*heap;
 	char			*undo;
 	char			 spool[PATH_MAX];	/* file bodies */
+	uint64_t		 spool_reserve;	/* bytes its disk keeps free */
 	int			 proc;		/* our slot in procs, -1 none */
 	uint32_t		 pid;		/* our pid, the lock's owner word */
 	int			 wake_fd[SHM_PROCS];	/* eventfd per slot, -1 none */
@@ -218,7 +219,6 @@ int		 remote_user(struct state *, uint32_t realm, const char *user,
 const char	*remote_user_name(const struct shm_user *, size_t *len);
 bool		 user_name_ok(const struct shm_user *);
 int		 bounce_enqueue(struct state *, uint32_t user, const char *realm,
-		     int code, const char *target, const char *why, uint64_t ref,
-		     uint32_t quota);
+		     int code, const char *target, const char *why, uint64_t ref);
 
 #endif

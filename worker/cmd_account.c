@@ -26,6 +26,12 @@ open_session(struct request *rq, uint32_t user, uint8_t tok[TOKEN_LEN])
 	int rc;
 
 	txn_begin(w->st);
+	if (!guard_take_locked(GUARD_SESSION, rq->c->addr_bucket,
+	    w->cf->sessions_per_address, (uint32_t)now)) {
+		txn_abort(w->st);
+		errno = EDQUOT;
+		return -1;
+	}
 	rc = session_create(w->st, user, now, (uint32_t)w->cf->sessions_per_user,
 	    tok, &s);
 	if (rc == -1 && errno == ENOSPC &&
@@ -63,6 +69,9 @@ session_failed(struct request *rq)
 {
 	if (errno == ENOSPC)
 		reply_error(rq->out, E_QUOTA, "Session table full");
+	else if (errno == EDQUOT)
+		reply_error(rq->out, E_QUOTA, "Too many new sessions from your "
+		    "address, retry later");
 	else
 		reply_error(rq->out, E_INTERNAL, NULL);
 }
@@ -103,17 +112,38 @@ auth_succeeded(struct worker *w, uint32_t u)
 	state_unlock(w->st);
 }
 
+/* auth_finish - the password is checked: a session, or a failure counted */
+static void
+auth_finish(struct worker *w, struct conn *c, struct pw_job *j,
+    struct buf *out)
+{
+	struct request rq = { .w = w, .c = c, .out = out };
+	uint8_t tok[TOKEN_LEN];
+
+	if (!j->t.ok) {
+		auth_failed(&rq, j->user);
+		return;
+	}
+	auth_succeeded(w, j->user);
+	if (open_session(&rq, j->user, tok) == -1) {
+		session_failed(&rq);
+		return;
+	}
+	reply_session(&rq, tok, j->name, "Login berhasil");
+}
+
 /*
  * cmd_auth - auth <user> <password>.  An address or a user with too many
- * recent failures is refused before the password is checked (guard.c).
+ * recent failures is refused before the password is checked (guard.c);
+ * the check itself runs in a thread (pwjob.c), auth_finish after it.
  */
 void
 cmd_auth(struct request *rq)
 {
 	struct worker *w = rq->w;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], hash[PWHASH_LEN];
-	uint8_t tok[TOKEN_LEN];
+	char name[NAME_LEN + 1], hash[PWHASH_LEN];
 	uint32_t u = 0, now = (uint32_t)now_sec(), wait;
+	struct pw_job *j;
 
 	state_lock(w->st);
 	wait = guard_auth_wait_locked(rq->c->addr_bucket, now);
@@ -128,17 +158,18 @@ cmd_auth(struct request *rq)
 		throttled(rq, wait);
 		return;
 	}
-	if (u == 0 || arg_copy(&rq->args[1], pw, sizeof(pw)) == -1 ||
-	    !password_verify(pw, hash)) {
+	if (u == 0 || rq->args[1].len > PASSWORD_MAX) {
 		auth_failed(rq, u);
 		return;
 	}
-	auth_succeeded(w, u);
-	if (open_session(rq, u, tok) == -1) {
-		session_failed(rq);
+	if ((j = pw_job_new(rq, &rq->args[1])) == NULL)
 		return;
-	}
-	reply_session(rq, tok, name, "Login berhasil");
+	j->t.verify = true;
+	j->user = u;
+	strlcpy(j->t.hash, hash, sizeof(j->t.hash));
+	strlcpy(j->name, name, sizeof(j->name));
+	j->finish = auth_finish;
+	pw_submit(rq, j);
 }
 
 /*
@@ -163,67 +194,53 @@ profile_field(const struct word *wd, char *dst, size_t size)
 }
 
 /*
- * register_fields - the user, password, name and country of a register
- * line, in the order forms.c reads; -1 after a reply
+ * register_job - a job holding the user, name and country of a register
+ * line, in the order forms.c reads, its password to hash; NULL after a
+ * reply
  */
-static int
-register_fields(struct request *rq, char *name, char *pw, char *display,
-    char *country)
+static struct pw_job *
+register_job(struct request *rq)
 {
 	const struct word *a = rq->args;
+	struct pw_job *j;
 	int pos[4];
 
 	if (form_register(rq, pos) == -1)
-		return -1;
-	if (arg_copy(&a[pos[0]], name, NAME_LEN + 1) == -1 ||
-	    !name_valid(name, strlen(name))) {
+		return NULL;
+	if (a[pos[0]].len > NAME_LEN ||
+	    !name_valid(a[pos[0]].p, a[pos[0]].len)) {
 		reply_errorf(rq->out, E_BAD_NAME, "Nama tidak valid: 1-%d "
 		    "characters of A-Za-z0-9_.-", NAME_LEN);
-		return -1;
+		return NULL;
 	}
-	if (arg_copy(&a[pos[1]], pw, PASSWORD_MAX + 1) == -1) {
-		reply_errorf(rq->out, E_BAD_ARGS, "Password longer than %d bytes",
-		    PASSWORD_MAX);
-		return -1;
-	}
-	strlcpy(display, name, DISPLAY_LEN + 1);
-	country[0] = '\0';
-	if ((pos[2] >= 0 && profile_field(&a[pos[2]], display,
-	    DISPLAY_LEN + 1) == -1) || (pos[3] >= 0 &&
-	    profile_field(&a[pos[3]], country, COUNTRY_LEN + 1) == -1)) {
+	if ((j = pw_job_new(rq, &a[pos[1]])) == NULL)
+		return NULL;
+	memcpy(j->name, a[pos[0]].p, a[pos[0]].len);
+	strlcpy(j->display, j->name, sizeof(j->display));
+	if ((pos[2] >= 0 && profile_field(&a[pos[2]], j->display,
+	    sizeof(j->display)) == -1) || (pos[3] >= 0 &&
+	    profile_field(&a[pos[3]], j->country, sizeof(j->country)) == -1)) {
 		reply_error(rq->out, E_BAD_ARGS, "Name or country too long");
-		return -1;
+		pw_job_free(j);
+		return NULL;
 	}
-	return 0;
+	return j;
 }
 
-/*
- * cmd_register - register <user> <password> [name] [country], or seed
- * 001's register <name> <country> <user> <password> (forms.c decides)
- */
-void
-cmd_register(struct request *rq)
+/* register_finish - the password is hashed: the user and a session */
+static void
+register_finish(struct worker *w, struct conn *c, struct pw_job *j,
+    struct buf *out)
 {
-	struct worker *w = rq->w;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], done[64 + NAME_LEN];
-	char display[DISPLAY_LEN + 1], country[COUNTRY_LEN + 1], hash[PWHASH_LEN];
-	struct user_fields f = { name, display, country, hash };
+	struct request rq = { .w = w, .c = c, .out = out };
+	struct user_fields f = { j->name, j->display, j->country, j->t.hash };
+	char done[64 + NAME_LEN];
 	uint8_t tok[TOKEN_LEN];
 	uint32_t u;
 
-	if (register_fields(rq, name, pw, display, country) == -1)
-		return;
-	state_lock(w->st);
-	u = user_find_locked(w->st, name, strlen(name));
-	state_unlock(w->st);
-	if (u != 0) {
-		reply_error(rq->out, E_USER_EXISTS, NULL);
-		return;
-	}
-	if (password_hash(pw, (unsigned)w->cf->password_cost, hash,
-	    sizeof(hash)) == -1) {
+	if (!j->t.ok) {
 		log_err("password hash failed");
-		reply_error(rq->out, E_INTERNAL, NULL);
+		reply_error(out, E_INTERNAL, NULL);
 		return;
 	}
 	txn_begin(w->st);
@@ -231,18 +248,51 @@ cmd_register(struct request *rq)
 		int saved = errno;
 		txn_abort(w->st);
 		if (saved == EEXIST)
-			reply_error(rq->out, E_USER_EXISTS, NULL);
+			reply_error(out, E_USER_EXISTS, NULL);
 		else
-			reply_error(rq->out, E_QUOTA, "User table full");
+			reply_error(out, E_QUOTA, "User table full");
 		return;
 	}
 	txn_commit(w->st);
-	if (open_session(rq, u, tok) == -1) {
-		session_failed(rq);
+	if (open_session(&rq, u, tok) == -1) {
+		session_failed(&rq);
 		return;
 	}
-	snprintf(done, sizeof(done), "Register berhasil: username %s", name);
-	reply_session(rq, tok, name, done);
+	snprintf(done, sizeof(done), "Register berhasil: username %s", j->name);
+	reply_session(&rq, tok, j->name, done);
+}
+
+/*
+ * cmd_register - register <user> <password> [name] [country], or seed
+ * 001's register <name> <country> <user> <password> (forms.c decides).
+ * The password is hashed in a thread (pwjob.c), register_finish after it.
+ */
+void
+cmd_register(struct request *rq)
+{
+	struct worker *w = rq->w;
+	struct pw_job *j;
+	uint32_t u;
+	bool room = true;
+
+	if ((j = register_job(rq)) == NULL)
+		return;
+	state_lock(w->st);
+	if ((u = user_find_locked(w->st, j->name, strlen(j->name))) == 0)
+		room = guard_take_locked(GUARD_REGISTER, rq->c->addr_bucket,
+		    w->cf->registrations_per_address, (uint32_t)now_sec());
+	state_unlock(w->st);
+	if (u != 0 || !room) {
+		if (u != 0)
+			reply_error(rq->out, E_USER_EXISTS, NULL);
+		else
+			reply_error(rq->out, E_QUOTA, "Too many registrations "
+			    "from your address, retry later");
+		pw_job_free(j);
+		return;
+	}
+	j->finish = register_finish;
+	pw_submit(rq, j);
 }
 
 /* cmd_logout - end the session of this request (not the user's others) */

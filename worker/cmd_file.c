@@ -62,6 +62,24 @@ upload_decode(struct request *rq, const struct word *name, struct upload *up)
 	return true;
 }
 
+/*
+ * upload_store - the body into the spool; false after replying (QUOTA
+ * when the disk would keep less than spool_reserve free)
+ */
+bool
+upload_store(struct request *rq, struct upload *up)
+{
+	if (spool_store(rq->w->st, up->body, up->size, &up->id) == 0)
+		return true;
+	if (errno == EDQUOT) {
+		reply_error(rq->out, E_QUOTA, "The server's disk is nearly full");
+		return false;
+	}
+	log_err("spool: %m");
+	reply_error(rq->out, E_INTERNAL, "Cannot store the file");
+	return false;
+}
+
 /* send_upload - store the body, then deliver it to the target */
 static void
 send_upload(struct request *rq, const struct word *to, bool private)
@@ -83,13 +101,14 @@ send_upload(struct request *rq, const struct word *to, bool private)
 		reply_error(rq->out, E_NO_USER, NULL);
 		return;
 	}
+	if (!private && !target_list_ok(to)) {
+		reply_error(rq->out, E_TOO_LARGE, "Too many recipients");
+		return;
+	}
 	if (!upload_decode(rq, &rq->args[1], &up))
 		goto done;
-	if (spool_store(st, up.body, up.size, &up.id) == -1) {
-		log_err("spool: %m");
-		reply_error(rq->out, E_INTERNAL, "Cannot store the file");
+	if (!upload_store(rq, &up))
 		goto done;
-	}
 	txn_begin(st);
 	if (private) {
 		memset(&t, 0, sizeof(t));

@@ -27,87 +27,165 @@ group_name(struct request *rq, const struct word *w, char name[NAME_LEN + 1])
 	return 0;
 }
 
-/* cmd_addgroup - addgroup <group> [password]; the creator joins it */
-void
-cmd_addgroup(struct request *rq)
+/* addgroup_finish - the password is hashed (or there is none): the group */
+static void
+addgroup_finish(struct worker *w, struct conn *c, struct pw_job *j,
+    struct buf *out)
 {
-	struct state *st = rq->w->st;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1], hash[PWHASH_LEN] = "";
+	struct state *st = w->st;
 	uint32_t g;
 	int saved;
 
-	if (group_name(rq, &rq->args[0], name) == -1)
+	if (!j->t.ok) {
+		reply_error(out, E_INTERNAL, NULL);
 		return;
-	if (rq->nargs > 1) {
-		if (arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
-			reply_error(rq->out, E_BAD_ARGS, "Password too long");
-			return;
-		}
-		if (password_hash(pw, (unsigned)rq->w->cf->password_cost, hash,
-		    sizeof(hash)) == -1) {
-			reply_error(rq->out, E_INTERNAL, NULL);
-			return;
-		}
 	}
 	txn_begin(st);
-	if (group_create(st, name, hash, rq->user, &g) == -1) {
+	if (group_create(st, j->name, j->t.hash, j->user, &g) == -1) {
 		saved = errno;
 		txn_abort(st);
 		if (saved == EEXIST)
-			reply_error(rq->out, E_GROUP_EXISTS, NULL);
+			reply_error(out, E_GROUP_EXISTS, NULL);
 		else
-			reply_error(rq->out, E_QUOTA, "Group table full");
+			reply_error(out, E_QUOTA, "Group table full");
 		return;
 	}
 	txn_commit(st);
-	form_note_group(rq, g);
-	reply_finish(rq->out, reply_ok("Add group Berhasil"));
+	form_note_group(w, j->session, j->user, g);
+	reply_finish(out, reply_ok("Add group Berhasil"));
 }
 
-/* cmd_joingroup - joingroup <group> [password] */
+/*
+ * cmd_addgroup - addgroup <group> [password]; the creator joins it.  A
+ * password is hashed in a thread (pwjob.c) first.
+ */
 void
-cmd_joingroup(struct request *rq)
+cmd_addgroup(struct request *rq)
 {
-	struct state *st = rq->w->st;
-	char name[NAME_LEN + 1], pw[PASSWORD_MAX + 1] = "", hash[PWHASH_LEN];
-	uint32_t g;
-	int rc, saved;
+	char name[NAME_LEN + 1];
+	struct pw_job *j;
 
 	if (group_name(rq, &rq->args[0], name) == -1)
 		return;
-	if (rq->nargs > 1 && arg_copy(&rq->args[1], pw, sizeof(pw)) == -1) {
-		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+	if (rq->nargs > 1 && rq->args[1].len > PASSWORD_MAX) {
+		reply_error(rq->out, E_BAD_ARGS, "Password too long");
 		return;
 	}
-	state_lock(st);
-	if ((g = group_find_locked(st, name, strlen(name))) != 0)
-		strlcpy(hash, st->groups[g].pwhash, sizeof(hash));
-	state_unlock(st);
-	if (g == 0) {
-		reply_error(rq->out, E_NO_GROUP, NULL);
+	if ((j = pw_job_new(rq, rq->nargs > 1 ? &rq->args[1] : NULL)) == NULL)
+		return;
+	strlcpy(j->name, name, sizeof(j->name));
+	if (rq->nargs > 1) {
+		j->finish = addgroup_finish;
+		pw_submit(rq, j);
 		return;
 	}
-	if (hash[0] != '\0' && !password_verify(pw, hash)) {
-		reply_error(rq->out, E_BAD_PASSWORD, NULL);
-		return;
-	}
+	j->t.ok = true;
+	addgroup_finish(rq->w, rq->c, j, rq->out);
+	pw_job_free(j);
+}
+
+/* join - make the request's user a member of group g, and answer */
+static void
+join(struct worker *w, uint32_t g, uint32_t user, uint32_t session,
+    struct buf *out)
+{
+	struct state *st = w->st;
+	int rc, saved;
+
 	txn_begin(st);
-	rc = member_add(st, g, rq->user, (uint32_t)rq->w->cf->group_members);
+	rc = member_add(st, g, user, (uint32_t)w->cf->group_members);
 	saved = errno;
 	if (rc == -1)
 		txn_abort(st);
 	else
 		txn_commit(st);
 	if (rc == 0 || saved == EEXIST)
-		form_note_group(rq, g);
+		form_note_group(w, session, user, g);
 	if (rc == 0)
-		reply_finish(rq->out, reply_ok("Join group berhasil"));
+		reply_finish(out, reply_ok("Join group berhasil"));
 	else if (saved == EEXIST)
-		reply_error(rq->out, E_ALREADY_MEMBER, NULL);
+		reply_error(out, E_ALREADY_MEMBER, NULL);
 	else if (saved == EDQUOT)
-		reply_error(rq->out, E_QUOTA, "Group is full");
+		reply_error(out, E_QUOTA, "Group is full");
 	else
-		reply_error(rq->out, E_QUOTA, "Membership table full");
+		reply_error(out, E_QUOTA, "Membership table full");
+}
+
+/*
+ * joingroup_finish - the password is checked: join, or count a wrong
+ * guess against the address and the group (guard.c).  The group may
+ * have been replaced meanwhile: the hash checked must still be its own.
+ */
+static void
+joingroup_finish(struct worker *w, struct conn *c, struct pw_job *j,
+    struct buf *out)
+{
+	struct state *st = w->st;
+	bool same;
+
+	state_lock(st);
+	same = st->groups[j->group].state == SLOT_USED &&
+	    strcmp(st->groups[j->group].name, j->name) == 0 &&
+	    strcmp(st->groups[j->group].pwhash, j->t.hash) == 0;
+	if (same && !j->t.ok)
+		guard_group_failed_locked(c->addr_bucket, j->group,
+		    (uint32_t)now_sec());
+	state_unlock(st);
+	if (!same)
+		reply_error(out, E_NO_GROUP, NULL);
+	else if (!j->t.ok)
+		reply_error(out, E_BAD_PASSWORD, NULL);
+	else
+		join(w, j->group, j->user, j->session, out);
+}
+
+/*
+ * cmd_joingroup - joingroup <group> [password].  Guesses are throttled
+ * like logins (guard.c); the check runs in a thread (pwjob.c).
+ */
+void
+cmd_joingroup(struct request *rq)
+{
+	struct state *st = rq->w->st;
+	char name[NAME_LEN + 1], hash[PWHASH_LEN];
+	uint32_t g, wait = 0;
+	struct pw_job *j;
+
+	if (group_name(rq, &rq->args[0], name) == -1)
+		return;
+	if (rq->nargs > 1 && rq->args[1].len > PASSWORD_MAX) {
+		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+		return;
+	}
+	state_lock(st);
+	if ((g = group_find_locked(st, name, strlen(name))) != 0) {
+		strlcpy(hash, st->groups[g].pwhash, sizeof(hash));
+		if (hash[0] != '\0')
+			wait = guard_group_wait_locked(rq->c->addr_bucket, g,
+			    (uint32_t)now_sec());
+	}
+	state_unlock(st);
+	if (g == 0) {
+		reply_error(rq->out, E_NO_GROUP, NULL);
+		return;
+	}
+	if (wait > 0) {
+		reply_errorf(rq->out, E_QUOTA, "Too many wrong group passwords, "
+		    "retry in %u s", (unsigned)wait);
+		return;
+	}
+	if (hash[0] == '\0') {
+		join(rq->w, g, rq->user, rq->session, rq->out);
+		return;
+	}
+	if ((j = pw_job_new(rq, rq->nargs > 1 ? &rq->args[1] : NULL)) == NULL)
+		return;
+	j->t.verify = true;
+	j->group = g;
+	strlcpy(j->name, name, sizeof(j->name));
+	strlcpy(j->t.hash, hash, sizeof(j->t.hash));
+	j->finish = joingroup_finish;
+	pw_submit(rq, j);
 }
 
 /* cmd_leavegroup - leavegroup <group> */
@@ -150,6 +228,10 @@ cmd_sendgroup(struct request *rq)
 	enum rc_code why;
 	char *tofree, buf[NAME_LEN + 8];
 
+	if (!target_list_ok(&rq->args[0])) {	/* before the lock: any length */
+		reply_error(rq->out, E_TOO_LARGE, "Too many recipients");
+		return;
+	}
 	if (form_group_target(rq, 0, &to, buf) == -1)
 		return;
 	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
@@ -166,7 +248,7 @@ cmd_sendgroup(struct request *rq)
 		txn_commit(st);
 		spool_unlink(st, d.gone);
 		if (t.group != 0)
-			form_note_group(rq, t.group);
+			form_note_group(rq->w, rq->session, rq->user, t.group);
 		delivery_reply(rq, &t, &d, "Message Sent");
 	}
 	free(tofree);

@@ -367,7 +367,6 @@ send_text(struct request *rq, uint32_t flags, const struct word *to)
 static void
 send_file(struct request *rq, uint32_t flags)
 {
-	struct state *st = rq->w->st;
 	const struct word *to = &rq->args[1];
 	struct msg_new m = { .from = rq->user, .kind = MSG_FILE,
 	    .time = now_sec(), .flags = flags | vouch(rq, flags, to) };
@@ -382,11 +381,8 @@ send_file(struct request *rq, uint32_t flags)
 		return;
 	if (!upload_decode(rq, &rq->args[2], &up))
 		goto done;
-	if (spool_store(st, up.body, up.size, &up.id) == -1) {
-		log_err("spool: %m");
-		reply_error(rq->out, E_INTERNAL, "Cannot store the file");
+	if (!upload_store(rq, &up))
 		goto done;
-	}
 	queue_send(rq, r, to, &m, &up);
 done:
 	free(up.body);

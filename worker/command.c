@@ -10,6 +10,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <strings.h>
 #include <unistd.h>
 
@@ -235,6 +236,29 @@ session_resolve(struct worker *w, const uint8_t tok[TOKEN_LEN], uint32_t *user)
 }
 
 /*
+ * client_addr_first - "<their ip> <their port> <tokenid> ...": the words
+ * at first are the client's own address.  All three must look the part,
+ * so that a UUID in a message's text is never taken for a token.
+ */
+static bool
+client_addr_first(const struct request_line *rl, int first)
+{
+	return rl->nwords > first + 2 &&
+	    token_shaped(rl->w[first + 2].p, rl->w[first + 2].len) &&
+	    addr_shaped(&rl->w[first]) && port_shaped(&rl->w[first + 1]);
+}
+
+/* nul_free - no argument holds a NUL byte (the text is checked apart) */
+static bool
+nul_free(const struct request *rq)
+{
+	for (int i = 0; i < rq->nargs; i++)
+		if (memchr(rq->args[i].p, '\0', rq->args[i].len) != NULL)
+			return false;
+	return true;
+}
+
+/*
  * arity_ok - argument count against the table; sets the text argument.
  * A command that takes no argument ignores any words after its name (and
  * after a token, which command_run has taken already).
@@ -302,10 +326,7 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 		reply_error(out, E_BAD_COMMAND, NULL);
 		return;
 	}
-	/* "<their ip> <their port> <tokenid> ...": the client's own address */
-	if ((cmd->flags & CMD_ADDR) && rl.nwords > first + 2 &&
-	    !token_shaped(rl.w[first].p, rl.w[first].len) &&
-	    token_shaped(rl.w[first + 2].p, rl.w[first + 2].len))
+	if ((cmd->flags & CMD_ADDR) && client_addr_first(&rl, first))
 		first += 2;
 	if ((cmd->flags & CMD_SESSION) && rl.nwords > first &&
 	    token_parse(rl.w[first].p, rl.w[first].len, rq.token) == 0) {
@@ -322,6 +343,10 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 		return;
 	}
 	rq.args = &rl.w[first];
+	if (!nul_free(&rq)) {
+		reply_error(out, E_BAD_ARGS, "Argument contains a NUL byte");
+		return;
+	}
 	rq.verb = &rl.w[0];
 	rq.words_form = rl.nwords > 1 && word_is(&rl.w[0], "group");
 	if ((cmd->flags & CMD_SESSION) && !session_needed(w, c, cmd, token_arg,

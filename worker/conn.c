@@ -14,6 +14,12 @@
  *	once its replies have waited send_timeout without a byte read or
  *	written either way, it is dropped (conn_expire_idle).
  *
+ *	Fairness: a connection is answered at most LINES_PER_TURN lines per
+ *	turn of the loop; the rest of what it pipelined waits in conn->in,
+ *	and the connection on the worker's ready list, while every other
+ *	connection gets its turn.  A line that needs a password hashed
+ *	waits for a thread (pwjob.c) and holds up only its own connection.
+ *
  *	Every connection counts against its address (guard.c); one over
  *	max_connections_per_address is told QUOTA and closed.
  *
@@ -40,6 +46,7 @@
 #define OUT_HIGH	(1 << 20)
 #define ACCEPT_BURST	64
 #define PUSH_ROUNDS	4		/* batches of pushes per event */
+#define LINES_PER_TURN	32		/* then the others get their turn */
 
 static char rbuf[READ_CHUNK];
 
@@ -82,8 +89,8 @@ touch(struct conn *c)
 static bool
 backlogged(const struct conn *c)
 {
-	return c->wait_for != 0 || c->handoff != NULL ||
-	    buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
+	return c->wait_for != 0 || c->handoff != NULL || c->pw_job != NULL ||
+	    c->more || buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
 }
 
 /* reply_target - where replies go: behind waiting bytes, or to scratch */
@@ -173,8 +180,55 @@ frame(struct conn *c, const char *data, size_t len, size_t *scan)
 		else
 			answer(c, p, n);
 		p = nl + 1;
+		if (++c->turn_lines >= LINES_PER_TURN && p < end)
+			c->more = true;		/* the rest on a later turn */
 	}
 	return (size_t)(p - data);
+}
+
+/*
+ * in_charge - count the bytes c->in holds now against the worker's and
+ * the address's limits; false if they would go over (nothing counted)
+ */
+static bool
+in_charge(struct conn *c)
+{
+	struct worker *w = c->w;
+	size_t now = buf_used(&c->in), more;
+
+	if (now <= c->in_charged) {
+		guard_input_del(w->st->proc, c->addr_bucket, c->in_charged - now);
+		w->in_total -= c->in_charged - now;
+		c->in_charged = now;
+		return true;
+	}
+	more = now - c->in_charged;
+	if (w->in_total + more > w->cf->max_input_per_worker ||
+	    !guard_input_add(w->st->proc, c->addr_bucket, more,
+	    w->cf->max_input_per_address))
+		return false;
+	w->in_total += more;
+	c->in_charged = now;
+	return true;
+}
+
+/*
+ * in_refuse - too much unfinished input here or from this address: what
+ * c holds goes, with one QUOTA reply, and the line it was in is skipped
+ * to its end, as one over max_line is; the connection stays usable.
+ */
+static void
+in_refuse(struct conn *c)
+{
+	struct buf *out = reply_target(c);
+	size_t before = buf_used(out);
+
+	reply_error(out, E_QUOTA, "Too much unfinished input, line dropped");
+	c->queued += buf_used(out) - before;
+	buf_free(&c->in);
+	c->scanned = 0;
+	c->skipping = true;
+	(void)in_charge(c);
 }
 
 /* take_input - frame newly read bytes, keeping what is left in c->in */
@@ -187,14 +241,19 @@ take_input(struct conn *c, const char *data, size_t len)
 		scan = 0;
 		used = frame(c, data, len, &scan);
 		c->scanned = scan;
-		return buf_append(&c->in, data + used, len - used);
+		if (buf_append(&c->in, data + used, len - used) == -1)
+			return -1;
+	} else {
+		if (buf_append(&c->in, data, len) == -1)
+			return -1;
+		used = frame(c, buf_head(&c->in), buf_used(&c->in),
+		    &c->scanned);
+		buf_consume(&c->in, used);
+		if (buf_used(&c->in) == 0)
+			buf_free(&c->in);
 	}
-	if (buf_append(&c->in, data, len) == -1)
-		return -1;
-	used = frame(c, buf_head(&c->in), buf_used(&c->in), &c->scanned);
-	buf_consume(&c->in, used);
-	if (buf_used(&c->in) == 0)
-		buf_free(&c->in);
+	if (!in_charge(c))
+		in_refuse(c);
 	return 0;
 }
 
@@ -314,7 +373,8 @@ update_interest(struct conn *c)
 
 	if (buf_used(&c->out) > 0)
 		ev |= EPOLLOUT;
-	else if ((c->eof || c->w->stopping) && c->wait_for == 0)
+	else if ((c->eof || c->w->stopping) && c->wait_for == 0 &&
+	    c->pw_job == NULL && !c->more)
 		return false;
 	if (!c->eof && !backlogged(c))
 		ev |= EPOLLIN | EPOLLRDHUP;
@@ -357,10 +417,56 @@ read_input(struct conn *c)
 	return 0;
 }
 
+/* ready_add - lines are left over: serve them on the next turn */
+static void
+ready_add(struct conn *c)
+{
+	if (c->listed)
+		return;
+	c->listed = true;
+	c->ready_next = c->w->ready;
+	c->w->ready = c;
+}
+
+/* ready_del - off the ready list (closing) */
+static void
+ready_del(struct conn *c)
+{
+	struct conn **pp = &c->w->ready;
+
+	while (c->listed && *pp != NULL && *pp != c)
+		pp = &(*pp)->ready_next;
+	if (c->listed && *pp != NULL)
+		*pp = c->ready_next;
+	c->ready_next = NULL;
+	c->listed = false;
+	c->more = false;
+}
+
+/*
+ * conn_serve_ready - one more turn for each connection that had lines
+ * left over; those that still have some go back on the list
+ */
+void
+conn_serve_ready(struct worker *w)
+{
+	struct conn *c = w->ready, *next;
+
+	w->ready = NULL;
+	for (; c != NULL; c = next) {
+		next = c->ready_next;
+		c->ready_next = NULL;
+		c->listed = false;
+		c->more = false;
+		conn_event(c, 0);
+	}
+}
+
 /* conn_event - epoll says fd is ready */
 void
 conn_event(struct conn *c, uint32_t events)
 {
+	c->turn_lines = 0;
 	if (events & EPOLLERR) {
 		conn_close(c);
 		return;
@@ -389,6 +495,8 @@ conn_event(struct conn *c, uint32_t events)
 	}
 	if (send_out(c) == -1 || !update_interest(c))
 		conn_close(c);
+	else if (c->more)
+		ready_add(c);
 }
 
 /*
@@ -552,11 +660,14 @@ conn_close(struct conn *c)
 	}
 	watch_close(c);
 	realm_forget(c);
+	pw_forget(c);
+	ready_del(c);
 	idle_unlink(w, c);
 	guard_conn_del(w->st->proc, c->addr_bucket);
 	close(c->fd);
 	free(c->handoff);
 	buf_free(&c->in);
+	(void)in_charge(c);
 	buf_free(&c->out);
 	free(c);
 	w->nconns--;

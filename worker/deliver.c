@@ -22,6 +22,25 @@
 #define GROUP_PREFIX	"group:"
 
 /*
+ * target_list_ok - a comma list of at most TARGET_LIST_MAX names, known or
+ * not.  It looks at no more than that many commas, so it is cheap on any
+ * input; a worker asks before it takes the lock.
+ */
+bool
+target_list_ok(const struct word *t)
+{
+	const char *p = t->p, *end = t->p + t->len, *comma;
+	size_t names = 1;
+
+	while ((comma = memchr(p, ',', (size_t)(end - p))) != NULL) {
+		if (++names > TARGET_LIST_MAX)
+			return false;
+		p = comma + 1;
+	}
+	return true;
+}
+
+/*
  * target_resolve_locked - what t names, for the sender s->user.
  * Returns E_COUNT when it is a valid target, else the error to reply.
  */
@@ -41,7 +60,7 @@ target_resolve_locked(const struct sender *s, const struct word *t,
 	}
 	if (!forced && memchr(name, ',', len) != NULL) {
 		out->list = *t;
-		return E_COUNT;
+		return target_list_ok(t) ? E_COUNT : E_TOO_LARGE;
 	}
 	if (!name_valid(name, len))
 		return forced ? E_NO_GROUP : E_NO_USER;
@@ -116,7 +135,7 @@ to_list(const struct sender *s, const struct target *t, struct msg_new *m,
     struct delivery *d)
 {
 	struct state *st = s->st;
-	uint32_t seen[256];
+	uint32_t seen[TARGET_LIST_MAX];
 	size_t nseen = 0;
 	const char *p = t->list.p, *end = p + t->list.len;
 

@@ -23,7 +23,7 @@
 #include "worker/worker.h"
 
 /* addr_shaped - an IPv4 or IPv6 address, or "localhost" */
-static bool
+bool
 addr_shaped(const struct word *w)
 {
 	char text[INET6_ADDRSTRLEN + 1];
@@ -37,7 +37,7 @@ addr_shaped(const struct word *w)
 }
 
 /* port_shaped - 1 to 65535 in decimal */
-static bool
+bool
 port_shaped(const struct word *w)
 {
 	char text[8];
@@ -242,13 +242,14 @@ form_anon_addrealm(struct request *rq)
 
 /* form_note_group - the session's current group is now g (a hint) */
 void
-form_note_group(struct request *rq, uint32_t g)
+form_note_group(struct worker *w, uint32_t session, uint32_t user,
+    uint32_t g)
 {
-	struct state *st = rq->w->st;
+	struct state *st = w->st;
 	struct shm_session *s;
 
 	state_lock(st);
-	if ((s = session_at(st, rq->session)) != NULL && s->user == rq->user)
+	if ((s = session_at(st, session)) != NULL && s->user == user)
 		s->cur_group = g;
 	state_unlock(st);
 }

@@ -16,6 +16,17 @@
  *	rows after, so two workers racing for the last place may both
  *	refuse, never both admit.
  *
+ *	Unfinished input (bytes of lines without their line end yet, held
+ *	by connections) is counted the same way, per slot and bucket, so
+ *	that one address cannot make the workers hold more than
+ *	max_input_per_address of it (conn.c).
+ *
+ *	Registrations and new sessions are counted per bucket in windows of
+ *	GUARD_WINDOW seconds; past registrations_per_address or
+ *	sessions_per_address in one window, more are refused until the next.
+ *	Sessions last a day, so one address cannot fill the session table,
+ *	nor the user table, before its neighbours get their share.
+ *
  *	Failed logins: per bucket, and per user in the user's record (shm.h,
  *	auth_fails and auth_last), read and written under the state lock.
  *	After AUTH_ADDR_FREE failures from an address, or AUTH_USER_FREE
@@ -27,6 +38,11 @@
  *	successful login clears its user's count (not the address's).
  *	The user's threshold is the higher, so that one address guessing
  *	one password cannot lock the user out from elsewhere.
+ *
+ *	Wrong group passwords (joingroup) are counted the same way: against
+ *	the address (with its failed logins) and against the group (by
+ *	its slot; a guess through a realm link, GUARD_NO_ADDR, only there; here rather than in the state file; a group slot past
+ *	GUARD_BUCKETS shares a count with another).
  */
 #include <errno.h>
 #include <string.h>
@@ -38,14 +54,21 @@
 #include "worker/worker.h"
 
 #define GUARD_BUCKETS	4096
+#define GUARD_WINDOW	3600	/* seconds of a registration/session window */
 
 struct guard {
 	uint64_t	 key;				/* address hash key */
 	uint16_t	 conns[SHM_PROCS][GUARD_BUCKETS];	/* per slot */
+	uint64_t	 input[SHM_PROCS][GUARD_BUCKETS];	/* unfinished bytes */
 	struct auth_fails {
 		uint32_t fails;				/* in the window */
 		uint32_t last;				/* now_sec() of the last */
 	}		 auth[GUARD_BUCKETS];		/* under the state lock */
+	struct auth_fails group[GUARD_BUCKETS];	/* by group slot, likewise */
+	struct window {
+		uint32_t count;				/* in this window */
+		uint32_t start;				/* now_sec() it began */
+	}		 made[GUARD_KINDS][GUARD_BUCKETS];	/* under the lock */
 };
 
 static struct guard *guard;
@@ -68,8 +91,10 @@ guard_open(void)
 void
 guard_release(int slot)
 {
-	if (guard != NULL && slot >= 0 && slot < SHM_PROCS)
+	if (guard != NULL && slot >= 0 && slot < SHM_PROCS) {
 		memset(guard->conns[slot], 0, sizeof(guard->conns[slot]));
+		memset(guard->input[slot], 0, sizeof(guard->input[slot]));
+	}
 }
 
 /* guard_bucket - the bucket of a peer address: IPv4 whole, IPv6 by /64 */
@@ -129,6 +154,38 @@ guard_conn_del(int slot, uint16_t b)
 		__atomic_fetch_sub(&guard->conns[slot][b], 1, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * guard_input_add - n more bytes of unfinished input in bucket b, of
+ * worker slot; false (and nothing counted) if that puts the address
+ * over limit.  Racing workers may both refuse, never both admit.
+ */
+bool
+guard_input_add(int slot, uint16_t b, uint64_t n, uint64_t limit)
+{
+	uint64_t total = 0;
+
+	if (guard == NULL || slot < 0 || slot >= SHM_PROCS)
+		return true;
+	__atomic_fetch_add(&guard->input[slot][b], n, __ATOMIC_SEQ_CST);
+	for (int i = 0; i < SHM_PROCS; i++)
+		total += __atomic_load_n(&guard->input[i][b], __ATOMIC_SEQ_CST);
+	if (total <= limit)
+		return true;
+	__atomic_fetch_sub(&guard->input[slot][b], n, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+/* guard_input_del - n bytes counted by guard_input_add() are gone */
+void
+guard_input_del(int slot, uint16_t b, uint64_t n)
+{
+	if (guard == NULL || slot < 0 || slot >= SHM_PROCS)
+		return;
+	if (__atomic_load_n(&guard->input[slot][b], __ATOMIC_RELAXED) < n)
+		n = __atomic_load_n(&guard->input[slot][b], __ATOMIC_RELAXED);
+	__atomic_fetch_sub(&guard->input[slot][b], n, __ATOMIC_SEQ_CST);
+}
+
 /* wait_left - seconds an attempt must still wait after fails failures */
 static uint32_t
 wait_left(uint32_t fails, uint32_t last, uint32_t free, uint32_t now)
@@ -180,4 +237,54 @@ guard_auth_failed_locked(uint16_t b, struct shm_user *u, uint32_t now)
 		count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
 	if (u != NULL)
 		count_failure(&u->auth_fails, &u->auth_last, now);
+}
+
+/* guard_group_wait_locked - seconds before b may guess group g's password */
+uint32_t
+guard_group_wait_locked(uint16_t b, uint32_t g, uint32_t now)
+{
+	uint32_t a, w;
+
+	if (guard == NULL)
+		return 0;
+	a = b == GUARD_NO_ADDR ? 0 : wait_left(guard->auth[b].fails,
+	    guard->auth[b].last, AUTH_ADDR_FREE, now);
+	w = wait_left(guard->group[g % GUARD_BUCKETS].fails,
+	    guard->group[g % GUARD_BUCKETS].last, AUTH_USER_FREE, now);
+	return a > w ? a : w;
+}
+
+/* guard_group_failed_locked - a wrong password for group g from bucket b */
+void
+guard_group_failed_locked(uint16_t b, uint32_t g, uint32_t now)
+{
+	if (guard == NULL)
+		return;
+	if (b != GUARD_NO_ADDR)
+		count_failure(&guard->auth[b].fails, &guard->auth[b].last, now);
+	count_failure(&guard->group[g % GUARD_BUCKETS].fails,
+	    &guard->group[g % GUARD_BUCKETS].last, now);
+}
+
+/*
+ * guard_take_locked - one more registration or session (kind) from
+ * bucket b in this window; false (nothing counted) once limit is reached
+ */
+bool
+guard_take_locked(enum guard_kind kind, uint16_t b, uint64_t limit,
+    uint32_t now)
+{
+	struct window *wd;
+
+	if (guard == NULL)
+		return true;
+	wd = &guard->made[kind][b];
+	if (now - wd->start >= GUARD_WINDOW) {
+		wd->start = now;
+		wd->count = 0;
+	}
+	if (wd->count >= limit)
+		return false;
+	wd->count++;
+	return true;
 }

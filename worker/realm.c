@@ -201,7 +201,7 @@ late_refusal(struct worker *w, const cJSON *body)
 	if (user_at(w->st, (uint32_t)from) == NULL ||
 	    bounce_enqueue(w->st, (uint32_t)from, realm,
 	    code == E_COUNT ? E_INTERNAL : code, target, why ? why : "",
-	    id, (uint32_t)w->cf->inbox_quota) == -1)
+	    id) == -1)
 		txn_abort(w->st);
 	else
 		txn_commit(w->st);

@@ -86,7 +86,8 @@ run(struct worker *w)
 	uint64_t next_tick = now_msec() + TICK_MS, deadline = 0;
 
 	for (;;) {
-		int n = epoll_wait(w->epfd, ev, MAX_EVENTS, TICK_MS);
+		int n = epoll_wait(w->epfd, ev, MAX_EVENTS,
+		    w->ready != NULL ? 0 : TICK_MS);
 		uint64_t now;
 
 		if (n == -1 && errno != EINTR) {
@@ -102,9 +103,12 @@ run(struct worker *w)
 				realm_event(w, ev[i].events);
 			else if (ev[i].data.ptr == &watch_mark)
 				watch_wakeup(w);
+			else if (ev[i].data.ptr == &pwpool_mark)
+				pwpool_event();
 			else
 				conn_event(ev[i].data.ptr, ev[i].events);
 		}
+		conn_serve_ready(w);
 		/* pushes: hints from senders (ours too), watchers due */
 		watch_run(w);
 		now = now_msec();
@@ -135,6 +139,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	    .realmd = { .fd = -1 } };
 
 	state_set_proc(st, slot);
+	st->spool_reserve = cf->spool_reserve;	/* as reloaded */
 	w.me = &st->procs[slot];
 	reply_count_errors(w.me->errors);
 	reply_use_arena();
@@ -148,6 +153,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	    conn_listen(&w, EPOLL_CTL_ADD) == -1 ||
 	    watch(&w, w.sigfd, EPOLLIN, &signal_mark) == -1 ||
 	    watch_init(&w) == -1 ||
+	    pwpool_start(w.epfd, &pwpool_mark) == -1 ||
 	    (w.msg_idx = calloc(cf->inbox_batch, sizeof(uint32_t))) == NULL) {
 		log_err("worker setup: %m");
 		return 1;
@@ -155,6 +161,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	run(&w);
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
+	pwpool_stop();
 	realm_close(&w);
 	watch_forget_all(&w);
 	free(w.msg_idx);

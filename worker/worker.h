@@ -15,11 +15,30 @@
 
 #include "lib/buf.h"
 #include "lib/config.h"
+#include "lib/pwpool.h"
 #include "lib/reply.h"
 #include "lib/request.h"
 #include "shm/state.h"
 
 struct worker;
+struct conn;
+
+/*
+ * A request waiting for a password hash or check in a thread (pwjob.c,
+ * lib/pwpool.c), and what it needs to finish once that is done.
+ */
+struct pw_job {
+	struct pw_task	 t;		/* first: the pool sees only this */
+	struct conn	*c;		/* NULL once the connection is gone */
+	void		(*finish)(struct worker *, struct conn *,
+			    struct pw_job *, struct buf *out);
+	uint32_t	 user;		/* the request's user, or the one named */
+	uint32_t	 session;	/* the request's session */
+	uint32_t	 group;
+	char		 name[NAME_LEN + 1];
+	char		 display[DISPLAY_LEN + 1];
+	char		 country[COUNTRY_LEN + 1];
+};
 
 /* An inbox reply whose messages leave the queue once it is fully written. */
 struct pending {
@@ -37,6 +56,7 @@ struct conn {
 	struct worker	*w;
 	struct buf	 in;		/* bytes of lines not yet answered */
 	size_t		 scanned;	/* in: bytes known to hold no LF */
+	size_t		 in_charged;	/* in: bytes counted in w and guard.c */
 	struct buf	 out;		/* reply bytes the socket has not taken */
 	uint64_t	 queued;	/* reply bytes produced, ever */
 	uint64_t	 written;	/* reply bytes written, ever */
@@ -56,6 +76,11 @@ struct conn {
 	uint64_t	 wait_msg;	/* WAIT_SEND: the queued message's id */
 	char		 wait_realm[NAME_LEN + 1];
 	struct conn	*wait_next;
+	struct pw_job	*pw_job;	/* a password in a thread: wait for it */
+	bool		 more;		/* lines left over this turn */
+	bool		 listed;	/* on w->ready */
+	struct conn	*ready_next;	/* w->ready: lines waiting their turn */
+	uint32_t	 turn_lines;	/* lines answered this turn */
 	char		*handoff;	/* a realm link's first line, to hand over */
 	size_t		 handoff_len;
 	uint32_t	 debug_lock_sleep; /* debug_hooks: ms the next request's
@@ -82,6 +107,7 @@ struct worker {
 	int		 lfd;		/* listening socket, -1 once stopping */
 	int		 sigfd;
 	uint32_t	 nconns;
+	uint64_t	 in_total;	/* bytes in every conn->in */
 	uint32_t	 serial;	/* numbers inbox replies for leases */
 	bool		 stopping;
 	struct conn	*idle_head;
@@ -94,6 +120,7 @@ struct worker {
 	uint32_t	 watch_mask;	/* buckets - 1; 0 before the first */
 	uint32_t	 nwatch;
 	struct push	*watch_ready;	/* watchers to serve after this pass */
+	struct conn	*ready;		/* connections with lines left over */
 };
 
 /* A parsed request as a handler sees it. */
@@ -196,19 +223,38 @@ void	watch_later(struct conn *);
 void	watch_close(struct conn *);
 void	watch_forget_all(struct worker *);
 
+void	conn_serve_ready(struct worker *);
+
+/* pwjob.c */
+extern char pwpool_mark;	/* epoll data of the pool's eventfd */
+struct pw_job *pw_job_new(struct request *, const struct word *pw);
+void	pw_job_free(struct pw_job *);
+void	pw_submit(struct request *, struct pw_job *);
+void	pw_forget(struct conn *);
+
 /* guard.c: throttles of failed logins (see there) */
 #define AUTH_ADDR_FREE	10	/* failures from an address before delays */
 #define AUTH_USER_FREE	20	/* failures for a user before delays */
 #define AUTH_DELAY_MAX	60	/* seconds, the longest delay */
 #define AUTH_WINDOW	900	/* seconds a failure is remembered */
+#define GUARD_NO_ADDR	UINT16_MAX	/* a bucket for no address (a peer) */
+enum guard_kind { GUARD_REGISTER, GUARD_SESSION, GUARD_KINDS };
 int	guard_open(void);
+bool	guard_take_locked(enum guard_kind, uint16_t bucket, uint64_t limit,
+	    uint32_t now);
 void	guard_release(int slot);
 uint16_t guard_bucket(const struct sockaddr_storage *);
 bool	guard_conn_add(int slot, uint16_t bucket, uint64_t limit);
 void	guard_conn_del(int slot, uint16_t bucket);
+bool	guard_input_add(int slot, uint16_t bucket, uint64_t n, uint64_t limit);
+void	guard_input_del(int slot, uint16_t bucket, uint64_t n);
 uint32_t guard_auth_wait_locked(uint16_t bucket, uint32_t now);
 uint32_t user_auth_wait_locked(const struct shm_user *, uint32_t now);
 void	guard_auth_failed_locked(uint16_t bucket, struct shm_user *,
+	    uint32_t now);
+uint32_t guard_group_wait_locked(uint16_t bucket, uint32_t group,
+	    uint32_t now);
+void	guard_group_failed_locked(uint16_t bucket, uint32_t group,
 	    uint32_t now);
 
 /* realm.c */
@@ -234,6 +280,8 @@ int	arg_copy(const struct word *, char *, size_t);
 const char *command_name(size_t);
 
 /* deliver.c */
+#define TARGET_LIST_MAX	256	/* names in a comma list, known or not */
+bool	target_list_ok(const struct word *);
 enum rc_code target_resolve_locked(const struct sender *, const struct word *,
 	    struct target *);
 enum rc_code target_deliver(const struct sender *, const struct target *,
@@ -252,15 +300,19 @@ struct upload {
 
 /* cmd_file.c */
 bool	upload_decode(struct request *, const struct word *name, struct upload *);
+bool	upload_store(struct request *, struct upload *);
 
 /* forms.c: the forms of the seed families, told apart */
+bool	addr_shaped(const struct word *);
+bool	port_shaped(const struct word *);
 int	form_src_address(struct request *, struct request_line *, int *first,
 	    const struct command *);
 bool	form_from_ok(struct request *);
 int	form_register(struct request *, int pos[4]);
 void	form_file_path(struct request *);
 int	form_anon_addrealm(struct request *);
-void	form_note_group(struct request *, uint32_t g);
+void	form_note_group(struct worker *, uint32_t session, uint32_t user,
+	    uint32_t g);
 void	form_note_words(struct request *);
 int	form_group_target(struct request *, int at, struct word *to, char *buf);
 

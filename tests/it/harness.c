@@ -595,11 +595,11 @@ static bool extra_has_key(const char *extra, const char *key)
 /* write_config - the default test config plus the extra lines */
 static void write_config(struct daemon *d, const char *extra)
 {
-	char def[12][PATH_MAX + 64];
-	static const char *const keys[12] = {
+	char def[14][PATH_MAX + 64];
+	static const char *const keys[14] = {
 		"listen", "workers", "state_dir", "realm_name", "realm_secret",
 		"control", "seed_users", "password_cost", "log_level", "user",
-		NULL
+		"registrations_per_address", "sessions_per_address", NULL
 	};
 	struct passwd *pw = getpwuid(geteuid());
 	size_t cap = 16384 + (extra ? strlen(extra) : 0), o = 0;
@@ -616,6 +616,9 @@ static void write_config(struct daemon *d, const char *extra)
 	snprintf(def[8], sizeof def[8], "log_level = info");
 	/* as root: stay root, as the user's own account would */
 	snprintf(def[9], sizeof def[9], "user = %s", pw ? pw->pw_name : "root");
+	/* every test client is on loopback: no per-address rates, unless asked */
+	snprintf(def[10], sizeof def[10], "registrations_per_address = 1000000");
+	snprintf(def[11], sizeof def[11], "sessions_per_address = 1000000");
 	o += snprintf(text + o, cap - o, "# realmchat integration test\n");
 	for (int i = 0; keys[i] != NULL; i++)
 		if (!extra_has_key(extra, keys[i]))

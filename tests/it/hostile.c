@@ -546,6 +546,336 @@ static void test_100mib_without_line_end(void **state)
 	free(buf);
 }
 
+/* ---------------------------------------------------------------- */
+/* Attacks on the loop: password work, long lists, unfinished lines  */
+/* ---------------------------------------------------------------- */
+
+/*
+ * The bound on a bystander's worst round trip under the attacks below:
+ * a turn of the loop never runs a password hash or more than a few dozen
+ * lines of one connection, so a round trip costs a scheduling delay, not
+ * the attack.  Before, one pipelined write of password lines kept every
+ * other connection of the worker waiting for seconds.
+ */
+static double attack_bound_ms(void)
+{
+	return 4 * max_latency_ms() + 200;
+}
+
+/* raw_send_all - write len bytes to a non-blocking fd within ms, or fail */
+static void raw_send_all(int fd, const char *p, size_t len, int ms)
+{
+	double end = now_s() + ms / 1000.0;
+
+	while (len > 0) {
+		struct pollfd pf = { fd, POLLOUT, 0 };
+		ssize_t n;
+
+		if (now_s() > end)
+			fail_msg("could not write %zu more bytes in %d ms", len,
+			    ms);
+		if (poll(&pf, 1, 50) <= 0)
+			continue;
+		n = send(fd, p, len, MSG_NOSIGNAL);
+		if (n == -1 && errno != EAGAIN && errno != EINTR)
+			fail_msg("send: %s", strerror(errno));
+		if (n > 0) {
+			p += n;
+			len -= (size_t)n;
+		}
+	}
+}
+
+/* worst_rtt_for - the worst whoami round trip of c over seconds */
+static double worst_rtt_for(struct client *c, double seconds, int *trips)
+{
+	double end = now_s() + seconds, worst = 0;
+
+	*trips = 0;
+	while (now_s() < end) {
+		double r = rtt_ms(c);
+
+		if (r > worst)
+			worst = r;
+		(*trips)++;
+		sleep_ms(20);
+	}
+	return worst;
+}
+
+static int setup_real_cost(void **state)
+{
+	*state = daemon_start("password_cost = 5\n");	/* the default */
+	return 0;
+}
+
+enum { PIPERS = 4, PIPED = 60 };
+
+/*
+ * Four anonymous connections each write 60 register lines at once (a
+ * yescrypt hash each, at the default cost).  Another client's round
+ * trip stays short meanwhile, and each piper's replies come in order.
+ */
+static void test_pipelined_registers_do_not_freeze(void **state)
+{
+	struct client *h = logged_in(state, NULL, "henderson");
+	struct client *p[PIPERS];
+	static char lines[PIPED * 64];
+	double worst;
+	int trips;
+
+	for (int i = 0; i < PIPERS; i++) {
+		size_t o = 0;
+
+		p[i] = client_connect(*state);
+		for (int j = 0; j < PIPED; j++)
+			o += (size_t)snprintf(lines + o, sizeof lines - o,
+			    "register piper%d_%d secret%d\r\n", i, j, j);
+		client_write(p[i], lines, o);
+	}
+	worst = worst_rtt_for(h, 3.0, &trips);
+	print_message("# %d x %d pipelined registers: a bystander's worst round "
+	    "trip %.1f ms over %d trips (bound %.0f ms)\n", PIPERS, PIPED,
+	    worst, trips, attack_bound_ms());
+	assert_true(worst < attack_bound_ms());
+	for (int j = 0; j < 3; j++) {
+		cJSON *r = client_reply(p[0]);
+		char want[32];
+
+		assert_reply_ok(r);
+		snprintf(want, sizeof want, "piper0_%d", j);
+		assert_string_equal(json_string(r, "username"), want);
+		cJSON_Delete(r);
+	}
+	for (int i = 0; i < PIPERS; i++)
+		client_close(p[i]);
+}
+
+/*
+ * 80 wrong passwords for a group, pipelined in one write: throttled like
+ * logins (most get QUOTA without a hash), and nobody else waits.
+ */
+static void test_pipelined_group_passwords_throttled(void **state)
+{
+	struct client *m = logged_in(state, NULL, "messi");
+	struct client *a = logged_in(state, NULL, "henderson");
+	struct client *h = logged_in(state, "127.0.0.2", "lineker");
+	static char lines[80 * 48];
+	int bad = 0, quota = 0, trips;
+	size_t o = 0;
+	double worst;
+
+	assert_reply_ok(client_cmd(m, "addgroup vault s3cret"));
+	for (int j = 0; j < 80; j++)
+		o += (size_t)snprintf(lines + o, sizeof lines - o,
+		    "joingroup vault guess%d\r\n", j);
+	client_write(a, lines, o);
+	worst = worst_rtt_for(h, 1.5, &trips);
+	for (int j = 0; j < 80; j++) {
+		cJSON *r = client_reply(a);
+		const char *code = json_string(r, "code");
+
+		bad += strcmp(code, "BAD_PASSWORD") == 0;
+		quota += strcmp(code, "QUOTA") == 0;
+		cJSON_Delete(r);
+	}
+	print_message("# 80 wrong group passwords: %d checked, %d throttled; a "
+	    "bystander's worst round trip %.1f ms over %d trips\n", bad, quota,
+	    worst, trips);
+	assert_int_equal(bad + quota, 80);
+	assert_true(bad <= 12);
+	assert_true(worst < attack_bound_ms());
+	/* the right password from another address still works */
+	assert_reply_ok(client_cmd(h, "joingroup vault s3cret"));
+}
+
+/*
+ * sendgroup to a list of four million names: TOO_LARGE before the lock is
+ * taken, at once, and others are not held up; 256 names still work.
+ */
+static void test_sendgroup_huge_list(void **state)
+{
+	struct client *a = logged_in(state, NULL, "henderson");
+	struct client *h = logged_in(state, "127.0.0.2", "lineker");
+	size_t names = 4u << 20, o;
+	char *line = malloc(2 * names + 64);
+	double t0, took, worst = 0;
+	cJSON *r;
+
+	o = (size_t)sprintf(line, "sendgroup messi");
+	for (size_t i = 1; i < names; i++) {
+		line[o++] = ',';
+		line[o++] = 'x';
+	}
+	o += (size_t)sprintf(line + o, " hello\r\n");
+	t0 = now_s();
+	client_write(a, line, o);
+	for (int i = 0; i < 5; i++) {
+		double rt = rtt_ms(h);
+		if (rt > worst)
+			worst = rt;
+	}
+	r = client_reply(a);
+	took = now_s() - t0;
+	assert_reply_error(r, "TOO_LARGE");
+	cJSON_Delete(r);
+	print_message("# sendgroup to %zu names: TOO_LARGE after %.2f s; a "
+	    "bystander's worst round trip %.1f ms\n", names, took, worst);
+	assert_true(worst < attack_bound_ms());
+
+	/* the cap counts every name, known or not: 256 pass, 257 do not */
+	o = (size_t)sprintf(line, "sendgroup messi");
+	for (int i = 1; i < 256; i++)
+		o += (size_t)sprintf(line + o, ",nobody%d", i);
+	sprintf(line + o, " hello");
+	r = client_cmd(a, "%s", line);
+	assert_reply_ok(r);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r, "unknown")),
+	    255);
+	cJSON_Delete(r);
+	sprintf(line + o, ",messi hello");
+	assert_reply_error(client_cmd(a, "%s", line), "TOO_LARGE");
+	free(line);
+}
+
+static int setup_small_input(void **state)
+{
+	*state = daemon_start("max_input_per_address = 2M\n"
+	    "max_input_per_worker = 3M\n");
+	return 0;
+}
+
+enum { HOLDERS = 6 };
+
+/*
+ * holders - HOLDERS connections from each source in srcs (n of them) write
+ * 1 MiB without a line end; returns how many were told QUOTA within 5 s
+ */
+static int holders(void **state, const char *const *srcs, int n, int fds[])
+{
+	static char mib[1 << 20];
+	char buf[512];
+	int quota = 0, k = n * HOLDERS;
+	bool told[64] = { false };
+	double end;
+
+	memset(mib, 'a', sizeof mib);
+	for (int i = 0; i < k; i++) {
+		fds[i] = raw_connect(daemon_port(*state), srcs[i % n]);
+		raw_send_all(fds[i], mib, sizeof mib, 5000);
+	}
+	end = now_s() + 5.0;
+	while (now_s() < end && quota < k) {
+		for (int i = 0; i < k; i++) {
+			size_t len = 0;
+
+			if (told[i])
+				continue;
+			memset(buf, 0, sizeof buf);
+			if (raw_read(fds[i], buf, sizeof buf - 1, &len, 20) == 1) {
+				assert_non_null(strstr(buf, "QUOTA"));
+				told[i] = true;
+				quota++;
+			}
+		}
+	}
+	return quota;
+}
+
+/*
+ * Unfinished lines are bounded per address and per worker: six
+ * connections from one address each holding 1 MiB without a line end,
+ * with max_input_per_address = 2M: at most two hold theirs, the others
+ * are told QUOTA (the line dropped, the connection usable).  The same
+ * from six addresses against max_input_per_worker = 3M on two workers.
+ */
+static void test_unfinished_input_bounded(void **state)
+{
+	static const char *const one[] = { "127.0.0.1" };
+	static const char *const many[] = { "127.0.0.2", "127.0.0.3",
+	    "127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7" };
+	int fds[64], q;
+	char buf[512];
+	long rss;
+
+	q = holders(state, one, 1, fds);
+	rss = worker_rss_kib(state);
+	print_message("# %d x 1 MiB unfinished from one address: %d told QUOTA;"
+	    " largest worker %ld KiB\n", HOLDERS, q, rss);
+	assert_true(q >= HOLDERS - 2);
+	assert_int_equal(raw_round_trip(fds[0], "\r\nwhoami\r\n", buf,
+	    sizeof buf), 1);
+	for (int i = 0; i < HOLDERS; i++)
+		close(fds[i]);
+
+	q = holders(state, many, 6, fds);
+	print_message("# %d x 1 MiB unfinished from six addresses: %d told "
+	    "QUOTA\n", 6 * HOLDERS, q);
+	assert_true(q >= 6 * HOLDERS - 2 * 3);
+	for (int i = 0; i < 6 * HOLDERS; i++)
+		close(fds[i]);
+}
+
+/* ---------------------------------------------------------------- */
+/* Arguments: NUL bytes, and a UUID inside a message                 */
+/* ---------------------------------------------------------------- */
+
+/* A NUL byte in any argument is refused, never cut short there. */
+static void test_nul_in_argument_refused(void **state)
+{
+	struct client *c = client_connect(*state);
+	static const char auth[] = "auth messi\0evil surabaya\r\n";
+	static const char reg[] = "register nul1 secret\0partTwo\r\n";
+
+	client_write(c, auth, sizeof auth - 1);
+	assert_reply_error(client_reply(c), "BAD_ARGS");
+	assert_reply_error(client_cmd(c, "whoami"), "NO_SESSION");
+	client_write(c, reg, sizeof reg - 1);
+	assert_reply_error(client_reply(c), "BAD_ARGS");
+	assert_reply_error(client_cmd(c, "auth nul1 secret"), "NO_USER");
+}
+
+/* A UUID in a message's text is text, not a token. */
+static void test_uuid_in_text_is_not_a_token(void **state)
+{
+	struct client *c = logged_in(state, NULL, "messi");
+
+	assert_reply_error(client_cmd(c, "sendrealm b henderson "
+	    "8bbcd452-7d3d-468d-a693-ec60ca1c0817 is the ticket"), "NO_REALM");
+	assert_reply_error(client_cmd(c, "sendgrouprealm b g "
+	    "8bbcd452-7d3d-468d-a693-ec60ca1c0817 x"), "NO_REALM");
+}
+
+/* ---------------------------------------------------------------- */
+/* Registrations and sessions per address                            */
+/* ---------------------------------------------------------------- */
+
+static int setup_per_address_rates(void **state)
+{
+	*state = daemon_start("registrations_per_address = 3\n"
+	    "sessions_per_address = 5\n");
+	return 0;
+}
+
+/*
+ * One address registers 3 users and opens 5 sessions in an hour, no
+ * more; another address is not affected.
+ */
+static void test_sessions_and_registrations_per_address(void **state)
+{
+	struct client *c = client_connect(*state);
+	struct client *d = client_connect_from(*state, "127.0.0.2");
+
+	for (int i = 0; i < 3; i++)
+		assert_reply_ok(client_cmd(c, "register rate%d pw", i));
+	assert_reply_error(client_cmd(c, "register rate9 pw"), "QUOTA");
+	assert_reply_ok(client_cmd(c, "auth rate0 pw"));
+	assert_reply_ok(client_cmd(c, "auth rate1 pw"));
+	assert_reply_error(client_cmd(c, "auth rate2 pw"), "QUOTA");
+	assert_reply_ok(client_cmd(d, "register other pw"));
+	assert_reply_ok(client_cmd(d, "auth rate2 pw"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, it_setup, it_teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, it_teardown)
 
@@ -559,6 +889,14 @@ int main(void)
 		T(test_slow_loris),
 		T(test_binary_garbage_lines),
 		T(test_100mib_without_line_end),
+		TS(test_pipelined_registers_do_not_freeze, setup_real_cost),
+		TS(test_pipelined_group_passwords_throttled, setup_real_cost),
+		T(test_sendgroup_huge_list),
+		TS(test_unfinished_input_bounded, setup_small_input),
+		T(test_nul_in_argument_refused),
+		T(test_uuid_in_text_is_not_a_token),
+		TS(test_sessions_and_registrations_per_address,
+		    setup_per_address_rates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2317,6 +2317,204 @@ test_refused_while_down_bounces(void **state)
 	cJSON_Delete(bounces);
 }
 
+static int
+setup_small_inbox(void **state)
+{
+	static const char *const extra[3] = { "inbox_quota = 2\n" };
+
+	return fed_new(state, 2, extra, NULL);
+}
+
+/*
+ * A bounce notice has room in a full inbox: the sender learns of the
+ * refusal although inbox_quota messages already wait for them.
+ */
+static void
+test_bounce_reaches_full_inbox(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *ah = user_on(A, "henderson");
+	struct client *bh = user_on(B, "henderson");
+	const cJSON *e;
+	cJSON *all;
+	double ref;
+	int bounces = 0;
+	char buf[64];
+
+	link_up_both(am, bh, B);
+	client_close(bh);
+	daemon_stop(B);
+	wait_state_not_up(am, "beta", 5.0, buf, sizeof(buf));
+	OK(ah, NULL, "send messi one");
+	OK(ah, NULL, "send messi two");
+	assert_reply_error(client_cmd(ah, "send messi three"), "QUOTA");
+	ref = send_queued(am, "beta", "nobody", "lost letter");
+
+	daemon_restart(B);
+	wait_link_up(am, "beta", LINK_TIMEOUT);
+	/* the verdict frees the queued copy and stores the bounce at once */
+	wait_queued(am, "beta", 0, DRAIN_TIMEOUT);
+	sleep_ms(300);
+	all = client_cmd(am, "inbox");
+	cJSON_ArrayForEach(e, inbox_from(all, "realmchat"))
+		bounces += flag(e, "bounce") && num(e, "ref") == ref;
+	if (bounces != 1)
+		fail_msg("expected the bounce in the full inbox: %s", show(all));
+	assert_int_equal(inbox_count(all), 3);
+	cJSON_Delete(all);
+}
+
+static int
+setup_real_cost(void **state)
+{
+	static const char *const extra[3] = { NULL, "password_cost = 5\n" };
+
+	return fed_new(state, 2, extra, NULL);
+}
+
+enum { GUESSERS = 12, GUESSES = 20 };
+
+/*
+ * Users of alpha guess the password of a group of beta through the link,
+ * twelve connections pipelining twenty wrong joingrouprealm each.  beta's
+ * realmd checks them off its loop and throttles the group, so beta's own
+ * mail to alpha keeps flowing meanwhile.
+ */
+static void
+test_joingrouprealm_guesses_do_not_stop_mail(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *g[GUESSERS];
+	static char lines[GUESSES * 48];
+	double t0, worst = 0, end;
+	int sent = 0, quota = 0, bad = 0;
+	size_t o = 0;
+
+	link_up_both(am, bh, B);
+	OK(bh, NULL, "addgroup vault s3cret");
+	for (int j = 0; j < GUESSES; j++)
+		o += (size_t)snprintf(lines + o, sizeof lines - o,
+		    "joingrouprealm beta vault guess%d\r\n", j);
+	for (int i = 0; i < GUESSERS; i++) {
+		g[i] = user_on(A, i % 2 ? "lineker" : "messi");
+		client_write(g[i], lines, o);
+	}
+	end = now_s() + 3.0;
+	while (now_s() < end) {
+		cJSON *r;
+
+		t0 = now_s();
+		r = send_realm(bh, "alpha", "messi", "still here");
+		cJSON_Delete(r);
+		if ((now_s() - t0) * 1000 > worst)
+			worst = (now_s() - t0) * 1000;
+		sent++;
+	}
+	for (int i = 0; i < GUESSERS; i++)
+		for (int j = 0; j < GUESSES; j++) {
+			cJSON *r = client_reply(g[i]);
+			const char *code = cJSON_GetStringValue(
+			    cJSON_GetObjectItemCaseSensitive(r, "code"));
+
+			quota += code != NULL && strcmp(code, "QUOTA") == 0;
+			bad += code != NULL && strcmp(code, "BAD_PASSWORD") == 0;
+			cJSON_Delete(r);
+		}
+	print_message("# %d x %d wrong joingrouprealm: %d checked, %d "
+	    "throttled; beta sent %d messages to alpha in 3 s, worst round "
+	    "trip %.1f ms\n", GUESSERS, GUESSES, bad, quota, sent, worst);
+	assert_true(quota > 0);
+	assert_true(bad <= 2 * 20);
+	assert_true(sent >= 20);
+	assert_true(worst < 1500);
+}
+
+/* rss_kib - resident size of pid, in KiB (0 if unknown) */
+static long
+rss_kib(pid_t pid)
+{
+	char path[64], line[256];
+	long kib = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((fp = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof line, fp) != NULL)
+		if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+			break;
+	fclose(fp);
+	return kib;
+}
+
+/*
+ * send_until_cut - write up to mib MiB without a line end to fd; the
+ * bytes the daemon took before it hung up
+ */
+static size_t
+send_until_cut(int fd, int mib)
+{
+	static char chunk[1 << 16];
+	size_t took = 0;
+	double end = now_s() + 10.0;
+
+	memset(chunk, 'a', sizeof chunk);
+	while (took < (size_t)mib << 20 && now_s() < end) {
+		ssize_t n = send(fd, chunk, sizeof chunk,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n == -1 && (errno == EPIPE || errno == ECONNRESET))
+			break;
+		if (n == -1) {
+			sleep_ms(5);
+			continue;
+		}
+		took += (size_t)n;
+	}
+	return took;
+}
+
+/*
+ * An unauthenticated dialer sends a challenge's worth of hello, then 23
+ * MiB without a line end: realmd hangs up after a handshake line's
+ * worth, holding nothing like the 23 MiB (before, it held them all).
+ */
+static void
+test_handshake_input_bounded(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0];
+	static const char hello[] = "realmlink {\"v\":1,\"realm\":\"evil\","
+	    "\"nonce\":\"00112233445566778899aabbccddeeff\",\"inst\":\"0123456789abcdef\"}\n";
+	struct client *raw[4];
+	long before = rss_kib(daemon_realmd(A)), after;
+	size_t took[4];
+
+	for (int i = 0; i < 4; i++) {
+		cJSON *j;
+
+		raw[i] = client_connect(A);
+		client_write(raw[i], hello, strlen(hello));
+		if ((j = raw_line(client_fd(raw[i]), 5000)) == NULL)
+			fail_msg("connection ended instead of a challenge");
+		cJSON_Delete(j);
+	}
+	for (int i = 0; i < 4; i++)
+		took[i] = send_until_cut(client_fd(raw[i]), 23);
+	after = rss_kib(daemon_realmd(A));
+	print_message("# 4 handshakes sending 23 MiB without a line end: cut "
+	    "after %zu KiB (first); realmd %ld -> %ld KiB\n", took[0] >> 10,
+	    before, after);
+	for (int i = 0; i < 4; i++) {
+		client_expect_eof(raw[i], 5000);
+		assert_true(took[i] < (size_t)23 << 20);
+	}
+	assert_true(after - before < 16 * 1024);
+}
+
 /*
  * Three realms: alpha dials beta and gamma (gamma under the id "far"),
  * gamma dials beta.  Queues are kept per realm, the link id is what the
@@ -2642,6 +2840,10 @@ main(void)
 		T2(test_kill9_whole_realm_mid_stream),
 		T2(test_peer_started_afresh_is_a_new_sender),
 		T2(test_refused_while_down_bounces),
+		TS(test_bounce_reaches_full_inbox, setup_small_inbox),
+		T2(test_handshake_input_bounded),
+		TS(test_joingrouprealm_guesses_do_not_stop_mail,
+		    setup_real_cost),
 		TS(test_three_realms, setup3),
 		TS(test_verdicts_with_two_links_into_one_realm, setup3),
 		TS(test_realm_queue_quota, setup_realm_queue),

@@ -121,6 +121,11 @@ test_defaults(void **state)
 	assert_int_equal(c.max_file, 16 << 20);
 	assert_true(c.spool_max == 1ULL << 30);
 	assert_int_equal(c.file_keep, 7 * 86400);
+	assert_true(c.spool_reserve == 256ULL << 20);
+	assert_int_equal(c.registrations_per_address, 100);
+	assert_int_equal(c.sessions_per_address, 1000);
+	assert_true(c.max_input_per_worker == 256ULL << 20);
+	assert_true(c.max_input_per_address == 64ULL << 20);
 	assert_int_equal(c.max_groups, 4096);
 	assert_int_equal(c.max_memberships, 65536);
 	assert_int_equal(c.max_files, 65536);
@@ -180,6 +185,11 @@ test_every_key(void **state)
 	    "group_members = 2\n"
 	    "max_file = 3M\n"
 	    "spool_max = 5G\n"
+	    "spool_reserve = 2G\n"
+	    "registrations_per_address = 7\n"
+	    "sessions_per_address = 70\n"
+	    "max_input_per_worker = 100M\n"
+	    "max_input_per_address = 10M\n"
 	    "max_groups = 17\n"
 	    "max_memberships = 18\n"
 	    "max_files = 19\n"), 0);
@@ -211,6 +221,11 @@ test_every_key(void **state)
 	assert_int_equal(c->group_members, 2);
 	assert_int_equal(c->max_file, 3 << 20);
 	assert_true(c->spool_max == 5ULL << 30);
+	assert_true(c->spool_reserve == 2ULL << 30);
+	assert_int_equal(c->registrations_per_address, 7);
+	assert_int_equal(c->sessions_per_address, 70);
+	assert_true(c->max_input_per_worker == 100ULL << 20);
+	assert_true(c->max_input_per_address == 10ULL << 20);
 	assert_int_equal(c->max_groups, 17);
 	assert_int_equal(c->max_memberships, 18);
 	assert_int_equal(c->max_files, 19);
@@ -313,6 +328,21 @@ test_numbers_and_bounds(void **state)
 		{ "file_keep = 2s", 0 }, { "file_keep = 1w", -1 },
 		{ "file_keep = -1", -1 }, { "file_keep = 99999d", -1 },
 		{ "max_groups = 15", -1 }, { "max_files = 16777217", -1 },
+		{ "spool_reserve = 0", 0 }, { "spool_reserve = 1048576G", 0 },
+		{ "spool_reserve = 1048577G", -1 }, { "spool_reserve = lots", -1 },
+		{ "registrations_per_address = 0", -1 },
+		{ "registrations_per_address = 1", 0 },
+		{ "registrations_per_address = 1073741824", 0 },
+		{ "registrations_per_address = 1073741825", -1 },
+		{ "sessions_per_address = 0", -1 },
+		{ "sessions_per_address = 1000000", 0 },
+		{ "sessions_per_address = 1M", -1 },	/* not a size */
+		{ "max_input_per_worker = 63K", -1 },
+		{ "max_input_per_worker = 64K", 0 },
+		{ "max_input_per_worker = 1024G", 0 },
+		{ "max_input_per_worker = 1025G", -1 },
+		{ "max_input_per_address = 63K", -1 },
+		{ "max_input_per_address = 2M", 0 },
 	};
 	struct config c;
 	char err[256];

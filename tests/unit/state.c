@@ -2938,7 +2938,7 @@ test_remote_users_and_realm_inbox(void **state)
 	/* a bounce notice is an ordinary message of the sender's own inbox */
 	txn_begin(st);
 	assert_int_equal(bounce_enqueue(st, b, "alpha", E_NO_USER, "nobody",
-	    "User Tidak Ditemukan", 41, 100), 0);
+	    "User Tidak Ditemukan", 41), 0);
 	txn_commit(st);
 	assert_int_equal(st->users[b].inbox_count, 1);
 	assert_int_equal(st->msgs[st->users[b].inbox_head].flags, MF_BOUNCE);
