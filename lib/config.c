@@ -64,6 +64,8 @@ static const struct config_key {
 	N("realm_wait", K_DURATION, realm_wait, 1, 3600),
 	N("realm_backoff_max", K_DURATION, realm_backoff_max, 1, 86400),
 	N("realm_queue", K_UINT, realm_queue, 1, 1 << 24),
+	N("realm_user_dials", K_UINT, realm_user_dials, 0, 10000),
+	N("realm_user_links", K_UINT, realm_user_links, 0, 64),
 	{ "debug_hooks", K_BOOL, offsetof(struct config, debug_hooks), 0, 0, 0 },
 #undef S
 #undef N
@@ -105,6 +107,8 @@ config_defaults(struct config *c)
 	c->realm_wait = 2;
 	c->realm_backoff_max = 30;
 	c->realm_queue = 100000;
+	c->realm_user_dials = 20;
+	c->realm_user_links = 16;
 }
 
 /* set_listen - HOST:PORT, or [v6]:PORT */

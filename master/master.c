@@ -385,6 +385,8 @@ realm_changed(const struct config *nc)
 	    strcmp(nc->realm_secret, m.cf.realm_secret) != 0 ||
 	    nc->realm_wait != m.cf.realm_wait ||
 	    nc->realm_backoff_max != m.cf.realm_backoff_max ||
+	    nc->realm_user_dials != m.cf.realm_user_dials ||
+	    nc->realm_user_links != m.cf.realm_user_links ||
 	    nc->max_line != m.cf.max_line;
 }
 

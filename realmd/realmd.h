@@ -7,6 +7,7 @@
  *	peer.c runs the links: the TCP connections to peer realms (struct
  *	peer), their handshake, and the frames they carry, reading and
  *	writing the realm table and the outboxes in the shared state.
+ *	names.c decides what a link is called and who may add one.
  */
 #ifndef RC_REALMD_H
 #define RC_REALMD_H
@@ -80,6 +81,7 @@ struct peer {
 	struct chan	*ask;
 	uint64_t	 ask_req;
 	char		 ask_id[NAME_LEN + 1];
+	bool		 ask_user;	/* a user asked, not the operator */
 	char		 host[HOST_LEN + 1];
 	uint16_t	 port;
 	struct peer	*next;
@@ -164,5 +166,13 @@ void	peer_send(struct chan *, uint64_t req, cJSON *);
 void	peer_request(struct chan *, uint64_t req, uint32_t type, cJSON *);
 void	peer_chan_gone(struct chan *);
 void	peer_close_all(void);
+
+/* names.c */
+bool	chan_operator(const struct chan *);
+bool	names_addrealm_answered(struct chan *, uint64_t req, const char *id,
+	    const char *host, uint16_t port);
+bool	names_known_peer(struct peer *);
+const char *names_new_link(struct peer *, uint32_t *realm);
+void	names_peer_id(uint32_t realm, const char *id);
 
 #endif

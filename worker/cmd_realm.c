@@ -49,10 +49,15 @@ link_state_name(uint32_t s)
 cJSON *
 realm_json(const struct shm_realm *r)
 {
-	cJSON *e = cJSON_CreateObject();
+	cJSON *e = cJSON_CreateObject(), *names;
+	const char *name[REALM_NAMES_MAX];
+	int n = realm_names(r, name);
 
 	cJSON_AddStringToObject(e, "id", r->name);
 	cJSON_AddStringToObject(e, "peer", r->peer);
+	names = cJSON_AddArrayToObject(e, "names");
+	for (int k = 0; k < n; k++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(name[k]));
 	cJSON_AddStringToObject(e, "host", r->host);
 	cJSON_AddNumberToObject(e, "port", r->port);
 	cJSON_AddBoolToObject(e, "dialer", (r->flags & RF_DIALER) != 0);
