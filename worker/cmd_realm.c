@@ -251,7 +251,11 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 		return;
 	}
 	__atomic_fetch_add(&rq->w->me->stored, 1, __ATOMIC_RELAXED);
-	strlcpy(rq->c->wait_realm, st->realms[r].name, sizeof(rq->c->wait_realm));
+	/* the reply names the link as the sender did: any of its names */
+	if (arg_copy(&rq->args[0], rq->c->wait_realm,
+	    sizeof(rq->c->wait_realm)) == -1)
+		strlcpy(rq->c->wait_realm, st->realms[r].name,
+		    sizeof(rq->c->wait_realm));
 	if (link_up) {
 		o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "realm", r);
