@@ -7,8 +7,8 @@
  *	and realm_wait = 2 so that links come back and verdicts time out
  *	quickly.  Covers, following docs/PROTOCOL.md "Realms" and "The link
  *	protocol":
- *	  - addrealm, listrealm (and aliases), ackrealm, REALM_EXISTS,
- *	    NO_REALM, and every send and inbox command both ways after one
+ *	  - addrealm (again for the same link: OK), listrealm (and aliases),
+ *	    ackrealm, NO_REALM, and every send and inbox command both ways after one
  *	    addrealm, with the exact reply and entry shapes;
  *	  - sendgrouprealm to lists and to remote groups, joingrouprealm,
  *	    inboxgrouprealm, "<user>@<realm>" members at home;
@@ -32,7 +32,13 @@
  *	  - three realms: per-realm queues, a link id other than the peer's
  *	    name, a group with members from two other realms; verdicts in
  *	    time with two links into one realm;
- *	  - the realm_queue limit (QUOTA).
+ *	  - the realm_queue limit (QUOTA);
+ *	  - names: a link answers to the dialer's id on the other side and
+ *	    to names added by addrealm for a linked peer, which never drops
+ *	    the live connection; a loop of such addrealms is bounded (names
+ *	    per link, users' dials a minute, users' links); a name never
+ *	    means two links; the two-machine set-up of the seeds word for
+ *	    word; names after restarts.
  *	Every wait is bounded.
  */
 #include "harness.h"
@@ -501,6 +507,72 @@ wait_queued(struct client *c, const char *id, int n, double timeout)
 			    "%d", id, q, timeout, n);
 		sleep_ms(50);
 	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Names of a link                                                   */
+/* ---------------------------------------------------------------- */
+
+/* log_count - how many times text is in d's log */
+static int
+log_count(const struct daemon *d, const char *text)
+{
+	char *log = daemon_log_text(d);
+	int n = 0;
+
+	for (const char *p = log; (p = strstr(p, text)) != NULL; p++)
+		n++;
+	free(log);
+	return n;
+}
+
+/* link_names - the "names" of the link listed as id (fails if not listed) */
+static cJSON *
+link_names(struct client *c, const char *id)
+{
+	cJSON *a = list_realms(c, "listrealm"), *names;
+	const cJSON *e = realm_entry(a, id);
+
+	if (e == NULL)
+		fail_msg("link %s not listed: %s", id, show(a));
+	names = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(e, "names"),
+	    true);
+	if (!cJSON_IsArray(names))
+		fail_msg("link %s has no \"names\" array: %s", id, show(a));
+	cJSON_Delete(a);
+	return names;
+}
+
+/*
+ * expect_names - the link listed as id answers to exactly the names
+ * given (a NULL-ended list), each listed once
+ */
+static void
+expect_names(struct client *c, const char *id, ...)
+{
+	cJSON *names = link_names(c, id);
+	const char *want;
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, id);
+	while ((want = va_arg(ap, const char *)) != NULL) {
+		if (!array_has_string(names, want))
+			fail_msg("link %s does not answer to %s: %s", id, want,
+			    show(names));
+		n++;
+	}
+	va_end(ap);
+	if (cJSON_GetArraySize(names) != n)
+		fail_msg("link %s: expected %d names: %s", id, n, show(names));
+	cJSON_Delete(names);
+}
+
+/* addrealm_reply - addrealm id 127.0.0.1 <peer's port>: the reply */
+static cJSON *
+addrealm_reply(struct client *c, const char *id, struct daemon *peer)
+{
+	return client_cmd(c, "addrealm %s 127.0.0.1 %d", id, daemon_port(peer));
 }
 
 /* ---------------------------------------------------------------- */
@@ -2409,7 +2481,11 @@ test_three_realms(void **state)
 	check_entry(cJSON_GetArrayItem(got, 0), "gamma to alpha", "messi",
 	    "Lionel Messi", "Lionel Messi", "far");
 	cJSON_Delete(got);
-	ERR(am, "NO_REALM", "inboxrealm gamma");
+	/* the link answers to the peer's realm_name too */
+	assert_int_equal(drain_realm(am, "gamma", NULL), 0);
+	expect_names(am, "far", "far", "gamma", NULL);
+	expect_names(gm, "alpha", "alpha", "far", NULL);
+	ERR(am, "NO_REALM", "inboxrealm delta");
 
 	/* a group at beta with two remote members of the same user name */
 	OK(bh, NULL, "addgroup football");
@@ -2520,72 +2596,6 @@ test_realm_queue_quota(void **state)
 	assert_int_equal(count_text(got, "room again"), 1);
 	assert_int_equal(count_text(got, "one too many"), 0);
 	cJSON_Delete(got);
-}
-
-/* ---------------------------------------------------------------- */
-/* Names of a link                                                   */
-/* ---------------------------------------------------------------- */
-
-/* log_count - how many times text is in d's log */
-static int
-log_count(const struct daemon *d, const char *text)
-{
-	char *log = daemon_log_text(d);
-	int n = 0;
-
-	for (const char *p = log; (p = strstr(p, text)) != NULL; p++)
-		n++;
-	free(log);
-	return n;
-}
-
-/* link_names - the "names" of the link listed as id (fails if not listed) */
-static cJSON *
-link_names(struct client *c, const char *id)
-{
-	cJSON *a = list_realms(c, "listrealm"), *names;
-	const cJSON *e = realm_entry(a, id);
-
-	if (e == NULL)
-		fail_msg("link %s not listed: %s", id, show(a));
-	names = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(e, "names"),
-	    true);
-	if (!cJSON_IsArray(names))
-		fail_msg("link %s has no \"names\" array: %s", id, show(a));
-	cJSON_Delete(a);
-	return names;
-}
-
-/*
- * expect_names - the link listed as id answers to exactly the names
- * given (a NULL-ended list), each listed once
- */
-static void
-expect_names(struct client *c, const char *id, ...)
-{
-	cJSON *names = link_names(c, id);
-	const char *want;
-	va_list ap;
-	int n = 0;
-
-	va_start(ap, id);
-	while ((want = va_arg(ap, const char *)) != NULL) {
-		if (!array_has_string(names, want))
-			fail_msg("link %s does not answer to %s: %s", id, want,
-			    show(names));
-		n++;
-	}
-	va_end(ap);
-	if (cJSON_GetArraySize(names) != n)
-		fail_msg("link %s: expected %d names: %s", id, n, show(names));
-	cJSON_Delete(names);
-}
-
-/* addrealm_reply - addrealm id 127.0.0.1 <peer's port>: the reply */
-static cJSON *
-addrealm_reply(struct client *c, const char *id, struct daemon *peer)
-{
-	return client_cmd(c, "addrealm %s 127.0.0.1 %d", id, daemon_port(peer));
 }
 
 /*
