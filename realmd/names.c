@@ -174,17 +174,23 @@ add_name(struct peer *p, uint32_t l)
  * more; a name that would mean two links, or a user's link beyond
  * realm_user_links, is refused.  True when p was answered and must close
  * before it proves anything, so that the peer keeps its live connection.
+ * A link that only the peer dials and that has no connection now takes
+ * this one instead (names_new_link): nothing live is touched, and the
+ * link is up again.
  */
 bool
 names_known_peer(struct peer *p)
 {
 	uint32_t linked, named, users;
 	char other[NAME_LEN + 1] = "", msg[160];
+	bool idle;
 
 	state_lock(rd.st);
 	linked = realm_find_peer_locked(rd.st, p->peer_name);
 	named = realm_find_locked(rd.st, p->ask_id, strlen(p->ask_id));
 	users = user_links_locked();
+	idle = linked != 0 && rd.links[linked].conn == NULL &&
+	    !(rd.st->realms[linked].flags & RF_DIALER);
 	if (named != 0)
 		strlcpy(other, rd.st->realms[named].peer, sizeof(other));
 	state_unlock(rd.st);
@@ -192,7 +198,9 @@ names_known_peer(struct peer *p)
 		snprintf(msg, sizeof(msg), "Realm sudah ada: %s already names "
 		    "the link to realm %s", p->ask_id, other);
 		realmd_error(p->ask, p->ask_req, E_REALM_EXISTS, msg);
-	} else if (linked != 0)
+	} else if (idle)
+		return false;
+	else if (linked != 0)
 		add_name(p, linked);
 	else if (p->ask_user && users >= rd.cf->realm_user_links) {
 		snprintf(msg, sizeof(msg), "Users may add %llu realm links here; "
@@ -207,10 +215,10 @@ names_known_peer(struct peer *p)
 
 /*
  * names_new_link - store the link an addrealm made (inside a transaction).
- * If the peer was linked meanwhile (it dialled us during the handshake),
- * this connection is that link's now, and the id becomes a name of it
- * (if it cannot, the addrealm is answered so here).  NULL, or why the
- * link cannot be stored: "exists", "full".
+ * If the peer is linked (an idle link the peer dials, or one made while
+ * we shook hands), this connection is that link's now, and the id
+ * becomes a name of it (if it cannot, the addrealm is answered so here).
+ * NULL, or why the link cannot be stored: "exists", "full".
  */
 const char *
 names_new_link(struct peer *p, uint32_t *realm)

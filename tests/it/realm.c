@@ -2675,6 +2675,45 @@ test_names_both_sides_use(void **state)
 }
 
 /*
+ * A link only the peer dials, with no connection (the peer's operator
+ * deleted its side): an addrealm for it from this side takes it up
+ * again over the new connection, under the same link, with the name.
+ */
+static void
+test_addrealm_revives_idle_link(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	char buf[64], *out = NULL, *err = NULL;
+	cJSON *got = cJSON_CreateArray();
+
+	link_up_both(am, bh, B);
+	send_delivered(am, "beta", "henderson", "before the delete");
+	assert_int_equal(daemon_ctl(A, &out, &err, "del", "realm", "beta",
+	    NULL), 0);
+	free(out);
+	free(err);
+	wait_state_not_up(bh, "alpha", 5.0, buf, sizeof(buf));
+	send_queued(bh, "alpha", "messi", "queued while nobody dials");
+
+	link_realm(bh, "mesin1", A, "alpha");
+	wait_link_up(bh, "mesin1", 5.0);
+	wait_link_up(am, "beta", 5.0);
+	expect_names(bh, "alpha", "alpha", "mesin1", NULL);
+	expect_names(am, "beta", "beta", "mesin1", NULL);
+	send_delivered(bh, "mesin1", "messi", "after the revival");
+	collect_realm(am, "beta", got, 2, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 2);
+	assert_int_equal(count_text(got, "queued while nobody dials"), 1);
+	assert_int_equal(count_text(got, "after the revival"), 1);
+	cJSON_Delete(got);
+	got = cJSON_CreateArray();
+	assert_int_equal(drain_realm(bh, "mesin1", got), 1);
+	cJSON_Delete(got);
+}
+
+/*
  * The attack: a user of alpha loops "addrealm dupN <beta>".  Today's
  * answer: no dup ever replaces or drops the live link (every send in
  * between is delivered, not queued; "up" is logged once), a link takes
@@ -3002,6 +3041,7 @@ main(void)
 		TS(test_realm_queue_quota, setup_realm_queue),
 		T2(test_names_both_sides_use),
 		T2(test_addrealm_loop_bounded),
+		T2(test_addrealm_revives_idle_link),
 		TS(test_user_dial_limits, setup_user_limits),
 		TS(test_ambiguous_names_refused, setup3),
 		T2(test_seed_003_two_machines),
