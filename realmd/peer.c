@@ -295,8 +295,15 @@ peer_close(struct peer *p, const char *why)
 		link_down(p->realm, why);
 	if (p->lookup != NULL)
 		lookup_drop(p->lookup);
-	if (p->fd != -1)
+	if (p->fd != -1) {
+		/*
+		 * A handed-over socket may still be open in the worker that
+		 * passed it: close() alone would leave it in our epoll set,
+		 * pointing at p after it is freed.
+		 */
+		epoll_ctl(rd.epfd, EPOLL_CTL_DEL, p->fd, NULL);
 		close(p->fd);
+	}
 	if (p->addrs != NULL)
 		freeaddrinfo(p->addrs);
 	buf_free(&p->in);

@@ -2730,9 +2730,12 @@ test_addrealm_loop_bounded(void **state)
 	int ok = 0, names_full = 0, too_many = 0, i;
 	cJSON *names, *got = cJSON_CreateArray();
 	double t0, elapsed;
+	pid_t realmd_a, realmd_b;
 	char text[64];
 
 	link_up_both(am, bh, B);
+	realmd_a = daemon_realmd(A);
+	realmd_b = daemon_realmd(B);
 	t0 = now_s();
 	for (i = 0; i < 30; i++) {
 		char id[16];
@@ -2785,6 +2788,9 @@ test_addrealm_loop_bounded(void **state)
 	expect_names(bh, "alpha", "alpha", NULL);
 	assert_int_equal(log_count(A, "realm beta up"), 1);
 	assert_int_equal(log_count(B, "realm alpha up"), 1);
+	/* neither realmd died on the way (a probe closed under its feet) */
+	assert_int_equal(daemon_realmd(A), realmd_a);
+	assert_int_equal(daemon_realmd(B), realmd_b);
 	send_delivered(am, "dup3", "henderson", "by a dup name");
 	collect_realm(bh, "alpha", got, 31, DRAIN_TIMEOUT);
 	assert_int_equal(cJSON_GetArraySize(got), 31);
