@@ -85,6 +85,8 @@ static const struct config_key {
 	N("realm_wait", K_DURATION, realm_wait, 1, 3600),
 	N("realm_backoff_max", K_DURATION, realm_backoff_max, 1, 86400),
 	N("realm_queue", K_UINT, realm_queue, 1, 1 << 24),
+	N("realm_user_dials", K_UINT, realm_user_dials, 0, 10000),
+	N("realm_user_links", K_UINT, realm_user_links, 0, 64),
 	{ "debug_hooks", K_BOOL, offsetof(struct config, debug_hooks), 0, 0, 0,
 	    NULL },
 	{ "register_order", K_CHOICE, offsetof(struct config, register_order),
@@ -140,6 +142,8 @@ config_defaults(struct config *c)
 	c->realm_queue = 100000;
 	c->register_order = REG_AUTO;
 	c->addrealm_anon = ANON_LOOPBACK;
+	c->realm_user_dials = 20;
+	c->realm_user_links = 16;
 }
 
 /* set_listen - HOST:PORT, or [v6]:PORT */

@@ -70,6 +70,8 @@ struct config {
 	uint64_t	 realm_wait;		/* seconds a realm reply may wait */
 	uint64_t	 realm_backoff_max;	/* longest pause between dials */
 	uint64_t	 realm_queue;		/* messages queued per link */
+	uint64_t	 realm_user_dials;	/* users' addrealm dials a minute */
+	uint64_t	 realm_user_links;	/* links users' addrealm may make */
 	bool		 debug_hooks;		/* test-only commands; never in production */
 	int		 register_order;	/* enum register_order */
 	int		 addrealm_anon;		/* enum addrealm_anon */

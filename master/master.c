@@ -393,6 +393,8 @@ realm_changed(const struct config *nc)
 	    strcmp(nc->realm_tls_pin, m.cf.realm_tls_pin) != 0 ||
 	    nc->realm_wait != m.cf.realm_wait ||
 	    nc->realm_backoff_max != m.cf.realm_backoff_max ||
+	    nc->realm_user_dials != m.cf.realm_user_dials ||
+	    nc->realm_user_links != m.cf.realm_user_links ||
 	    nc->max_line != m.cf.max_line;
 }
 

@@ -217,20 +217,35 @@ show_groups(const cJSON *r)
 	truncated(r, "groups");
 }
 
+/* print_names - the names of a link, comma-separated ("-" if none) */
+static void
+print_names(const cJSON *names)
+{
+	const cJSON *n;
+	int k = 0;
+
+	cJSON_ArrayForEach(n, names)
+		if (cJSON_IsString(n))
+			printf("%s%s", k++ ? "," : "", n->valuestring);
+	printf("%s\n", k ? "" : "-");
+}
+
 static void
 show_realms(const cJSON *r)
 {
 	const cJSON *l;
 
-	printf("%-32s %-32s %-24s %5s %-6s %-14s %7s %9s %9s\n", "REALM",
+	printf("%-32s %-32s %-24s %5s %-6s %-14s %7s %9s %9s %s\n", "REALM",
 	    "PEER", "HOST", "PORT", "DIALER", "STATE", "QUEUED", "SENT",
-	    "RECEIVED");
-	cJSON_ArrayForEach(l, list(r, "realms"))
-		printf("%-32s %-32s %-24s %5.0f %-6s %-14s %7.0f %9.0f %9.0f\n",
+	    "RECEIVED", "NAMES");
+	cJSON_ArrayForEach(l, list(r, "realms")) {
+		printf("%-32s %-32s %-24s %5.0f %-6s %-14s %7.0f %9.0f %9.0f ",
 		    str(l, "id"), str(l, "peer"), str(l, "host"),
 		    num(l, "port"), flag(l, "dialer") ? "yes" : "no",
 		    str(l, "state"), num(l, "queued"), num(l, "sent"),
 		    num(l, "received"));
+		print_names(list(l, "names"));
+	}
 	truncated(r, "realms");
 }
 

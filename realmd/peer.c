@@ -382,8 +382,15 @@ peer_close(struct peer *p, const char *why)
 		link_down(p->realm, why);
 	if (p->lookup != NULL)
 		lookup_drop(p->lookup);
-	if (p->fd != -1)
+	if (p->fd != -1) {
+		/*
+		 * A handed-over socket may still be open in the worker that
+		 * passed it: close() alone would leave it in our epoll set,
+		 * pointing at p after it is freed.
+		 */
+		epoll_ctl(rd.epfd, EPOLL_CTL_DEL, p->fd, NULL);
 		close(p->fd);
+	}
 	if (p->addrs != NULL)
 		freeaddrinfo(p->addrs);
 	if (p->ssl != NULL)
@@ -593,13 +600,15 @@ redial(uint32_t realm)
 	rd.links[realm].created = r->created;
 }
 
-/* peer_addrealm - a worker's addrealm: dial, and store the link if it works */
+/*
+ * peer_addrealm - a worker's addrealm: dial, and store the link if it
+ * works (names.c answers what needs no new link)
+ */
 void
 peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
 {
 	const char *id = link_str(j, "id"), *host = link_str(j, "host"), *why;
 	uint64_t port;
-	uint32_t have;
 	struct peer *p;
 
 	if (id == NULL || host == NULL || !link_uint(j, "port", &port) ||
@@ -612,16 +621,8 @@ peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
 		    "Realm Unreachable: realm_secret is not set here");
 		return;
 	}
-	state_lock(rd.st);
-	have = realm_find_locked(rd.st, id, strlen(id));
-	state_unlock(rd.st);
-	for (p = rd.peers; p != NULL && have == 0; p = p->next)
-		if (p->ask != NULL && strcmp(p->ask_id, id) == 0)
-			have = 1;
-	if (have != 0) {
-		realmd_error(c, req, E_REALM_EXISTS, NULL);
+	if (names_addrealm_answered(c, req, id, host, (uint16_t)port))
 		return;
-	}
 	if ((p = dial(0, host, (uint16_t)port, &why)) == NULL) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "Realm Unreachable: %s", why);
@@ -630,6 +631,7 @@ peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
 	}
 	p->ask = c;
 	p->ask_req = req;
+	p->ask_user = !chan_operator(c);
 	strlcpy(p->ask_id, id, sizeof(p->ask_id));
 }
 
@@ -863,11 +865,17 @@ on_challenge(struct peer *p, const struct link_frame *f)
 		refuse(p, "the peer did not prove the realm secret");
 		return;
 	}
+	if (p->realm == 0 && names_known_peer(p)) {
+		peer_close(p, NULL);	/* unproven, it is nothing to the peer */
+		return;
+	}
 	link_proof(rd.cf->realm_secret, LABEL_DIAL, p->peer_nonce, p->nonce,
 	    rd.cf->realm_name, p->peer_name, p->binding, proof);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "proof");
 	cJSON_AddStringToObject(o, "proof", proof);
+	cJSON_AddStringToObject(o, "id", p->realm != 0 ?
+	    rd.st->realms[p->realm].name : p->ask_id);	/* what we call it */
 	p->phase = PH_WELCOME;
 	send_frame(p, o);
 }
@@ -894,12 +902,11 @@ on_proof(struct peer *p, const struct link_frame *f)
 		    0, NI_NUMERICHOST);
 	txn_begin(rd.st);
 	realm = realm_find_peer_locked(rd.st, p->peer_name);
-	if (realm == 0 && realm_find_locked(rd.st, p->peer_name,
-	    strlen(p->peer_name)) != 0)
-		why = "a link of that name exists here for another realm";
-	else if (realm == 0 && realm_insert(rd.st, p->peer_name, p->peer_name,
+	if (realm == 0 && realm_insert(rd.st, p->peer_name, p->peer_name,
 	    host, 0, 0, &realm) == -1)
-		why = errno == ENOSPC ? "no room for another link here" :
+		why = errno == EEXIST ?
+		    "a link of that name exists here for another realm" :
+		    errno == ENOSPC ? "no room for another link here" :
 		    "cannot store the link";
 	if (why == NULL && check_instance(realm, p->peer_inst) == -1)
 		why = "cannot store the link";
@@ -909,6 +916,7 @@ on_proof(struct peer *p, const struct link_frame *f)
 		return;
 	}
 	txn_commit(rd.st);
+	names_peer_id(realm, link_str(f->json, "id"));
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "t", "welcome");
 	if (link_send(&p->text, o) == -1) {	/* flushed by link_up */
@@ -926,17 +934,13 @@ on_welcome(struct peer *p)
 	const char *why = NULL;
 
 	txn_begin(rd.st);
-	if (realm == 0) {
-		if (realm_insert(rd.st, p->ask_id, p->peer_name, p->host, p->port,
-		    RF_DIALER, &realm) == -1)
+	if (realm == 0)
+		why = names_new_link(p, &realm);
+	else if (strcmp(rd.st->realms[realm].peer, p->peer_name) != 0) {
+		log_warn("realm %s now answers as %s", rd.st->realms[realm].name,
+		    p->peer_name);
+		if (realm_set_peer(rd.st, realm, p->peer_name) == -1)
 			why = errno == EEXIST ? "exists" : "full";
-	} else if (strcmp(rd.st->realms[realm].peer, p->peer_name) != 0) {
-		struct shm_realm *r = &rd.st->realms[realm];
-		log_warn("realm %s now answers as %s", r->name, p->peer_name);
-		if (txn_log(rd.st, r->peer, sizeof(r->peer)) == -1)
-			why = "full";
-		else
-			strlcpy(r->peer, p->peer_name, sizeof(r->peer));
 	}
 	if (why == NULL && check_instance(realm, p->peer_inst) == -1)
 		why = "full";

@@ -7,6 +7,7 @@
  *	peer.c runs the links: the TCP connections to peer realms (struct
  *	peer), their handshake, and the frames they carry, reading and
  *	writing the realm table and the outboxes in the shared state.
+ *	names.c decides what a link is called and who may add one.
  */
 #ifndef RC_REALMD_H
 #define RC_REALMD_H
@@ -89,6 +90,7 @@ struct peer {
 	struct chan	*ask;
 	uint64_t	 ask_req;
 	char		 ask_id[NAME_LEN + 1];
+	bool		 ask_user;	/* a user asked, not the operator */
 	char		 host[HOST_LEN + 1];
 	uint16_t	 port;
 	struct peer	*next;
@@ -191,5 +193,12 @@ int	tls_step(SSL *, struct buf *in, const char **why);
 int	tls_seal(SSL *, struct buf *text);
 int	tls_check_peer(SSL *, const char **why);
 int	tls_binding(SSL *, char hex[2 * TLS_BINDING_LEN + 1]);
+/* names.c */
+bool	chan_operator(const struct chan *);
+bool	names_addrealm_answered(struct chan *, uint64_t req, const char *id,
+	    const char *host, uint16_t port);
+bool	names_known_peer(struct peer *);
+const char *names_new_link(struct peer *, uint32_t *realm);
+void	names_peer_id(uint32_t realm, const char *id);
 
 #endif

@@ -173,6 +173,34 @@ check_group(struct state *st, uint32_t gi, uint64_t *nmsgs, uint64_t *nmemb,
 	return 0;
 }
 
+/* given_names_ok - a link's peer id and aliases: each "" or a valid name */
+static bool
+given_names_ok(const struct shm_realm *r)
+{
+	if (memchr(r->peer_id, '\0', sizeof(r->peer_id)) == NULL ||
+	    (r->peer_id[0] != '\0' && !name_valid(r->peer_id, strlen(r->peer_id))))
+		return false;
+	for (int k = 0; k < REALM_ALIASES; k++)
+		if (memchr(r->alias[k], '\0', sizeof(r->alias[k])) == NULL ||
+		    (r->alias[k][0] != '\0' &&
+		    !name_valid(r->alias[k], strlen(r->alias[k]))))
+			return false;
+	return true;
+}
+
+/* names_clash - a name of link ri answers for another link too */
+static bool
+names_clash(struct state *st, uint32_t ri)
+{
+	const char *names[REALM_NAMES_MAX];
+	int n = realm_names(&st->realms[ri], names);
+
+	for (int k = 0; k < n; k++)
+		if (realm_find_locked(st, names[k], strlen(names[k])) != ri)
+			return true;
+	return false;
+}
+
 /* check_realm - a link's record and its queue of outgoing messages */
 static int
 check_realm(struct state *st, uint32_t ri, uint64_t *nmsgs, char *err,
@@ -185,8 +213,11 @@ check_realm(struct state *st, uint32_t ri, uint64_t *nmsgs, char *err,
 	if (memchr(r->name, '\0', sizeof(r->name)) == NULL ||
 	    !name_valid(r->name, strlen(r->name)) ||
 	    memchr(r->peer, '\0', sizeof(r->peer)) == NULL ||
-	    memchr(r->host, '\0', sizeof(r->host)) == NULL)
+	    memchr(r->host, '\0', sizeof(r->host)) == NULL ||
+	    !given_names_ok(r))
 		FAIL("realm %u has a damaged record", ri);
+	if (names_clash(st, ri))
+		FAIL("a name of realm %s names another link too", r->name);
 	for (uint32_t i = r->out_head; i != 0; i = st->msgs[i].next) {
 		struct shm_msg *m = msg_at(st, i);
 		if (m == NULL || m->to != 0 || m->group != 0 || m->realm != ri ||

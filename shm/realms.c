@@ -28,16 +28,44 @@ realm_at(struct state *st, uint32_t i)
 	return slot_used(&tb, i);
 }
 
-/* realm_find_locked - the link users call name, 0 if none */
+/*
+ * realm_name_firm - name is the link's own name or its peer's
+ * realm_name: names that never move to another link
+ */
+static bool
+realm_name_firm(const struct shm_realm *r, const char *name, size_t len)
+{
+	return (strncmp(r->name, name, len) == 0 && r->name[len] == '\0') ||
+	    (strncmp(r->peer, name, len) == 0 && r->peer[len] == '\0');
+}
+
+/* realm_name_soft - the slot of r holding name as a given name, or NULL */
+static char *
+realm_name_soft(struct shm_realm *r, const char *name, size_t len)
+{
+	if (strncmp(r->peer_id, name, len) == 0 && r->peer_id[len] == '\0')
+		return r->peer_id;
+	for (int k = 0; k < REALM_ALIASES; k++)
+		if (strncmp(r->alias[k], name, len) == 0 &&
+		    r->alias[k][len] == '\0')
+			return r->alias[k];
+	return NULL;
+}
+
+/*
+ * realm_find_locked - the link that answers to name, 0 if none.  A link
+ * answers to its own name, its peer's realm_name, the id the peer gave
+ * it and the names added here; no name answers for two links.
+ */
 uint32_t
 realm_find_locked(struct state *st, const char *name, size_t len)
 {
-	if (len == 0 || len > NAME_LEN)
+	if (len == 0 || len > NAME_LEN || memchr(name, '\0', len) != NULL)
 		return 0;
 	for (uint32_t i = 1; i <= st->hdr->realms.hwm && i <= REALMS_MAX; i++) {
 		struct shm_realm *r = &st->realms[i];
-		if (r->state == SLOT_USED && strncmp(r->name, name, len) == 0 &&
-		    r->name[len] == '\0')
+		if (r->state == SLOT_USED && (realm_name_firm(r, name, len) ||
+		    realm_name_soft(r, name, len) != NULL))
 			return i;
 	}
 	return 0;
@@ -55,8 +83,45 @@ realm_find_peer_locked(struct state *st, const char *peer)
 }
 
 /*
- * realm_insert - a new link.  EEXIST: name or peer taken; ENOSPC: the
- * table is full.
+ * realm_release_soft - a realm's own name outranks a name given to
+ * another link (an alias or a peer's id): take it from that link
+ */
+static int
+realm_release_soft(struct state *st, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (uint32_t i = 1; i <= st->hdr->realms.hwm && i <= REALMS_MAX; i++) {
+		struct shm_realm *r = &st->realms[i];
+		char *slot;
+
+		if (r->state != SLOT_USED ||
+		    (slot = realm_name_soft(r, name, len)) == NULL)
+			continue;
+		if (txn_log(st, slot, NAME_LEN + 1) == -1)
+			return -1;
+		memset(slot, 0, NAME_LEN + 1);
+	}
+	return 0;
+}
+
+/* realm_firm_owner - the link whose own or peer name is name, 0 if none */
+static uint32_t
+realm_firm_owner(struct state *st, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (uint32_t i = 1; i <= st->hdr->realms.hwm && i <= REALMS_MAX; i++)
+		if (st->realms[i].state == SLOT_USED &&
+		    realm_name_firm(&st->realms[i], name, len))
+			return i;
+	return 0;
+}
+
+/*
+ * realm_insert - a new link.  EEXIST: name answers for a link already,
+ * or peer is a link's own or peer name; a name merely given to another
+ * link that equals peer is taken from it.  ENOSPC: the table is full.
  */
 int
 realm_insert(struct state *st, const char *name, const char *peer,
@@ -66,12 +131,14 @@ realm_insert(struct state *st, const char *name, const char *peer,
 	struct shm_realm *r;
 	uint32_t i;
 
-	if (realm_find_locked(st, name, strlen(name)) != 0 ||
-	    realm_find_peer_locked(st, peer) != 0) {
+	if ((strcmp(name, peer) != 0 &&
+	    realm_find_locked(st, name, strlen(name)) != 0) ||
+	    realm_firm_owner(st, name) != 0 || realm_firm_owner(st, peer) != 0) {
 		errno = EEXIST;
 		return -1;
 	}
-	if (slot_alloc(st, &tb, &i) == -1)
+	if (realm_release_soft(st, peer) == -1 ||
+	    slot_alloc(st, &tb, &i) == -1)
 		return -1;
 	r = &st->realms[i];
 	strlcpy(r->name, name, sizeof(r->name));
@@ -82,6 +149,114 @@ realm_insert(struct state *st, const char *name, const char *peer,
 	r->created = now_sec();
 	*idx = i;
 	return 0;
+}
+
+/*
+ * realm_set_peer - link i's peer now calls itself peer.  EEXIST: that is
+ * the own or peer name of another link; a name given to another link is
+ * taken from it.
+ */
+int
+realm_set_peer(struct state *st, uint32_t i, const char *peer)
+{
+	struct shm_realm *r = realm_at(st, i);
+	uint32_t firm = realm_firm_owner(st, peer);
+
+	if (r == NULL || !name_valid(peer, strlen(peer))) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (firm != 0 && firm != i) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (realm_release_soft(st, peer) == -1 ||
+	    txn_log(st, r->peer, sizeof(r->peer)) == -1)
+		return -1;
+	strlcpy(r->peer, peer, sizeof(r->peer));
+	return 0;
+}
+
+/*
+ * realm_add_name - link i answers to name too (a name given here).
+ * 0 if it does now (or did); EEXIST: name answers for another link;
+ * EDQUOT: the link has REALM_ALIASES given names already.
+ */
+int
+realm_add_name(struct state *st, uint32_t i, const char *name)
+{
+	struct shm_realm *r = realm_at(st, i);
+	uint32_t owner = realm_find_locked(st, name, strlen(name));
+
+	if (r == NULL || !name_valid(name, strlen(name))) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (owner == i)
+		return 0;
+	if (owner != 0) {
+		errno = EEXIST;
+		return -1;
+	}
+	for (int k = 0; k < REALM_ALIASES; k++) {
+		if (r->alias[k][0] != '\0')
+			continue;
+		if (txn_log(st, r->alias[k], sizeof(r->alias[k])) == -1)
+			return -1;
+		strlcpy(r->alias[k], name, sizeof(r->alias[k]));
+		return 0;
+	}
+	errno = EDQUOT;
+	return -1;
+}
+
+/*
+ * realm_set_peer_id - the peer calls link i id: it answers to that too,
+ * in place of the id it gave before.  EEXIST (nothing changes): id
+ * answers for another link.
+ */
+int
+realm_set_peer_id(struct state *st, uint32_t i, const char *id)
+{
+	struct shm_realm *r = realm_at(st, i);
+	uint32_t owner = realm_find_locked(st, id, strlen(id));
+
+	if (r == NULL || !name_valid(id, strlen(id))) {
+		errno = ENOENT;
+		return -1;
+	}
+	if (strcmp(r->peer_id, id) == 0)
+		return 0;
+	if (owner != 0 && owner != i) {
+		errno = EEXIST;
+		return -1;
+	}
+	if (txn_log(st, r->peer_id, sizeof(r->peer_id)) == -1)
+		return -1;
+	strlcpy(r->peer_id, id, sizeof(r->peer_id));
+	return 0;
+}
+
+/* realm_names - the names link r answers to, each once; how many */
+int
+realm_names(const struct shm_realm *r, const char *out[REALM_NAMES_MAX])
+{
+	const char *all[REALM_NAMES_MAX];
+	int n = 0, k = 0;
+
+	all[k++] = r->name;
+	all[k++] = r->peer;
+	all[k++] = r->peer_id;
+	for (int a = 0; a < REALM_ALIASES; a++)
+		all[k++] = r->alias[a];
+	for (int a = 0; a < k; a++) {
+		bool seen = all[a][0] == '\0';
+		for (int b = 0; b < n && !seen; b++)
+			seen = strcmp(out[b], all[a]) == 0;
+		if (!seen)
+			out[n++] = all[a];
+	}
+	return n;
 }
 
 /*

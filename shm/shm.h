@@ -49,6 +49,8 @@
 #define REALMS_MAX	64	/* links to other realms */
 #define HOST_LEN	255	/* a peer's host name or address */
 #define REMOTE_NAME_LEN	(2 * NAME_LEN + 1)	/* "user@realm" of a remote user */
+#define REALM_ALIASES	6	/* names a link is given here beyond its own */
+#define REALM_NAMES_MAX	(3 + REALM_ALIASES)	/* name, peer, peer_id, aliases */
 #define REJECTS_KEPT	64	/* refusals a link remembers for resends */
 #define LINK_WINDOW	REJECTS_KEPT	/* messages in flight on a link */
 #define WATCH_RING	128	/* hints a worker's watchers have not seen */
@@ -253,6 +255,7 @@ struct shm_msg {
 
 enum realm_flags {
 	RF_DIALER = 1 << 0,	/* we dial it (we ran addrealm) */
+	RF_USER = 1 << 1,	/* a user's addrealm made it (not the operator) */
 };
 
 /* What a link is doing, as realmd last wrote it (not structural). */
@@ -274,6 +277,9 @@ struct shm_realm {
 	uint32_t	next;		/* free list */
 	char		name[NAME_LEN + 1];	/* what users call it */
 	char		peer[NAME_LEN + 1];	/* its realm_name */
+	/* more names it answers to; "" when unused (version 4) */
+	char		peer_id[NAME_LEN + 1];	/* the peer's own id for it */
+	char		alias[REALM_ALIASES][NAME_LEN + 1];	/* given here */
 	char		host[HOST_LEN + 1];
 	uint16_t	port;
 	uint16_t	pad;

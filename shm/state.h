@@ -193,6 +193,11 @@ uint32_t	 realm_find_locked(struct state *, const char *, size_t);
 uint32_t	 realm_find_peer_locked(struct state *, const char *peer);
 int		 realm_insert(struct state *, const char *name, const char *peer,
 		     const char *host, uint16_t port, uint32_t flags, uint32_t *);
+int		 realm_set_peer(struct state *, uint32_t, const char *peer);
+int		 realm_add_name(struct state *, uint32_t, const char *name);
+int		 realm_set_peer_id(struct state *, uint32_t, const char *id);
+int		 realm_names(const struct shm_realm *,
+		     const char *out[REALM_NAMES_MAX]);
 int		 realm_remove(struct state *, uint32_t, uint64_t *gone, size_t *ngone,
 		     size_t max);
 int		 realm_arrivals_home(struct state *, uint32_t realm, uint32_t *pos,

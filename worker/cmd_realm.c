@@ -49,10 +49,15 @@ link_state_name(uint32_t s)
 cJSON *
 realm_json(const struct shm_realm *r)
 {
-	cJSON *e = cJSON_CreateObject();
+	cJSON *e = cJSON_CreateObject(), *names;
+	const char *name[REALM_NAMES_MAX];
+	int n = realm_names(r, name);
 
 	cJSON_AddStringToObject(e, "id", r->name);
 	cJSON_AddStringToObject(e, "peer", r->peer);
+	names = cJSON_AddArrayToObject(e, "names");
+	for (int k = 0; k < n; k++)
+		cJSON_AddItemToArray(names, cJSON_CreateString(name[k]));
 	cJSON_AddStringToObject(e, "host", r->host);
 	cJSON_AddNumberToObject(e, "port", r->port);
 	cJSON_AddBoolToObject(e, "dialer", (r->flags & RF_DIALER) != 0);
@@ -298,7 +303,11 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 		return;
 	}
 	__atomic_fetch_add(&rq->w->me->stored, 1, __ATOMIC_RELAXED);
-	strlcpy(rq->c->wait_realm, st->realms[r].name, sizeof(rq->c->wait_realm));
+	/* the reply names the link as the sender did: any of its names */
+	if (arg_copy(&rq->args[0], rq->c->wait_realm,
+	    sizeof(rq->c->wait_realm)) == -1)
+		strlcpy(rq->c->wait_realm, st->realms[r].name,
+		    sizeof(rq->c->wait_realm));
 	if (link_up) {
 		o = cJSON_CreateObject();
 		cJSON_AddNumberToObject(o, "realm", r);

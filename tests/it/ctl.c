@@ -937,6 +937,7 @@ static void test_realm_add_and_show(void **state)
 	free(out);
 	out = ctl_ok(p->beta, "show", "realms");
 	assert_true(has_line(out, "alpha", "alpha"));
+	assert_non_null(strstr(out, " alpha\n"));	/* NAMES, last */
 	free(out);
 	j = ctl_json(p->alpha, "show", "realms");
 	assert_int_equal(cJSON_GetArraySize(get(j, "realms")), 1);
@@ -954,9 +955,10 @@ static void test_realm_add_and_show(void **state)
 	assert_false(cJSON_IsTrue(get(entry(j, "realms", "id", "alpha"),
 	    "dialer")));
 	cJSON_Delete(j);
-	/* a second link of the same id is refused with the reason */
+	/* the same link again is fine; the same id for another is refused */
+	add_beta(p);
 	ctl_fails(p->alpha, "cannot add realm beta", "add", "realm", "beta",
-	    "127.0.0.1", port);
+	    "127.0.0.1", port_of(p->alpha, port, sizeof port));
 }
 
 static void test_realm_add_json(void **state)

@@ -7,8 +7,8 @@
  *	and realm_wait = 2 so that links come back and verdicts time out
  *	quickly.  Covers, following docs/PROTOCOL.md "Realms" and "The link
  *	protocol":
- *	  - addrealm, listrealm (and aliases), ackrealm, REALM_EXISTS,
- *	    NO_REALM, and every send and inbox command both ways after one
+ *	  - addrealm (again for the same link: OK), listrealm (and aliases),
+ *	    ackrealm, NO_REALM, and every send and inbox command both ways after one
  *	    addrealm, with the exact reply and entry shapes;
  *	  - sendgrouprealm to lists and to remote groups, joingrouprealm,
  *	    inboxgrouprealm, "<user>@<realm>" members at home;
@@ -32,7 +32,13 @@
  *	  - three realms: per-realm queues, a link id other than the peer's
  *	    name, a group with members from two other realms; verdicts in
  *	    time with two links into one realm;
- *	  - the realm_queue limit (QUOTA).
+ *	  - the realm_queue limit (QUOTA);
+ *	  - names: a link answers to the dialer's id on the other side and
+ *	    to names added by addrealm for a linked peer, which never drops
+ *	    the live connection; a loop of such addrealms is bounded (names
+ *	    per link, users' dials a minute, users' links); a name never
+ *	    means two links; the two-machine set-up of the seeds word for
+ *	    word; names after restarts.
  *	Every wait is bounded.
  */
 #include "harness.h"
@@ -372,7 +378,7 @@ list_realms(struct client *c, const char *cmd)
 	return a;
 }
 
-/* realm_entry - the entry with this id, or NULL */
+/* realm_entry - the entry with this id (or name), or NULL */
 static const cJSON *
 realm_entry(const cJSON *realms, const char *id)
 {
@@ -381,7 +387,9 @@ realm_entry(const cJSON *realms, const char *id)
 	cJSON_ArrayForEach(e, realms) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "id");
 
-		if (cJSON_IsString(v) && strcmp(v->valuestring, id) == 0)
+		if ((cJSON_IsString(v) && strcmp(v->valuestring, id) == 0) ||
+		    array_has_string(cJSON_GetObjectItemCaseSensitive(e,
+		    "names"), id))
 			return e;
 	}
 	return NULL;
@@ -500,6 +508,72 @@ wait_queued(struct client *c, const char *id, int n, double timeout)
 			    "%d", id, q, timeout, n);
 		sleep_ms(50);
 	}
+}
+
+/* ---------------------------------------------------------------- */
+/* Names of a link                                                   */
+/* ---------------------------------------------------------------- */
+
+/* log_count - how many times text is in d's log */
+static int
+log_count(const struct daemon *d, const char *text)
+{
+	char *log = daemon_log_text(d);
+	int n = 0;
+
+	for (const char *p = log; (p = strstr(p, text)) != NULL; p++)
+		n++;
+	free(log);
+	return n;
+}
+
+/* link_names - the "names" of the link listed as id (fails if not listed) */
+static cJSON *
+link_names(struct client *c, const char *id)
+{
+	cJSON *a = list_realms(c, "listrealm"), *names;
+	const cJSON *e = realm_entry(a, id);
+
+	if (e == NULL)
+		fail_msg("link %s not listed: %s", id, show(a));
+	names = cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(e, "names"),
+	    true);
+	if (!cJSON_IsArray(names))
+		fail_msg("link %s has no \"names\" array: %s", id, show(a));
+	cJSON_Delete(a);
+	return names;
+}
+
+/*
+ * expect_names - the link listed as id answers to exactly the names
+ * given (a NULL-ended list), each listed once
+ */
+static void
+expect_names(struct client *c, const char *id, ...)
+{
+	cJSON *names = link_names(c, id);
+	const char *want;
+	va_list ap;
+	int n = 0;
+
+	va_start(ap, id);
+	while ((want = va_arg(ap, const char *)) != NULL) {
+		if (!array_has_string(names, want))
+			fail_msg("link %s does not answer to %s: %s", id, want,
+			    show(names));
+		n++;
+	}
+	va_end(ap);
+	if (cJSON_GetArraySize(names) != n)
+		fail_msg("link %s: expected %d names: %s", id, n, show(names));
+	cJSON_Delete(names);
+}
+
+/* addrealm_reply - addrealm id 127.0.0.1 <peer's port>: the reply */
+static cJSON *
+addrealm_reply(struct client *c, const char *id, struct daemon *peer)
+{
+	return client_cmd(c, "addrealm %s 127.0.0.1 %d", id, daemon_port(peer));
 }
 
 /* ---------------------------------------------------------------- */
@@ -1001,16 +1075,13 @@ test_link_and_private_messages_both_ways(void **state)
 		}
 	}
 
-	/* a second addrealm with the same id, from either side */
-	ERR(am, "REALM_EXISTS", "addrealm beta 127.0.0.1 %d", daemon_port(B));
-	{
-		cJSON *r = client_cmd(am, "addrealm beta 127.0.0.1 %d",
-		    daemon_port(B));
-		assert_reply_message(r, "Realm sudah ada");
-		cJSON_Delete(r);
-	}
-	ERR(bh, "REALM_EXISTS", "addrealm alpha 127.0.0.1 %d", daemon_port(A));
+	/* a second addrealm for the same link, from either side: OK, no more */
+	link_realm(am, "beta", B, "beta");
+	link_realm(bh, "alpha", A, "alpha");
 	a = list_realms(bh, "listrealm");
+	assert_int_equal(cJSON_GetArraySize(a), 1);
+	cJSON_Delete(a);
+	a = list_realms(am, "listrealm");
 	assert_int_equal(cJSON_GetArraySize(a), 1);
 	cJSON_Delete(a);
 
@@ -2606,7 +2677,11 @@ test_three_realms(void **state)
 	check_entry(cJSON_GetArrayItem(got, 0), "gamma to alpha", "messi",
 	    "Lionel Messi", "Lionel Messi", "far");
 	cJSON_Delete(got);
-	ERR(am, "NO_REALM", "inboxrealm gamma");
+	/* the link answers to the peer's realm_name too */
+	assert_int_equal(drain_realm(am, "gamma", NULL), 0);
+	expect_names(am, "far", "far", "gamma", NULL);
+	expect_names(gm, "alpha", "alpha", "far", NULL);
+	ERR(am, "NO_REALM", "inboxrealm delta");
 
 	/* a group at beta with two remote members of the same user name */
 	OK(bh, NULL, "addgroup football");
@@ -2817,6 +2892,438 @@ test_realm_files_fetched_after_inbox(void **state)
 	free(genc);
 }
 
+/*
+ * After alpha's addrealm realm2, beta's users name the link alpha or
+ * realm2 (the dialer's id); beta's own addrealm mesin1 for that link is
+ * OK, adds the name, and the live link is never dropped: sends during
+ * it are delivered, not queued, and neither side logs the link up again.
+ */
+static void
+test_names_both_sides_use(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *am2 = user_on(A, "lineker");
+	struct client *bh = user_on(B, "henderson");
+	cJSON *r, *got = cJSON_CreateArray();
+	char text[64];
+	int up_a, up_b;
+
+	link_realm(am, "realm2", B, "beta");
+	wait_link_up(am, "realm2", 5.0);
+	wait_link_up(bh, "alpha", 5.0);
+	expect_names(am, "realm2", "realm2", "beta", NULL);
+	expect_names(bh, "alpha", "alpha", "realm2", NULL);
+	send_delivered(bh, "realm2", "messi", "by the dialer's id");
+	send_delivered(bh, "alpha", "messi", "by the realm name");
+	up_a = log_count(A, "realm realm2 up");
+	up_b = log_count(B, "realm alpha up");
+	assert_int_equal(up_a, 1);
+	assert_int_equal(up_b, 1);
+
+	/* beta's addrealm for the existing link, while alpha sends */
+	client_send(bh, "addrealm mesin1 127.0.0.1 %d\r\n", daemon_port(A));
+	for (int i = 0; i < 10; i++) {
+		snprintf(text, sizeof(text), "during addrealm %d", i);
+		send_delivered(am2, "realm2", "henderson", text);
+	}
+	r = client_reply(bh);
+	assert_reply_ok(r);
+	assert_reply_message(r, "Connect realm berhasil");
+	assert_string_equal(str(r, "realm"), "mesin1");
+	assert_string_equal(str(r, "peer"), "alpha");
+	cJSON_Delete(r);
+	for (int i = 10; i < 20; i++) {
+		snprintf(text, sizeof(text), "during addrealm %d", i);
+		send_delivered(am2, "realm2", "henderson", text);
+	}
+	expect_names(bh, "alpha", "alpha", "realm2", "mesin1", NULL);
+	expect_names(am, "realm2", "realm2", "beta", NULL);
+	/* again: the same answer, nothing more */
+	link_realm(bh, "mesin1", A, "alpha");
+	expect_names(bh, "alpha", "alpha", "realm2", "mesin1", NULL);
+	{
+		cJSON *a = list_realms(bh, "getrealms");
+		assert_int_equal(cJSON_GetArraySize(a), 1);
+		cJSON_Delete(a);
+	}
+	sleep_ms(1000);		/* a drop would show by now */
+	assert_int_equal(log_count(A, "realm realm2 up"), up_a);
+	assert_int_equal(log_count(B, "realm alpha up"), up_b);
+	assert_int_equal(log_count(A, "realm realm2 down"), 0);
+	assert_int_equal(log_count(B, "realm alpha down"), 0);
+
+	/* every name of the link reaches it, and beta reads by any */
+	send_delivered(bh, "mesin1", "messi", "by beta's own id");
+	assert_int_equal(drain_realm(am, "realm2", got), 3);
+	assert_int_equal(count_text(got, "by beta's own id"), 1);
+	cJSON_Delete(got);
+	got = cJSON_CreateArray();
+	collect_realm(bh, "mesin1", got, 20, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 20);
+	for (int i = 0; i < 20; i++) {
+		snprintf(text, sizeof(text), "during addrealm %d", i);
+		assert_int_equal(count_text(got, text), 1);
+	}
+	cJSON_Delete(got);
+}
+
+/*
+ * A link only the peer dials, with no connection (the peer's operator
+ * deleted its side): an addrealm for it from this side takes it up
+ * again over the new connection, under the same link, with the name.
+ */
+static void
+test_addrealm_revives_idle_link(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	char buf[64], *out = NULL, *err = NULL;
+	cJSON *got = cJSON_CreateArray();
+
+	link_up_both(am, bh, B);
+	send_delivered(am, "beta", "henderson", "before the delete");
+	assert_int_equal(daemon_ctl(A, &out, &err, "del", "realm", "beta",
+	    NULL), 0);
+	free(out);
+	free(err);
+	wait_state_not_up(bh, "alpha", 5.0, buf, sizeof(buf));
+	send_queued(bh, "alpha", "messi", "queued while nobody dials");
+
+	link_realm(bh, "mesin1", A, "alpha");
+	wait_link_up(bh, "mesin1", 5.0);
+	wait_link_up(am, "beta", 5.0);
+	expect_names(bh, "alpha", "alpha", "mesin1", NULL);
+	expect_names(am, "beta", "beta", "mesin1", NULL);
+	send_delivered(bh, "mesin1", "messi", "after the revival");
+	collect_realm(am, "beta", got, 2, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 2);
+	assert_int_equal(count_text(got, "queued while nobody dials"), 1);
+	assert_int_equal(count_text(got, "after the revival"), 1);
+	cJSON_Delete(got);
+	got = cJSON_CreateArray();
+	assert_int_equal(drain_realm(bh, "mesin1", got), 1);
+	cJSON_Delete(got);
+}
+
+/*
+ * The attack: a user of alpha loops "addrealm dupN <beta>".  Today's
+ * answer: no dup ever replaces or drops the live link (every send in
+ * between is delivered, not queued; "up" is logged once), a link takes
+ * REALM_ALIASES given names and then QUOTA, and users' dials past
+ * realm_user_dials a minute get QUOTA without a dial.
+ */
+static void
+test_addrealm_loop_bounded(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *am2 = user_on(A, "lineker");
+	struct client *bh = user_on(B, "henderson");
+	int ok = 0, names_full = 0, too_many = 0, i;
+	cJSON *names, *got = cJSON_CreateArray();
+	double t0, elapsed;
+	pid_t realmd_a, realmd_b;
+	char text[64];
+
+	link_up_both(am, bh, B);
+	realmd_a = daemon_realmd(A);
+	realmd_b = daemon_realmd(B);
+	t0 = now_s();
+	for (i = 0; i < 30; i++) {
+		char id[16];
+		cJSON *r;
+		const char *status, *msg;
+
+		snprintf(id, sizeof(id), "dup%d", i);
+		r = addrealm_reply(am, id, B);
+		status = str(r, "status");
+		msg = str(r, "message");
+		if (strcmp(status, "OK") == 0)
+			ok++;
+		else if (strcmp(str(r, "code"), "QUOTA") != 0)
+			fail_msg("addrealm %s: expected OK or QUOTA: %s", id,
+			    show(r));
+		else if (strstr(msg, "names given here already") != NULL)
+			names_full++;
+		else if (strstr(msg, "Too many addrealm") != NULL)
+			too_many++;
+		else
+			fail_msg("addrealm %s: unexpected QUOTA: %s", id, show(r));
+		cJSON_Delete(r);
+		snprintf(text, sizeof(text), "between dups %d", i);
+		send_delivered(am2, "beta", "henderson", text);
+	}
+	/*
+	 * One dial was the link's own: 19 more in a burst, 6 of them named
+	 * it, 13 found its names full; the rest waited for the bucket, which
+	 * takes one more every 3 s of the loop.
+	 */
+	elapsed = now_s() - t0;
+	assert_int_equal(ok, 6);
+	assert_int_equal(names_full + too_many, 30 - 6);
+	assert_true(names_full >= 13);
+	if (too_many < 11 - (int)(elapsed / 3) - 1)
+		fail_msg("%d rate refusals in %.1f s, expected about 11",
+		    too_many, elapsed);
+	names = link_names(am, "beta");
+	assert_int_equal(cJSON_GetArraySize(names), 1 + 6);	/* beta is both */
+	cJSON_Delete(names);
+	{
+		cJSON *a = list_realms(am, "listrealm");
+		assert_int_equal(cJSON_GetArraySize(a), 1);
+		cJSON_Delete(a);
+		a = list_realms(bh, "listrealm");
+		assert_int_equal(cJSON_GetArraySize(a), 1);
+		cJSON_Delete(a);
+	}
+	/* beta never saw a proof: the link keeps its one name there */
+	expect_names(bh, "alpha", "alpha", NULL);
+	assert_int_equal(log_count(A, "realm beta up"), 1);
+	assert_int_equal(log_count(B, "realm alpha up"), 1);
+	/* neither realmd died on the way (a probe closed under its feet) */
+	assert_int_equal(daemon_realmd(A), realmd_a);
+	assert_int_equal(daemon_realmd(B), realmd_b);
+	send_delivered(am, "dup3", "henderson", "by a dup name");
+	collect_realm(bh, "alpha", got, 31, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 31);
+	assert_int_equal(count_text(got, "by a dup name"), 1);
+	cJSON_Delete(got);
+}
+
+static int
+setup_user_limits(void **state)
+{
+	static const char *const extra[3] = { "realm_user_links = 1\n",
+	    NULL, "realm_user_dials = 0\n" };
+
+	return fed_new(state, 3, extra, NULL);
+}
+
+/*
+ * realm_user_links and realm_user_dials bound users, not the operator:
+ * alpha's users make one link and no second (names for it still come),
+ * gamma's users dial nothing; realmctl add realm does both.
+ */
+static void
+test_user_dial_limits(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
+	struct client *am = user_on(A, "messi"), *gm = user_on(G, "messi");
+	char port[16], *out = NULL, *err = NULL;
+	cJSON *r;
+
+	link_realm(am, "beta", B, "beta");
+	r = addrealm_reply(am, "far", G);
+	assert_reply_error(r, "QUOTA");
+	assert_non_null(strstr(str(r, "message"), "Users may add 1 realm links"));
+	cJSON_Delete(r);
+	link_realm(am, "b2", B, "beta");	/* a name for the link it has */
+	snprintf(port, sizeof(port), "%d", daemon_port(G));
+	assert_int_equal(daemon_ctl(A, &out, &err, "add", "realm", "far",
+	    "127.0.0.1", port, NULL), 0);
+	free(out);
+	free(err);
+	wait_link_up(am, "far", 5.0);
+	wait_link_up(gm, "alpha", 5.0);
+
+	r = addrealm_reply(gm, "beta", B);
+	assert_reply_error(r, "QUOTA");
+	assert_non_null(strstr(str(r, "message"), "Only the operator"));
+	cJSON_Delete(r);
+	snprintf(port, sizeof(port), "%d", daemon_port(B));
+	assert_int_equal(daemon_ctl(G, &out, &err, "add", "realm", "beta",
+	    "127.0.0.1", port, NULL), 0);
+	free(out);
+	free(err);
+	wait_link_up(gm, "beta", 5.0);
+	send_delivered(gm, "beta", "henderson", "the operator's link");
+}
+
+/*
+ * No name means two links: an addrealm that would make it so is refused
+ * with REALM_EXISTS and says which link has the name; a dialer's id
+ * that names another link (or this realm) is not taken; a realm's own
+ * name outranks a name given to another link.
+ */
+static void
+test_ambiguous_names_refused(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *gm = user_on(G, "messi");
+	cJSON *r;
+
+	link_realm(am, "beta", B, "beta");
+	link_realm(am, "gamma", B, "beta");	/* a name for beta's link */
+	expect_names(am, "beta", "beta", "gamma", NULL);
+	/* gamma dials alpha: its realm_name takes "gamma" back */
+	link_realm(gm, "x", A, "alpha");
+	wait_link_up(am, "gamma", 5.0);
+	expect_names(am, "beta", "beta", NULL);
+	expect_names(am, "gamma", "gamma", "x", NULL);
+
+	r = addrealm_reply(am, "beta", G);
+	assert_reply_error(r, "REALM_EXISTS");
+	assert_non_null(strstr(str(r, "message"),
+	    "beta already names the link to realm beta"));
+	cJSON_Delete(r);
+	r = addrealm_reply(am, "x", B);
+	assert_reply_error(r, "REALM_EXISTS");
+	assert_non_null(strstr(str(r, "message"),
+	    "x already names the link to realm gamma"));
+	cJSON_Delete(r);
+	expect_names(am, "beta", "beta", NULL);
+	expect_names(am, "gamma", "gamma", "x", NULL);
+
+	/* gamma calls beta "z", a name of beta's link to alpha: not taken */
+	link_realm(bh, "z", A, "alpha");
+	link_realm(gm, "z", B, "beta");
+	wait_link_up(bh, "gamma", 5.0);
+	expect_names(bh, "gamma", "gamma", NULL);
+	/* alpha called beta by beta's own name: not a name there */
+	expect_names(bh, "alpha", "alpha", "z", NULL);
+	r = addrealm_reply(bh, "z", G);
+	assert_reply_error(r, "REALM_EXISTS");
+	assert_non_null(strstr(str(r, "message"),
+	    "z already names the link to realm alpha"));
+	cJSON_Delete(r);
+	send_delivered(bh, "z", "messi", "to alpha by a name given at beta");
+	send_delivered(gm, "z", "henderson", "to beta by gamma's id");
+	send_delivered(am, "gamma", "messi", "to gamma by its name");
+	send_delivered(am, "x", "messi", "to gamma by its id for us");
+}
+
+/* seed_file - "sendfilerealm"-style command with a small file; asserts OK */
+static void
+seed_file(struct client *c, const char *cmd, const char *id, const char *to,
+    const char *name, const unsigned char *data, size_t len)
+{
+	char *content = b64(data, len);
+	cJSON *r = send_file(c, cmd, id, to, name, content);
+
+	assert_reply_ok(r);
+	assert_reply_message(r, "Message Sent");
+	if (is_queued(r))
+		fail_msg("%s %s: the link is up, yet queued: %s", cmd, id,
+		    show(r));
+	cJSON_Delete(r);
+	free(content);
+}
+
+/*
+ * Seed 003, word for word: two machines (here alpha and beta on
+ * loopback), each adds the other under its own id (mesin2, mesin1),
+ * then each sends, sends files and reads with its own ids, with the
+ * seed's command names.
+ */
+static void
+test_seed_003_two_machines(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *bl = user_on(B, "lineker");
+	const unsigned char body[] = "isi file.txt\n\x01\xff";
+	cJSON *got = cJSON_CreateArray(), *r;
+	const cJSON *e;
+
+	/* Mesin1: addrealm [nama_realm] [address] [port] */
+	link_realm(am, "mesin2", B, "beta");
+	/* Mesin2 adds Mesin1 the same way */
+	link_realm(bh, "mesin1", A, "alpha");
+	wait_link_up(am, "mesin2", 5.0);
+	wait_link_up(bh, "mesin1", 5.0);
+
+	/* Mesin1 -> Mesin2 */
+	send_delivered(am, "mesin2", "henderson", "hello world");
+	OK(am, "Message Sent", "sendprivaterealm mesin2 henderson hello from mesin1");
+	OK(am, "Message Sent", "sendgrouprealm mesin2 henderson,lineker hallo guys welcome");
+	seed_file(am, "sendfilerealm", "mesin2", "henderson", "file.txt", body,
+	    sizeof(body));
+	seed_file(am, "sendgroupfilerealm", "mesin2", "henderson,lineker",
+	    "file.txt", body, sizeof(body));
+	collect_realm(bh, "mesin1", got, 5, DRAIN_TIMEOUT);
+	r = client_cmd(bh, "getrealminbox mesin1");	/* the seed's name */
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	assert_int_equal(cJSON_GetArraySize(got), 5);
+	assert_int_equal(count_text(got, "hello world"), 1);
+	assert_int_equal(count_text(got, "hello from mesin1"), 1);
+	assert_int_equal(count_text(got, "hallo guys welcome"), 1);
+	{
+		int files = 0;
+		cJSON_ArrayForEach(e, got)
+			if (cJSON_GetObjectItemCaseSensitive(e, "file_content")) {
+				check_file_entry(e, "file.txt", body, sizeof(body));
+				files++;
+			}
+		assert_int_equal(files, 2);
+	}
+	cJSON_Delete(got);
+	got = cJSON_CreateArray();
+	collect_realm(bl, "mesin1", got, 2, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 2);
+	cJSON_Delete(got);
+
+	/* Mesin2 -> Mesin1 */
+	OK(bh, "Message Sent", "sendprivaterealm mesin1 messi hello from mesin2");
+	OK(bl, "Message Sent", "sendgrouprealm mesin1 messi,henderson hi from lineker");
+	seed_file(bh, "sendfilerealm", "mesin1", "messi", "file.txt", body,
+	    sizeof(body));
+	seed_file(bh, "sendgroupfilerealm", "mesin1", "messi", "file.txt", body,
+	    sizeof(body));
+	got = cJSON_CreateArray();
+	collect_realm(am, "mesin2", got, 4, DRAIN_TIMEOUT);
+	assert_int_equal(cJSON_GetArraySize(got), 4);
+	assert_int_equal(count_text(got, "hello from mesin2"), 1);
+	assert_int_equal(count_text(got, "hi from lineker"), 1);
+	cJSON_Delete(got);
+
+	/* one link each side, answering to both machines' ids at beta */
+	expect_names(am, "mesin2", "mesin2", "beta", NULL);
+	expect_names(bh, "alpha", "alpha", "mesin2", "mesin1", NULL);
+	OK(am, NULL, "ackrealm mesin2");
+	OK(bh, NULL, "ackrealm mesin1");
+}
+
+/* Names are kept in the state: after both sides restart they still answer */
+static void
+test_names_after_restart(void **state)
+{
+	struct fed *f = *state;
+	struct daemon *A = f->d[0], *B = f->d[1];
+	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	cJSON *got = cJSON_CreateArray();
+
+	link_realm(am, "mesin2", B, "beta");
+	link_realm(bh, "mesin1", A, "alpha");
+	link_realm(am, "b2", B, "beta");
+	client_close(am);
+	client_close(bh);
+	daemon_restart(B);
+	daemon_kill9_tree(A);
+	daemon_restart(A);
+	am = user_on(A, "messi");
+	bh = user_on(B, "henderson");
+	wait_link_up(am, "mesin2", LINK_TIMEOUT);
+	wait_link_up(bh, "mesin1", LINK_TIMEOUT);
+	expect_names(am, "mesin2", "mesin2", "beta", "b2", NULL);
+	expect_names(bh, "alpha", "alpha", "mesin2", "mesin1", NULL);
+	send_delivered(am, "b2", "henderson", "after restarts");
+	send_delivered(bh, "mesin1", "messi", "back after restarts");
+	collect_realm(bh, "mesin2", got, 1, DRAIN_TIMEOUT);
+	assert_int_equal(count_text(got, "after restarts"), 1);
+	cJSON_Delete(got);
+	got = cJSON_CreateArray();
+	collect_realm(am, "beta", got, 1, DRAIN_TIMEOUT);
+	assert_int_equal(count_text(got, "back after restarts"), 1);
+	cJSON_Delete(got);
+}
+
 #define T2(f)	cmocka_unit_test_setup_teardown(f, setup2, fed_teardown)
 #define TS(f, s) cmocka_unit_test_setup_teardown(f, s, fed_teardown)
 
@@ -2847,6 +3354,13 @@ main(void)
 		TS(test_three_realms, setup3),
 		TS(test_verdicts_with_two_links_into_one_realm, setup3),
 		TS(test_realm_queue_quota, setup_realm_queue),
+		T2(test_names_both_sides_use),
+		T2(test_addrealm_loop_bounded),
+		T2(test_addrealm_revives_idle_link),
+		TS(test_user_dial_limits, setup_user_limits),
+		TS(test_ambiguous_names_refused, setup3),
+		T2(test_seed_003_two_machines),
+		T2(test_names_after_restart),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

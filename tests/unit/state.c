@@ -2838,6 +2838,117 @@ test_remote_users_have_their_own_room(void **state)
 	st->hdr->remote_users--;
 	check_fails(st, "16 remote users listed but 15 counted");
 	st->hdr->remote_users++;
+}
+
+/* add_name_txn - realm_add_name in a transaction of its own; its result */
+static int
+add_name_txn(struct state *st, uint32_t r, const char *name)
+{
+	int rc;
+
+	txn_begin(st);
+	rc = realm_add_name(st, r, name);
+	if (rc == -1)
+		txn_abort(st);
+	else
+		txn_commit(st);
+	return rc;
+}
+
+/* find - realm_find_locked of a C string, under the lock */
+static uint32_t
+find(struct state *st, const char *name)
+{
+	uint32_t r;
+
+	state_lock(st);
+	r = realm_find_locked(st, name, strlen(name));
+	state_unlock(st);
+	return r;
+}
+
+/*
+ * A link answers to its name, its peer's realm_name, the peer's id and
+ * the names given here; no name answers for two links; a realm's own
+ * name outranks a given one; state_check refuses a name on two links.
+ */
+static void
+test_realm_names(void **state)
+{
+	struct fx *f = *state;
+	struct state *st = &f->st;
+	const char *names[REALM_NAMES_MAX];
+	uint32_t b, a, x;
+	char id[16];
+
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "b", "beta", "h", 1, RF_DIALER, &b), 0);
+	assert_int_equal(realm_insert(st, "alpha", "alpha", "h", 0, 0, &a), 0);
+	txn_commit(st);
+	assert_int_equal(find(st, "b"), b);
+	assert_int_equal(find(st, "beta"), b);
+	assert_int_equal(find(st, "alpha"), a);
+	assert_int_equal(find(st, "nosuch"), 0);
+
+	assert_int_equal(add_name_txn(st, b, "x"), 0);
+	assert_int_equal(add_name_txn(st, b, "x"), 0);		/* had it */
+	assert_int_equal(add_name_txn(st, b, "beta"), 0);	/* its own */
+	assert_int_equal(add_name_txn(st, b, "alpha"), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(add_name_txn(st, b, "bad name"), -1);
+	assert_int_equal(find(st, "x"), b);
+	for (int k = 1; k < REALM_ALIASES; k++) {
+		snprintf(id, sizeof(id), "n%d", k);
+		assert_int_equal(add_name_txn(st, b, id), 0);
+	}
+	assert_int_equal(add_name_txn(st, b, "onemore"), -1);
+	assert_int_equal(errno, EDQUOT);
+	assert_int_equal(find(st, "onemore"), 0);
+	assert_int_equal(realm_names(&st->realms[b], names), 2 + REALM_ALIASES);
+	assert_string_equal(names[0], "b");
+	assert_string_equal(names[1], "beta");
+	assert_string_equal(names[2], "x");
+	assert_int_equal(realm_names(&st->realms[a], names), 1);
+
+	/* the peer's id: one, replaced when it changes */
+	txn_begin(st);
+	assert_int_equal(realm_set_peer_id(st, a, "y"), 0);
+	assert_int_equal(realm_set_peer_id(st, a, "x"), -1);
+	assert_int_equal(errno, EEXIST);
+	txn_commit(st);
+	assert_int_equal(find(st, "y"), a);
+	txn_begin(st);
+	assert_int_equal(realm_set_peer_id(st, a, "z"), 0);
+	txn_commit(st);
+	assert_int_equal(find(st, "y"), 0);
+	assert_int_equal(find(st, "z"), a);
+	/* a rolled-back name is gone */
+	txn_begin(st);
+	assert_int_equal(realm_add_name(st, a, "w"), 0);
+	txn_abort(st);
+	assert_int_equal(find(st, "w"), 0);
+
+	/* a new link's name must be free; its realm_name takes a given one */
+	txn_begin(st);
+	assert_int_equal(realm_insert(st, "z", "q", "h", 1, RF_DIALER, &x), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(realm_insert(st, "q", "beta", "h", 1, RF_DIALER, &x),
+	    -1);
+	assert_int_equal(realm_insert(st, "x", "x", "h", 0, 0, &x), 0);
+	assert_int_equal(realm_set_peer(st, b, "alpha"), -1);
+	assert_int_equal(errno, EEXIST);
+	txn_commit(st);
+	assert_int_equal(find(st, "x"), x);
+	assert_int_equal(realm_names(&st->realms[b], names), 1 + REALM_ALIASES);
+	assert_int_equal(add_name_txn(st, b, "again"), 0);	/* room again */
+	check_ok(st);
+
+	/* a name on two links, or a bad one, is a damaged state */
+	strcpy(st->realms[a].alias[0], "beta");
+	check_fails(st, "names another link too");
+	strcpy(st->realms[a].alias[0], "bad name");
+	check_fails(st, "damaged record");
+	memset(st->realms[a].alias[0], 0, NAME_LEN + 1);
 	check_ok(st);
 }
 
@@ -3318,6 +3429,7 @@ main(void)
 		T(test_realm_links_and_outbox),
 		T(test_realm_received_and_refusals),
 		T(test_remote_users_have_their_own_room),
+		T(test_realm_names),
 		T(test_remote_users_and_realm_inbox),
 		T(test_realm_remove_moves_arrivals),
 		T(test_realm_remove_frees_kept_arrivals),
