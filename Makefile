@@ -119,7 +119,10 @@ $(BUILD)/tests/fuzz_%: tests/fuzz/%.c tests/fuzz/replay.c tests/fuzz/fuzz.h $(FU
 	$(CC) $(CPPFLAGS) -DFUZZ_NAME='"$*"' $(CFLAGS) $(WARN) -o $@ tests/fuzz/$*.c \
 	    tests/fuzz/replay.c $(FUZZ_LINK) $(LDLIBS)
 
-$(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h tests/it/tlink.h
+# Integration tests read the state layout and the library's headers too.
+IT_HEADERS = tests/it/harness.h tests/it/tlink.h $(wildcard shm/*.h lib/*.h)
+
+$(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c $(IT_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/it/$*.c tests/it/harness.c -lcjson -lcmocka -lutil -lssl -lcrypto
 
@@ -127,7 +130,7 @@ $(BUILD)/tests/it_%: tests/it/%.c tests/it/harness.c tests/it/harness.h tests/it
 # and tests/seeds/*.txt, one transcript per seed document.
 CLIENTS_BIN = $(BUILD)/tests/transcripts
 
-$(CLIENTS_BIN): tests/clients/transcript.c tests/it/harness.c tests/it/harness.h
+$(CLIENTS_BIN): tests/clients/transcript.c tests/it/harness.c $(IT_HEADERS)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests/it $(CFLAGS) $(WARN) -o $@ tests/clients/transcript.c tests/it/harness.c -lcjson -lcmocka
 

@@ -96,26 +96,36 @@ user_dial_allowed(struct chan *c, uint64_t req)
 
 /*
  * names_addrealm_answered - what addrealm id host port needs no dial
- * for: the same link again (OK), the same id being added (REALM_EXISTS),
- * a user over the limits (QUOTA).  True when c was answered.
+ * for: an id that already names a link (a user: REALM_EXISTS, as the
+ * seeds say; the operator: OK for the same link again), the same id
+ * being added (REALM_EXISTS), a user over the limits (QUOTA).  True when
+ * c was answered.  Either way the live link is left alone.
  */
 bool
 names_addrealm_answered(struct chan *c, uint64_t req, const char *id,
     const char *host, uint16_t port)
 {
 	char peer[NAME_LEN + 1] = "";
+	bool same = false;
 	uint32_t have;
 
 	state_lock(rd.st);
 	if ((have = realm_find_locked(rd.st, id, strlen(id))) != 0) {
 		struct shm_realm *r = &rd.st->realms[have];
-		if ((r->flags & RF_DIALER) && r->port == port &&
-		    strcmp(r->host, host) == 0)
-			strlcpy(peer, r->peer, sizeof(peer));
+		strlcpy(peer, r->peer, sizeof(peer));
+		same = (r->flags & RF_DIALER) && r->port == port &&
+		    strcmp(r->host, host) == 0;
 	}
 	state_unlock(rd.st);
-	if (peer[0] != '\0') {
+	if (have != 0 && chan_operator(c) && same) {
 		added(c, req, id, peer);
+		return true;
+	}
+	if (have != 0 && !chan_operator(c)) {
+		char msg[96 + 2 * NAME_LEN];
+		snprintf(msg, sizeof(msg), "Realm sudah ada: %s already names "
+		    "the link to realm %s", id, peer);
+		realmd_error(c, req, E_REALM_EXISTS, same ? NULL : msg);
 		return true;
 	}
 	for (struct peer *p = rd.peers; p != NULL; p = p->next)

@@ -343,6 +343,7 @@ link_realm(struct client *c, const char *id, struct daemon *peer,
     const char *peer_name)
 {
 	double end = now_s() + 3.0;
+	bool retried = false;
 	cJSON *r;
 
 	for (;;) {
@@ -351,10 +352,21 @@ link_realm(struct client *c, const char *id, struct daemon *peer,
 		r = client_cmd(c, "addrealm %s 127.0.0.1 %d", id,
 		    daemon_port(peer));
 		code = cJSON_GetObjectItemCaseSensitive(r, "code");
+		/*
+		 * An attempt whose answer outran realm_wait on a loaded
+		 * machine may still have made the link: the retry then
+		 * finds the name taken, as a user's second addrealm does.
+		 */
+		if (retried && cJSON_IsString(code) &&
+		    strcmp(code->valuestring, "REALM_EXISTS") == 0) {
+			cJSON_Delete(r);
+			return;
+		}
 		if (!cJSON_IsString(code) || strcmp(code->valuestring,
 		    "REALM_UNREACHABLE") != 0 || now_s() > end)
 			break;
 		cJSON_Delete(r);
+		retried = true;
 		sleep_ms(100);
 	}
 	assert_reply_ok(r);
@@ -1075,9 +1087,16 @@ test_link_and_private_messages_both_ways(void **state)
 		}
 	}
 
-	/* a second addrealm for the same link, from either side: OK, no more */
-	link_realm(am, "beta", B, "beta");
-	link_realm(bh, "alpha", A, "alpha");
+	/*
+	 * a second addrealm under a name the link has, from either side:
+	 * "Realm sudah ada" (seeds 001 and 002), and the link stays as it is
+	 */
+	snprintf(line, sizeof(line), "addrealm beta 127.0.0.1 %d",
+	    daemon_port(B));
+	ERR(am, "REALM_EXISTS", "%s", line);
+	snprintf(line, sizeof(line), "addrealm alpha 127.0.0.1 %d",
+	    daemon_port(A));
+	ERR(bh, "REALM_EXISTS", "%s", line);
 	a = list_realms(bh, "listrealm");
 	assert_int_equal(cJSON_GetArraySize(a), 1);
 	cJSON_Delete(a);
@@ -2474,7 +2493,8 @@ test_joingrouprealm_guesses_do_not_stop_mail(void **state)
 		client_write(g[i], lines, o);
 	}
 	end = now_s() + 3.0;
-	while (now_s() < end) {
+	/* bounded in count too: messi's inbox holds inbox_quota (10,000) */
+	while (now_s() < end && sent < 5000) {
 		cJSON *r;
 
 		t0 = now_s();
@@ -2939,8 +2959,10 @@ test_names_both_sides_use(void **state)
 	}
 	expect_names(bh, "alpha", "alpha", "realm2", "mesin1", NULL);
 	expect_names(am, "realm2", "realm2", "beta", NULL);
-	/* again: the same answer, nothing more */
-	link_realm(bh, "mesin1", A, "alpha");
+	/* again: a name in use is refused, as the seeds say, and nothing more */
+	r = addrealm_reply(bh, "mesin1", A);
+	assert_reply_error(r, "REALM_EXISTS");
+	cJSON_Delete(r);
 	expect_names(bh, "alpha", "alpha", "realm2", "mesin1", NULL);
 	{
 		cJSON *a = list_realms(bh, "getrealms");
