@@ -12,7 +12,10 @@
  *	connection answers nothing more and is not read; a client that never
  *	reads cannot make the worker hold more than that plus one reply, and
  *	once its replies have waited send_timeout without a byte read or
- *	written either way, it is dropped (conn_expire_idle).
+ *	written either way, it is dropped (conn_expire_idle).  Complete lines
+ *	read before the limit was reached wait in conn->in; the client may
+ *	send nothing more, so while they wait the connection asks for
+ *	EPOLLOUT, which gives it its next turn to answer them.
  *
  *	Fairness: a connection is answered at most LINES_PER_TURN lines per
  *	turn of the loop; the rest of what it pipelined waits in conn->in,
@@ -91,6 +94,13 @@ backlogged(const struct conn *c)
 {
 	return c->wait_for != 0 || c->handoff != NULL || c->pw_job != NULL ||
 	    c->more || buf_used(&c->out) + buf_used(&c->w->scratch) > OUT_HIGH;
+}
+
+/* lines_waiting - c->in may hold complete lines not answered yet */
+static bool
+lines_waiting(const struct conn *c)
+{
+	return buf_used(&c->in) > c->scanned;
 }
 
 /* reply_target - where replies go: behind waiting bytes, or to scratch */
@@ -371,7 +381,8 @@ update_interest(struct conn *c)
 {
 	uint32_t ev = 0;
 
-	if (buf_used(&c->out) > 0)
+	/* lines that waited behind the replies: no EPOLLIN may come for them */
+	if (buf_used(&c->out) > 0 || (lines_waiting(c) && !backlogged(c)))
 		ev |= EPOLLOUT;
 	else if ((c->eof || c->w->stopping) && c->wait_for == 0 &&
 	    c->pw_job == NULL && !c->more)

@@ -6,8 +6,9 @@
  *	order, a flood written while replies come back, lines over max_line
  *	(one TOO_LARGE, the connection stays usable), bare LF, requests split
  *	over many writes, clients that vanish mid-line, a half-close, a client
- *	that does not read its 20 MiB reply (nobody else may wait), idle
- *	connections and many connections at once.
+ *	that does not read its 20 MiB reply (nobody else may wait), pipelined
+ *	replies (histories, inbox batches, file downloads) adding up to many
+ *	times the output limit, idle connections and many connections at once.
  */
 #include "harness.h"
 
@@ -363,6 +364,171 @@ static void test_slow_reader_blocks_nobody(void **state)
 	free(text);
 }
 
+/* write_lines - n copies of line (with its CRLF) in one write */
+static void write_lines(struct client *c, const char *line, int n)
+{
+	size_t len = strlen(line), o = 0;
+	char *buf = malloc(len * (size_t)n + 1);
+
+	for (int i = 0; i < n; i++, o += len)
+		memcpy(buf + o, line, len);
+	client_write(c, buf, o);
+	free(buf);
+}
+
+/* fill_group - messi posts n texts of len bytes each to a new group g */
+static struct client *fill_group(void **state, int n, size_t len)
+{
+	struct client *m = logged_in(state, "messi");
+	char *line = malloc(len + 32);
+	int o = snprintf(line, 32, "sendgroup g ");
+
+	assert_reply_ok(client_cmd(m, "addgroup g"));
+	memset(line + o, 'g', len);
+	memcpy(line + o + len, "\r\n", 3);
+	write_lines(m, line, n);
+	for (int i = 0; i < n; i++)
+		assert_reply_ok(client_reply(m));
+	free(line);
+	return m;
+}
+
+/* expect_history - the next reply is an inboxgroup of n messages */
+static size_t expect_history(struct client *c, int n)
+{
+	size_t len;
+	char *raw = client_reply_raw(c, &len);
+	cJSON *r = cJSON_Parse(raw);
+
+	assert_reply_ok(r);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(r,
+	    "messages")), n);
+	cJSON_Delete(r);
+	free(raw);
+	return len;
+}
+
+/*
+ * Replies of pipelined lines add up to many times the output limit: the
+ * lines left waiting behind it are answered once it drains, though the
+ * client sends nothing more.
+ */
+static void test_pipelined_replies_past_output_limit(void **state)
+{
+	enum { N = 40 };
+	struct client *m = fill_group(state, 100, 3000), *h;
+	size_t total = 0;
+
+	write_lines(m, "inboxgroup g\r\n", N);
+	client_send(m, "whoami\r\n");
+	for (int i = 0; i < N; i++)
+		total += expect_history(m, 100);
+	expect_username(m, "messi");
+	assert_true(total > 4 * (1 << 20));
+	client_expect_silence(m, 200);
+	/* the same with the input half-closed after the last line */
+	h = logged_in(state, "henderson");
+	assert_reply_ok(client_cmd(h, "joingroup g"));
+	write_lines(h, "inboxgroup g\r\n", N);
+	client_send(h, "whoami\r\n");
+	assert_int_equal(shutdown(client_fd(h), SHUT_WR), 0);
+	for (int i = 0; i < N; i++)
+		expect_history(h, 100);
+	expect_username(h, "henderson");
+	client_expect_eof(h, 3000);
+}
+
+static int setup_small_batches(void **state)
+{
+	*state = daemon_start("inbox_batch = 20\n");
+	return 0;
+}
+
+/*
+ * A pipelined inbox drain past the output limit: every reply comes, and
+ * every message in exactly one of them, in the order sent.
+ */
+static void test_pipelined_inbox_drain(void **state)
+{
+	enum { MSGS = 300, LINES = 20, LEN = 8000 };
+	struct client *m = logged_in(state, "messi");
+	struct client *h = logged_in(state, "henderson");
+	char *line = malloc(LEN + 64);
+	int seen = 0;
+	cJSON *r, *e;
+
+	for (int i = 0; i < MSGS; i++) {
+		int o = snprintf(line, 64, "send henderson %d ", i);
+
+		memset(line + o, 'i', LEN);
+		memcpy(line + o + LEN, "\r\n", 2);
+		client_write(m, line, (size_t)o + LEN + 2);
+		if (i % 50 == 49)
+			for (int k = 0; k < 50; k++)
+				assert_reply_ok(client_reply(m));
+	}
+	write_lines(h, "inbox\r\n", LINES);
+	client_send(h, "whoami\r\n");
+	for (int i = 0; i < LINES; i++) {
+		r = client_reply(h);
+		assert_reply_ok(r);
+		assert_int_equal(inbox_count(r), seen < MSGS ? 20 : 0);
+		cJSON_ArrayForEach(e, inbox_from(r, "messi")) {
+			int k = -1;
+
+			sscanf(json_string(e, "msg"), "%d ", &k);
+			assert_int_equal(k, seen);
+			seen++;
+		}
+		cJSON_Delete(r);
+	}
+	expect_username(h, "henderson");
+	assert_int_equal(seen, MSGS);
+	r = client_cmd(h, "inbox");
+	assert_int_equal(inbox_count(r), 0);
+	cJSON_Delete(r);
+	free(line);
+}
+
+/* Pipelined downloads of a large file, each reply the whole body. */
+static void test_pipelined_downloads(void **state)
+{
+	enum { N = 10 };
+	struct client *m = logged_in(state, "messi");
+	size_t size = 600 * 1024;
+	unsigned char *data = malloc(size);
+	char *enc, *cmd, id[32];
+	uint32_t x = 4242;
+	cJSON *r;
+
+	for (size_t i = 0; i < size; i++) {
+		x = x * 1103515245 + 12345;
+		data[i] = (unsigned char)(x >> 16);
+	}
+	enc = b64(data, size);
+	assert_reply_ok(client_cmd(m, "addgroup g"));
+	r = client_cmd(m, "sendgroupfile g big.bin %s", enc);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+	r = client_cmd(m, "inboxgroup g");
+	snprintf(id, sizeof id, "%s", json_string(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(r, "messages"), 0), "file_id"));
+	cJSON_Delete(r);
+	assert_true(asprintf(&cmd, "downloadfile %s\r\n", id) > 0);
+	write_lines(m, cmd, N);
+	client_send(m, "whoami\r\n");
+	for (int i = 0; i < N; i++) {
+		r = client_reply(m);
+		assert_reply_ok(r);
+		assert_string_equal(json_string(r, "message"), enc);
+		cJSON_Delete(r);
+	}
+	expect_username(m, "messi");
+	free(cmd);
+	free(enc);
+	free(data);
+}
+
 static int setup_idle(void **state)
 {
 	*state = daemon_start("idle_timeout = 1s\n");
@@ -433,6 +599,9 @@ int main(void)
 		T(test_disconnect_mid_line),
 		T(test_half_close_answers_complete_lines),
 		TS(test_slow_reader_blocks_nobody, setup_big_messages),
+		T(test_pipelined_replies_past_output_limit),
+		TS(test_pipelined_inbox_drain, setup_small_batches),
+		T(test_pipelined_downloads),
 		TS(test_idle_connection_closed, setup_idle),
 		T(test_many_connections),
 	};
