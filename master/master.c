@@ -40,11 +40,12 @@
 #include <bsd/libutil.h>
 #include <bsd/unistd.h>
 
+#include "lib/link.h"
 #include "lib/log.h"
+#include "lib/proc.h"
 #include "lib/version.h"
 #include "master/master.h"
-#include "realmd/realmd.h"
-#include "worker/worker.h"
+#include "shm/guard.h"
 
 #include "paths.h"		/* made by the Makefile, in $(BUILD) */
 

@@ -19,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/config.h"
 #include "lib/link.h"
+#include "lib/proc.h"
 #include "lib/reply.h"
 #include "shm/state.h"
 
@@ -155,8 +156,6 @@ struct realmd {
 extern struct realmd rd;
 
 /* realmd.c */
-int	realmd_main(const struct config *, struct state *, int lfd, int slot);
-int	realmd_listen(const struct config *, char *err, size_t errlen);
 void	realmd_result(struct chan *, uint64_t req, cJSON *);
 void	realmd_error(struct chan *, uint64_t req, int code, const char *msg);
 struct waiter *waiter_take(enum wait_kind, uint32_t realm, uint64_t key);

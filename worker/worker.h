@@ -15,9 +15,11 @@
 
 #include "lib/buf.h"
 #include "lib/config.h"
+#include "lib/proc.h"
 #include "lib/pwpool.h"
 #include "lib/reply.h"
 #include "lib/request.h"
+#include "shm/guard.h"
 #include "shm/state.h"
 
 struct worker;
@@ -196,9 +198,6 @@ struct delivery {
 	struct evicted	 evicted;	/* kept bodies dropped to make room */
 };
 
-/* worker.c */
-int	worker_main(const struct config *, struct state *, int lfd, int slot);
-
 /* conn.c */
 int	conn_listen(struct worker *, int op);
 void	conn_accept(struct worker *);
@@ -231,31 +230,6 @@ struct pw_job *pw_job_new(struct request *, const struct word *pw);
 void	pw_job_free(struct pw_job *);
 void	pw_submit(struct request *, struct pw_job *);
 void	pw_forget(struct conn *);
-
-/* guard.c: throttles of failed logins (see there) */
-#define AUTH_ADDR_FREE	10	/* failures from an address before delays */
-#define AUTH_USER_FREE	20	/* failures for a user before delays */
-#define AUTH_DELAY_MAX	60	/* seconds, the longest delay */
-#define AUTH_WINDOW	900	/* seconds a failure is remembered */
-#define GUARD_NO_ADDR	UINT16_MAX	/* a bucket for no address (a peer) */
-enum guard_kind { GUARD_REGISTER, GUARD_SESSION, GUARD_KINDS };
-int	guard_open(void);
-bool	guard_take_locked(enum guard_kind, uint16_t bucket, uint64_t limit,
-	    uint32_t now);
-void	guard_release(int slot);
-uint16_t guard_bucket(const struct sockaddr_storage *);
-bool	guard_conn_add(int slot, uint16_t bucket, uint64_t limit);
-void	guard_conn_del(int slot, uint16_t bucket);
-bool	guard_input_add(int slot, uint16_t bucket, uint64_t n, uint64_t limit);
-void	guard_input_del(int slot, uint16_t bucket, uint64_t n);
-uint32_t guard_auth_wait_locked(uint16_t bucket, uint32_t now);
-uint32_t user_auth_wait_locked(const struct shm_user *, uint32_t now);
-void	guard_auth_failed_locked(uint16_t bucket, struct shm_user *,
-	    uint32_t now);
-uint32_t guard_group_wait_locked(uint16_t bucket, uint32_t group,
-	    uint32_t now);
-void	guard_group_failed_locked(uint16_t bucket, uint32_t group,
-	    uint32_t now);
 
 /* realm.c */
 extern char realm_chan_mark;	/* epoll data of the channel to realmd */

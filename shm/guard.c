@@ -2,7 +2,7 @@
  * NAME
  *	guard - per-address connection counts and failed-login throttles
  * DESCRIPTION
- *	A small table shared by every worker, mapped (MAP_SHARED, anonymous)
+ *	A small table shared by every process, mapped (MAP_SHARED, anonymous)
  *	by the master before it forks them; it is not part of the state
  *	file and starts empty at every start.  Client addresses are hashed
  *	with a random key into GUARD_BUCKETS buckets (an IPv6 client by its
@@ -51,7 +51,7 @@
 #include <bsd/stdlib.h>
 
 #include "lib/log.h"
-#include "worker/worker.h"
+#include "shm/guard.h"
 
 #define GUARD_BUCKETS	4096
 #define GUARD_WINDOW	3600	/* seconds of a registration/session window */
