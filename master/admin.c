@@ -17,7 +17,7 @@
 #include "lib/reply.h"
 #include "lib/version.h"
 #include "master/master.h"
-#include "worker/worker.h"
+#include "shm/deliver.h"
 
 #define KICK_BATCH	256	/* sessions ended per transaction */
 #define MOVE_BATCH	2048	/* arrivals moved home per transaction */
@@ -330,7 +330,7 @@ admin_stats(void)
 	cJSON_AddNumberToObject(o, "stored", (double)t.stored);
 	cJSON_AddNumberToObject(o, "delivered", (double)t.delivered);
 	c = cJSON_AddObjectToObject(o, "commands");
-	for (size_t i = 0; (name = command_name(i)) != NULL; i++)
+	for (size_t i = 0; (name = counted_command_name(i)) != NULL; i++)
 		cJSON_AddNumberToObject(c, name, (double)t.commands[i]);
 	e = cJSON_AddObjectToObject(o, "errors");
 	for (int i = 0; i < E_COUNT; i++)

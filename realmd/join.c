@@ -22,7 +22,7 @@
 #include "lib/log.h"
 #include "lib/pwpool.h"
 #include "realmd/realmd.h"
-#include "worker/worker.h"
+#include "shm/guard.h"
 
 #define JOINS_MAX	32
 

@@ -36,7 +36,7 @@
 #include "lib/log.h"
 #include "lib/password.h"
 #include "realmd/realmd.h"
-#include "worker/worker.h"
+#include "shm/deliver.h"
 
 #define LABEL_ACCEPT	"realmchat-link-2 accept"
 #define LABEL_DIAL	"realmchat-link-2 dial"

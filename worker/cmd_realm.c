@@ -33,41 +33,6 @@ find_realm(struct request *rq, const struct word *w)
 	return r;
 }
 
-static const char *
-link_state_name(uint32_t s)
-{
-	static const char *const names[] = {
-		[LINK_DOWN] = "down", [LINK_CONNECTING] = "connecting",
-		[LINK_AUTH] = "authenticating", [LINK_UP] = "up",
-		[LINK_BACKOFF] = "backoff",
-	};
-
-	return s < ARRAY_LEN(names) ? names[s] : "down";
-}
-
-/* realm_json - one link as listrealm (and realmctl) show it */
-cJSON *
-realm_json(const struct shm_realm *r)
-{
-	cJSON *e = cJSON_CreateObject(), *names;
-	const char *name[REALM_NAMES_MAX];
-	int n = realm_names(r, name);
-
-	cJSON_AddStringToObject(e, "id", r->name);
-	cJSON_AddStringToObject(e, "peer", r->peer);
-	names = cJSON_AddArrayToObject(e, "names");
-	for (int k = 0; k < n; k++)
-		cJSON_AddItemToArray(names, cJSON_CreateString(name[k]));
-	cJSON_AddStringToObject(e, "host", r->host);
-	cJSON_AddNumberToObject(e, "port", r->port);
-	cJSON_AddBoolToObject(e, "dialer", (r->flags & RF_DIALER) != 0);
-	cJSON_AddStringToObject(e, "state", link_state_name(r->link));
-	cJSON_AddNumberToObject(e, "queued", r->out_count);
-	cJSON_AddNumberToObject(e, "sent", (double)r->sent);
-	cJSON_AddNumberToObject(e, "received", (double)r->received);
-	return e;
-}
-
 /* cmd_addrealm - addrealm <id> <host> <port> [src_host src_port] */
 void
 cmd_addrealm(struct request *rq)

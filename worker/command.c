@@ -24,7 +24,7 @@
 #define H	CMD_SHORT
 #define F	CMD_FROM
 
-static const struct command commands[] = {	/* at most STAT_COMMANDS */
+static const struct command commands[] = {	/* named in shm/counters.c */
 	{ "auth", { NULL }, 2, 2, 0, cmd_auth },
 	{ "register", { NULL }, 2, 4, 0, cmd_register },
 	{ "logout", { NULL }, 0, 0, S, cmd_logout },
@@ -92,7 +92,8 @@ static const struct {
 	{ "members", "groupmembers" },
 };
 
-_Static_assert(ARRAY_LEN(commands) <= STAT_COMMANDS, "too many commands to count");
+_Static_assert(ARRAY_LEN(commands) == COUNTED_COMMANDS,
+    "shm/counters.c names every counted command");
 _Static_assert(E_COUNT <= STAT_ERRORS, "too many error codes to count");
 
 /* One entry per name or alias, sorted, for bsearch. */

@@ -19,6 +19,7 @@
 #include "lib/pwpool.h"
 #include "lib/reply.h"
 #include "lib/request.h"
+#include "shm/deliver.h"
 #include "shm/guard.h"
 #include "shm/state.h"
 
@@ -165,38 +166,12 @@ struct command {
 	cmd_handler	*handler;
 };
 
-/* A group target: a group the sender is in, or an ad-hoc list of users. */
-struct target {
-	uint32_t	 group;		/* group slot, or 0 for a list */
-	char		 name[NAME_LEN + 1];	/* the group's name */
-	struct word	 list;		/* the comma list */
-};
-
-/* Who sends a fan-out: one of our users, or a remote user (realmd). */
-struct sender {
-	struct state		*st;
-	const struct config	*cf;
-	uint32_t		 user;
-	bool			 vouched;	/* a remote sender is in a group
-						   of the target's name there */
-};
-
 static inline struct sender
 request_sender(const struct request *rq)
 {
 	struct sender s = { rq->w->st, rq->w->cf, rq->user, false };
 	return s;
 }
-
-/* What a fan-out did. */
-struct delivery {
-	uint64_t	 id;		/* history entry, or first copy */
-	uint32_t	 delivered;	/* inbox copies */
-	cJSON		*unknown;	/* names that are no user */
-	cJSON		*full;		/* users whose inbox is full */
-	uint64_t	 gone;		/* file body to unlink after commit */
-	struct evicted	 evicted;	/* kept bodies dropped to make room */
-};
 
 /* conn.c */
 int	conn_listen(struct worker *, int op);
@@ -253,16 +228,6 @@ uint32_t session_resolve(struct worker *, const uint8_t tok[TOKEN_LEN],
 int	arg_copy(const struct word *, char *, size_t);
 const char *command_name(size_t);
 
-/* deliver.c */
-#define TARGET_LIST_MAX	256	/* names in a comma list, known or not */
-bool	target_list_ok(const struct word *);
-enum rc_code target_resolve_locked(const struct sender *, const struct word *,
-	    struct target *);
-enum rc_code target_deliver(const struct sender *, const struct target *,
-	    struct msg_new *, struct delivery *);
-void	delivery_reply(struct request *, const struct target *,
-	    struct delivery *, const char *message);
-void	delivery_error(struct request *, enum rc_code, struct delivery *);
 
 /* A file a request carries, decoded. */
 struct upload {
@@ -293,15 +258,13 @@ int	form_group_target(struct request *, int at, struct word *to, char *buf);
 /* country.c */
 bool	country_known(const char *, size_t);
 
-/* cmd_realm.c */
-cJSON	*realm_json(const struct shm_realm *);
-
-/* cmd_message.c */
+/* cmd_message.c: replies of deliveries and drains */
+void	delivery_reply(struct request *, const struct target *,
+	    struct delivery *, const char *message);
+void	delivery_error(struct request *, enum rc_code, struct delivery *);
 typedef void inbox_add_fn(struct state *, cJSON *list, const struct shm_msg *);
 void	inbox_reply(struct request *, uint32_t realm, cJSON *o, cJSON *list,
 	    inbox_add_fn *);
-cJSON	*message_json(struct state *, const struct shm_msg *, bool content);
-char	*file_body_b64(struct state *, const struct shm_file *);
 enum rc_code text_clean(struct request *, const char **, size_t *, char **);
 void	text_refused(struct request *, enum rc_code);
 

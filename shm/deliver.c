@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "lib/log.h"
-#include "worker/worker.h"
+#include "shm/deliver.h"
 
 #define GROUP_PREFIX	"group:"
 
@@ -191,43 +191,4 @@ target_deliver(const struct sender *s, const struct target *t,
 	if (t->group == 0 && d->delivered == 0)
 		return d->unknown != NULL ? E_NO_USER : E_QUOTA;
 	return E_COUNT;
-}
-
-/* delivery_reply - the OK reply of a fan-out */
-void
-delivery_reply(struct request *rq, const struct target *t, struct delivery *d,
-    const char *message)
-{
-	cJSON *o = reply_ok(message);
-
-	json_add_uint(o, "id", d->id);
-	if (t->group)
-		cJSON_AddStringToObject(o, "group", t->name);
-	json_add_uint(o, "recipients", d->delivered);
-	if (d->unknown != NULL)
-		cJSON_AddItemToObject(o, "unknown", d->unknown);
-	if (d->full != NULL)
-		cJSON_AddItemToObject(o, "full", d->full);
-	d->unknown = d->full = NULL;
-	__atomic_fetch_add(&rq->w->me->stored, d->delivered, __ATOMIC_RELAXED);
-	reply_finish(rq->out, o);
-}
-
-/* delivery_error - reply the error of a fan-out that was aborted */
-void
-delivery_error(struct request *rq, enum rc_code why, struct delivery *d)
-{
-	cJSON_Delete(d->unknown);
-	cJSON_Delete(d->full);
-	d->unknown = d->full = NULL;
-	switch (why) {
-	case E_QUOTA:
-		reply_error(rq->out, E_QUOTA, "No recipient could take the message");
-		break;
-	case E_TOO_LARGE:
-		reply_error(rq->out, E_TOO_LARGE, "Too many recipients");
-		break;
-	default:
-		reply_error(rq->out, why, NULL);
-	}
 }
