@@ -1205,13 +1205,9 @@ deliver_locked(uint32_t realm, const cJSON *j, struct msg_new *m,
 		return errno == ENOENT ? E_BAD_NAME : E_QUOTA;
 	m->from = s.user;
 	memset(t, 0, sizeof(*t));
-	if (strcmp(link_str(j, "kind"), "private") == 0) {
-		uint32_t u = name_valid(w.p, w.len) ?
-		    user_find_locked(rd.st, w.p, w.len) : 0;
-		if (u == 0 || rd.st->users[u].realm != 0)
-			return E_NO_USER;
-		t->list = w;
-	} else if ((why = target_resolve_locked(&s, &w, t)) != E_COUNT)
+	why = strcmp(link_str(j, "kind"), "private") == 0 ?
+	    target_user_locked(&s, &w, t) : target_resolve_locked(&s, &w, t);
+	if (why != E_COUNT)
 		return why;
 	if (m->kind == MSG_FILE) {
 		if (file_create_room(rd.st, spool, size, fname, t->group,

@@ -1,7 +1,12 @@
 /*
  * NAME
- *	deliver - resolve a group target and fan a message out to it
+ *	deliver - resolve a target and deliver a message to it
  * DESCRIPTION
+ *	A private message goes to one user of ours, whether a client of a
+ *	worker sent it or it came over a link: both resolve it with
+ *	target_user_locked() and store it with target_deliver(), so they
+ *	meet the same checks and fail with the same errors.
+ *
  *	A target is a group the sender may post to (by name, or group:NAME):
  *	an open one (created without a password), one the sender is in, or
  *	one whose name the sender's realm vouches for (seed 001's model: a
@@ -79,6 +84,27 @@ target_resolve_locked(const struct sender *s, const struct word *t,
 	return E_NO_GROUP;
 }
 
+/*
+ * target_user_locked - the user of ours that t names, as the target of a
+ * private message, sent here or over a link (one path for both).
+ * E_COUNT when there is one, else E_NO_USER (a remote user has no inbox).
+ */
+enum rc_code
+target_user_locked(const struct sender *s, const struct word *t,
+    struct target *out)
+{
+	uint32_t u = name_valid(t->p, t->len) ?
+	    user_find_locked(s->st, t->p, t->len) : 0;
+
+	memset(out, 0, sizeof(*out));
+	if (u == 0 || s->st->users[u].realm != 0)
+		return E_NO_USER;
+	out->user = u;
+	out->list = *t;
+	return E_COUNT;
+}
+
+/* note - add name to the list of names a delivery reports */
 static void
 note(cJSON **list, const char *name)
 {
@@ -87,7 +113,10 @@ note(cJSON **list, const char *name)
 	cJSON_AddItemToArray(*list, cJSON_CreateString(name));
 }
 
-/* enqueue_to - one recipient's copy; -1 only on a hard error */
+/*
+ * enqueue_to - one recipient's copy; a full inbox is noted in d->full.
+ * -1 only on a hard error: ENOSPC when the message store is full.
+ */
 static int
 enqueue_to(const struct sender *s, uint32_t user, struct msg_new *m,
     struct delivery *d)
@@ -96,6 +125,8 @@ enqueue_to(const struct sender *s, uint32_t user, struct msg_new *m,
 
 	m->to = user;
 	if (msg_enqueue(s->st, m, (uint32_t)s->cf->inbox_quota, &id) == -1) {
+		if (errno == E2BIG)	/* a text no heap block holds */
+			errno = ENOSPC;
 		if (errno != EDQUOT)
 			return -1;
 		note(&d->full, s->st->users[user].name);
@@ -130,6 +161,7 @@ to_group(const struct sender *s, const struct target *t, struct msg_new *m,
 	return 0;
 }
 
+/* to_list - each listed user of ours once; unknown names are noted */
 static int
 to_list(const struct sender *s, const struct target *t, struct msg_new *m,
     struct delivery *d)
@@ -171,14 +203,18 @@ to_list(const struct sender *s, const struct target *t, struct msg_new *m,
 }
 
 /*
- * target_deliver - fan m out to t inside the caller's transaction.
- * E_COUNT on success; else the error to reply (the caller aborts).
+ * target_deliver - deliver m to t inside the caller's transaction.
+ * E_COUNT on success; else the error to reply (the caller aborts):
+ * E_QUOTA when nobody could take it (d->full names a full inbox, else
+ * the message store is full), E_NO_USER when a list named nobody known,
+ * E_TOO_LARGE for a list of too many users.
  */
 enum rc_code
 target_deliver(const struct sender *s, const struct target *t,
     struct msg_new *m, struct delivery *d)
 {
-	int rc = t->group ? to_group(s, t, m, d) : to_list(s, t, m, d);
+	int rc = t->group ? to_group(s, t, m, d) :
+	    t->user ? enqueue_to(s, t->user, m, d) : to_list(s, t, m, d);
 
 	if (rc == -1) {
 		if (errno == ENOSPC)

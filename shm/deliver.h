@@ -59,6 +59,8 @@ struct delivery {
 bool	target_list_ok(const struct word *);
 enum rc_code target_resolve_locked(const struct sender *, const struct word *,
 	    struct target *);
+enum rc_code target_user_locked(const struct sender *, const struct word *,
+	    struct target *);
 enum rc_code target_deliver(const struct sender *, const struct target *,
 	    struct msg_new *, struct delivery *);
 

@@ -8,10 +8,7 @@
  *	and is refused.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
-#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,50 +57,57 @@ text_refused(struct request *rq, enum rc_code why)
 		reply_error(rq->out, why, NULL);
 }
 
-/* cmd_send - send <user> <message> */
+/* send_refused - the reply of a private send that stored nothing */
+static void
+send_refused(struct request *rq, enum rc_code why, const struct delivery *d)
+{
+	const struct word *to = &rq->args[0];
+
+	if (why == E_QUOTA && d->full != NULL)
+		reply_errorf(rq->out, E_QUOTA, "Inbox of %.*s is full",
+		    (int)to->len, to->p);
+	else if (why == E_QUOTA)
+		reply_error(rq->out, E_QUOTA, "Message store is full");
+	else
+		reply_error(rq->out, why, NULL);
+}
+
+/*
+ * cmd_send - send <user> <message>: the same path as a private message
+ * from a link (realmd), target_user_locked() then target_deliver()
+ */
 void
 cmd_send(struct request *rq)
 {
 	struct worker *w = rq->w;
-	const struct word *to = &rq->args[0];
+	struct sender s = request_sender(rq);
 	struct msg_new m = { .from = rq->user, .kind = MSG_TEXT, .time = now_sec() };
+	struct delivery d = { 0 };
+	struct target t;
 	enum rc_code why;
 	char *tofree;
-	uint64_t id;
-	int rc = -1, saved = ENOENT;
 
 	if ((why = text_clean(rq, &m.text, &m.len, &tofree)) != E_COUNT) {
 		text_refused(rq, why);
 		return;
 	}
 	txn_begin(w->st);
-	if (name_valid(to->p, to->len) &&
-	    (m.to = user_find_locked(w->st, to->p, to->len)) != 0) {
-		rc = msg_enqueue(w->st, &m, (uint32_t)w->cf->inbox_quota, &id);
-		saved = errno;
-	}
-	if (rc == -1)
-		txn_abort(w->st);
-	else
+	if ((why = target_user_locked(&s, &rq->args[0], &t)) == E_COUNT)
+		why = target_deliver(&s, &t, &m, &d);
+	if (why == E_COUNT)
 		txn_commit(w->st);
+	else
+		txn_abort(w->st);
 	free(tofree);
-	if (rc == 0) {
+	if (why == E_COUNT) {
 		cJSON *o = reply_ok("Message Sent");
 
 		__atomic_fetch_add(&w->me->stored, 1, __ATOMIC_RELAXED);
-		json_add_uint(o, "id", id);
+		json_add_uint(o, "id", d.id);
 		reply_finish(rq->out, o);
-	} else if (saved == ENOENT)
-		reply_error(rq->out, E_NO_USER, NULL);
-	else if (saved == EDQUOT)
-		reply_errorf(rq->out, E_QUOTA, "Inbox of %.*s is full",
-		    (int)to->len, to->p);
-	else if (saved == ENOSPC || saved == E2BIG)
-		reply_error(rq->out, E_QUOTA, "Message store is full");
-	else {
-		log_err("send: %m");
-		reply_error(rq->out, E_INTERNAL, NULL);
-	}
+	} else
+		send_refused(rq, why, &d);
+	cJSON_Delete(d.full);
 }
 
 /* delivery_reply - the OK reply of a fan-out */
