@@ -79,7 +79,8 @@ member_add(struct state *st, uint32_t g, uint32_t user, uint32_t limit)
 		return -1;
 	}
 	if (slot_alloc(st, &tb, &i) == -1 ||
-	    txn_log(st, &grp->members, 3 * sizeof(uint32_t)) == -1)
+	    txn_log(st, &grp->members, sizeof(grp->members)) == -1 ||
+	    txn_log(st, &grp->nmembers, sizeof(grp->nmembers)) == -1)
 		return -1;
 	m = &st->members[i];
 	m->group = g;
@@ -164,7 +165,6 @@ group_post(struct state *st, uint32_t g, const struct msg_new *m,
     uint32_t keep, uint64_t *id, uint64_t *gone)
 {
 	struct shm_group *grp = group_at(st, g);
-	struct shm_msg *tail;
 	uint32_t i, old;
 
 	*gone = 0;
@@ -172,18 +172,11 @@ group_post(struct state *st, uint32_t g, const struct msg_new *m,
 		errno = ENOENT;
 		return -1;
 	}
-	if (msg_create(st, m, &i, id) == -1 ||
-	    txn_log(st, &grp->hist_head, 3 * sizeof(uint32_t)) == -1)
+	if (msg_create(st, m, &i, id) == -1)
 		return -1;
 	st->msgs[i].group = g;
-	if ((tail = msg_at(st, grp->hist_tail)) != NULL) {
-		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
-			return -1;
-		tail->next = i;
-	} else
-		grp->hist_head = i;
-	grp->hist_tail = i;
-	grp->hist_count++;
+	if (fifo_append(st, FIFO_OF(grp, hist), i) == -1)
+		return -1;
 	if (grp->hist_count <= keep)
 		return 0;
 	old = grp->hist_head;

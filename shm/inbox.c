@@ -100,7 +100,6 @@ msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
     uint64_t *id)
 {
 	struct shm_user *u = user_at(st, m->to);
-	struct shm_msg *tail;
 	uint32_t i;
 
 	if (u == NULL) {
@@ -112,20 +111,12 @@ msg_enqueue(struct state *st, const struct msg_new *m, uint32_t quota,
 		return -1;
 	}
 	if (msg_create(st, m, &i, id) == -1 ||
-	    txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1 ||
+	    fifo_append(st, FIFO_OF(u, inbox), i) == -1 ||
 	    (m->realm != 0 &&
 	    txn_log(st, &u->realm_count, sizeof(u->realm_count)) == -1))
 		return -1;
 	if (m->realm != 0)
 		u->realm_count++;
-	if ((tail = msg_at(st, u->inbox_tail)) != NULL) {
-		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
-			return -1;
-		tail->next = i;
-	} else
-		u->inbox_head = i;
-	u->inbox_tail = i;
-	u->inbox_count++;
 	if (u->watch != 0)		/* nobody watches: no further cost */
 		watch_note_locked(st, u, m->to);
 	return 0;
@@ -225,6 +216,16 @@ inbox_release_locked(struct state *st, uint32_t user, const struct lease *l)
 			st->msgs[i].lease_proc = 0;
 }
 
+/* kept_append logs a message's lease and its flags and shown as one each */
+_Static_assert(offsetof(struct shm_msg, lease_gen) ==
+    offsetof(struct shm_msg, lease_proc) + sizeof(uint32_t) &&
+    offsetof(struct shm_msg, lease_serial) ==
+    offsetof(struct shm_msg, lease_proc) + 2 * sizeof(uint32_t),
+    "lease_proc, lease_gen, lease_serial: adjacent, logged as one");
+_Static_assert(offsetof(struct shm_msg, shown) ==
+    offsetof(struct shm_msg, flags) + sizeof(uint32_t),
+    "flags, shown: adjacent, logged as one");
+
 /*
  * kept_append - message i, just taken off its inbox, goes to the tail of
  * the kept chain, stamped with the time it was shown.
@@ -233,22 +234,15 @@ static int
 kept_append(struct state *st, uint32_t i)
 {
 	struct shm_header *h = st->hdr;
-	struct shm_msg *m = &st->msgs[i], *tail;
+	struct shm_msg *m = &st->msgs[i];
 
-	if (txn_log(st, &h->kept_head, 3 * sizeof(uint32_t)) == -1 ||
-	    txn_log(st, &m->next, sizeof(m->next)) == -1 ||
+	if (txn_log(st, &m->next, sizeof(m->next)) == -1 ||
 	    txn_log(st, &m->lease_proc, 3 * sizeof(uint32_t)) == -1 ||
 	    txn_log(st, &m->flags, 2 * sizeof(uint32_t)) == -1)
 		return -1;
-	if ((tail = msg_at(st, h->kept_tail)) != NULL) {
-		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
-			return -1;
-		tail->next = i;
-	} else
-		h->kept_head = i;
-	h->kept_tail = i;
-	h->kept_count++;
 	m->next = 0;
+	if (fifo_append(st, FIFO_OF(h, kept), i) == -1)
+		return -1;
 	m->lease_proc = m->lease_gen = m->lease_serial = 0;
 	m->flags |= MF_KEPT;
 	m->shown = (uint32_t)now_sec();
@@ -285,7 +279,7 @@ kept_expire(struct state *st, uint64_t now, uint64_t keep, uint32_t max,
 		}
 		if (kept_live(m, now, keep))
 			break;
-		if (txn_log(st, &h->kept_head, 3 * sizeof(uint32_t)) == -1)
+		if (fifo_log(st, FIFO_OF(h, kept)) == -1)
 			return -1;
 		h->kept_head = m->next;
 		if (h->kept_head == 0)
@@ -355,7 +349,7 @@ remove_leased(struct state *st, struct shm_user *u, const struct lease *l,
 	uint32_t *link = &u->inbox_head;
 	int done = 0;
 
-	if (txn_log(st, &u->inbox_head, 3 * sizeof(uint32_t)) == -1 ||
+	if (fifo_log(st, FIFO_OF(u, inbox)) == -1 ||
 	    txn_log(st, &u->realm_count, sizeof(u->realm_count)) == -1)
 		return -1;
 	while (*link != 0 && (size_t)done < n) {

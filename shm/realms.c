@@ -344,7 +344,6 @@ outbox_append(struct state *st, uint32_t realm, const struct msg_new *m,
 {
 	struct shm_realm *r = realm_at(st, realm);
 	struct msg_new q = *m;
-	struct shm_msg *tail;
 	uint32_t i;
 
 	if (r == NULL) {
@@ -358,22 +357,13 @@ outbox_append(struct state *st, uint32_t realm, const struct msg_new *m,
 	q.to = 0;
 	q.realm = realm;
 	if (msg_create(st, &q, &i, id) == -1 ||
-	    txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1 ||
 	    txn_log(st, &r->out_seq, sizeof(r->out_seq)) == -1 ||
 	    txn_log(st, &st->msgs[i].seq, sizeof(st->msgs[i].seq)) == -1)
 		return -1;
 	if (++r->out_seq == 0)		/* 0 is "nothing received yet" */
 		r->out_seq = 1;
 	st->msgs[i].seq = r->out_seq;
-	if ((tail = msg_at(st, r->out_tail)) != NULL) {
-		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
-			return -1;
-		tail->next = i;
-	} else
-		r->out_head = i;
-	r->out_tail = i;
-	r->out_count++;
-	return 0;
+	return fifo_append(st, FIFO_OF(r, out), i);
 }
 
 /* outbox_find_locked - the queued message of link realm with this id, 0 */
@@ -407,7 +397,7 @@ outbox_remove(struct state *st, uint32_t realm, uint32_t msg, uint64_t *gone)
 		errno = ENOENT;
 		return -1;
 	}
-	if (txn_log(st, &r->out_head, 3 * sizeof(uint32_t)) == -1)
+	if (fifo_log(st, FIFO_OF(r, out)) == -1)
 		return -1;
 	for (link = &r->out_head; *link != 0 && *link != msg;
 	    link = &st->msgs[*link].next) {

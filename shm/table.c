@@ -189,3 +189,32 @@ chain_unlink(struct state *st, const struct slot_table *tb, uint32_t bucket,
 	*link = slot_at(tb, i)->next;
 	return 0;
 }
+
+/* fifo_log - log head, tail and count of f, before any of them changes */
+int
+fifo_log(struct state *st, struct fifo f)
+{
+	return txn_log(st, f.head, 3 * sizeof(uint32_t));
+}
+
+/*
+ * fifo_append - put message msg (its next already 0) at the tail of f,
+ * logging what changes, inside the caller's transaction
+ */
+int
+fifo_append(struct state *st, struct fifo f, uint32_t msg)
+{
+	struct shm_msg *tail;
+
+	if (fifo_log(st, f) == -1)
+		return -1;
+	if ((tail = msg_at(st, *f.tail)) != NULL) {
+		if (txn_log(st, &tail->next, sizeof(tail->next)) == -1)
+			return -1;
+		tail->next = msg;
+	} else
+		*f.head = msg;
+	*f.tail = msg;
+	(*f.count)++;
+	return 0;
+}

@@ -10,6 +10,8 @@
 #ifndef RC_TABLE_H
 #define RC_TABLE_H
 
+#include <stddef.h>
+
 #include "shm/state.h"
 
 struct slot_head {
@@ -51,5 +53,32 @@ int	chain_push(struct state *, const struct slot_table *, uint32_t bucket,
 	    uint32_t);
 int	chain_unlink(struct state *, const struct slot_table *, uint32_t bucket,
 	    uint32_t);
+
+/*
+ * A FIFO of messages chained through shm_msg.next (an inbox, a group's
+ * history, a link's outbox, the kept chain) is three adjacent words of
+ * its owner, {f_head, f_tail, f_count}, logged as one undo record.
+ * FIFO_OF(owner, f) points at them and asserts, where it is used, that
+ * the layout has them adjacent and in that order.
+ */
+struct fifo {
+	uint32_t	*head;		/* oldest message, 0 if empty */
+	uint32_t	*tail;		/* newest message, 0 if empty */
+	uint32_t	*count;
+};
+
+#define FIFO_ADJACENT(type, f)						\
+	(offsetof(type, f##_tail) == offsetof(type, f##_head) +		\
+	    sizeof(uint32_t) &&						\
+	    offsetof(type, f##_count) == offsetof(type, f##_head) +	\
+	    2 * sizeof(uint32_t))
+#define FIFO_OF(p, f)							\
+	((void)sizeof(struct { int ok; _Static_assert(			\
+	    FIFO_ADJACENT(__typeof__(*(p)), f), #f "_head, " #f "_tail, "	\
+	    #f "_count: adjacent, logged as one"); }),			\
+	    (struct fifo){ &(p)->f##_head, &(p)->f##_tail, &(p)->f##_count })
+
+int	fifo_log(struct state *, struct fifo);
+int	fifo_append(struct state *, struct fifo, uint32_t msg);
 
 #endif
