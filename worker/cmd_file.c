@@ -293,17 +293,26 @@ fetch_reply(struct request *rq, const struct fetch *q)
 	reply_finish(rq->out, o);
 }
 
+/*
+ * fetch_by_id - the file the word id names, within what q already says
+ * (group, link): its body as fetch_reply() gives it, or BAD_FILE
+ */
+static void
+fetch_by_id(struct request *rq, const struct word *id, struct fetch *q)
+{
+	if (!file_id_arg(id, &q->id))
+		reply_error(rq->out, E_BAD_FILE, NO_FILE);
+	else
+		fetch_reply(rq, q);
+}
+
 /* cmd_downloadfile - downloadfile <file_id> [filename]: the body, base64 */
 void
 cmd_downloadfile(struct request *rq)
 {
 	struct fetch q = { 0 };
 
-	if (!file_id_arg(&rq->args[0], &q.id)) {
-		reply_error(rq->out, E_BAD_FILE, NO_FILE);
-		return;
-	}
-	fetch_reply(rq, &q);
+	fetch_by_id(rq, &rq->args[0], &q);
 }
 
 /*
@@ -348,12 +357,8 @@ cmd_downloadgroupfile(struct request *rq)
 {
 	struct fetch q = { 0 };
 
-	if (!fetch_group(rq, &rq->args[0], &q))
-		return;
-	if (!file_id_arg(&rq->args[1], &q.id))
-		reply_error(rq->out, E_BAD_FILE, NO_FILE);
-	else
-		fetch_reply(rq, &q);
+	if (fetch_group(rq, &rq->args[0], &q))
+		fetch_by_id(rq, &rq->args[1], &q);
 }
 
 /* cmd_downloadrealmfile - downloadrealmfile <realm> <file_id> [filename] */
@@ -362,12 +367,8 @@ cmd_downloadrealmfile(struct request *rq)
 {
 	struct fetch q = { 0 };
 
-	if (!fetch_realm(rq, &rq->args[0], &q))
-		return;
-	if (!file_id_arg(&rq->args[1], &q.id))
-		reply_error(rq->out, E_BAD_FILE, NO_FILE);
-	else
-		fetch_reply(rq, &q);
+	if (fetch_realm(rq, &rq->args[0], &q))
+		fetch_by_id(rq, &rq->args[1], &q);
 }
 
 /*
@@ -379,11 +380,7 @@ cmd_downloadgrouprealmfile(struct request *rq)
 {
 	struct fetch q = { 0 };
 
-	if (!fetch_realm(rq, &rq->args[0], &q) ||
-	    !fetch_group(rq, &rq->args[1], &q))
-		return;
-	if (!file_id_arg(&rq->args[2], &q.id))
-		reply_error(rq->out, E_BAD_FILE, NO_FILE);
-	else
-		fetch_reply(rq, &q);
+	if (fetch_realm(rq, &rq->args[0], &q) &&
+	    fetch_group(rq, &rq->args[1], &q))
+		fetch_by_id(rq, &rq->args[2], &q);
 }
