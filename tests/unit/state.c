@@ -2090,6 +2090,75 @@ change_many(struct state *st, uint32_t a, uint32_t b, uint32_t sb)
 	return 0;
 }
 
+/* The users and session change_many() works on, for a child. */
+struct busy {
+	uint32_t	a, b, sb;
+};
+
+/* busy_change - change_many() as a change for a child in a transaction */
+static int
+busy_change(struct state *st, void *arg)
+{
+	const struct busy *k = arg;
+
+	return change_many(st, k->a, k->b, k->sb);
+}
+
+/* ghost_change - insert the user "ghost", for a child in a transaction */
+static int
+ghost_change(struct state *st, void *arg)
+{
+	struct user_fields uf = { "ghost", "", "", PW };
+	uint32_t g;
+
+	return user_insert(st, &uf, &g) == -1 ? __LINE__ : 0;
+}
+
+/* How a child that dies inside its transaction dies. */
+enum death {
+	KILLED,		/* it waits there; the caller kills it (kill_and_reap) */
+	KILLS_ITSELF,	/* SIGKILL by its own hand, reaped here */
+};
+
+/*
+ * child_in_txn - fork a process of the tree that begins a transaction,
+ * makes change in it and dies there, holding the lock.  KILLED: returns
+ * once the child sits in its transaction.  KILLS_ITSELF: returns once it
+ * is dead and reaped.  Either way nothing is recovered yet.
+ */
+static pid_t
+child_in_txn(struct state *st, int (*change)(struct state *, void *),
+    void *arg, enum death how)
+{
+	int p[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(p), 0);
+	if ((pid = spawn()) == 0) {
+		close(p[0]);
+		in_child(st);
+		txn_begin(st);
+		if (change(st, arg) != 0)
+			_exit(2);
+		if (how == KILLS_ITSELF)
+			raise(SIGKILL);
+		pipe_write(p[1], 'c');
+		for (;;)
+			pause();
+	}
+	assert_true(pid > 0);
+	close(p[1]);
+	if (how == KILLED)
+		assert_int_equal(pipe_read(p[0], 10000), 'c');
+	close(p[0]);
+	if (how == KILLS_ITSELF) {
+		status = wait_child(pid, 10);
+		assert_true(WIFSIGNALED(status));
+		assert_int_equal(WTERMSIG(status), SIGKILL);
+	}
+	return pid;
+}
+
 /* same_as_busy - what busy_state() made, and nothing else */
 static void
 same_as_busy(struct state *st, uint32_t a, uint32_t b,
@@ -2224,26 +2293,13 @@ test_crash_in_transaction_recover_dead(void **state)
 	uint32_t a, b, sa, sb;
 	struct snap before, after;
 	uint64_t recovered = st->hdr->lock.recovered;
-	int p[2];
+	struct busy k;
 	pid_t pid;
 
 	busy_state(st, &a, &b, ta, tb, &sa, &sb);
 	before = snap_take(st);
-	assert_int_equal(pipe(p), 0);
-	if ((pid = spawn()) == 0) {
-		close(p[0]);
-		in_child(st);
-		txn_begin(st);
-		if (change_many(st, a, b, sb) != 0)
-			_exit(2);
-		pipe_write(p[1], 'c');
-		for (;;)
-			pause();
-	}
-	assert_true(pid > 0);
-	close(p[1]);
-	assert_int_equal(pipe_read(p[0], 10000), 'c');
-	close(p[0]);
+	k = (struct busy){ a, b, sb };
+	pid = child_in_txn(st, busy_change, &k, KILLED);
 	/* the child sits in its transaction, holding the lock */
 	assert_int_equal(st->hdr->lock.owner, (uint32_t)pid);
 	assert_int_not_equal(st->hdr->undo_used, 0);
@@ -2278,23 +2334,13 @@ test_crash_self_kill(void **state)
 	uint8_t ta[TOKEN_LEN], tb[TOKEN_LEN];
 	uint32_t a, b, sa, sb;
 	struct snap before, after;
-	int status;
+	struct busy k;
 	pid_t pid;
 
 	busy_state(st, &a, &b, ta, tb, &sa, &sb);
 	before = snap_take(st);
-	if ((pid = spawn()) == 0) {
-		in_child(st);
-		txn_begin(st);
-		if (change_many(st, a, b, sb) != 0)
-			_exit(2);
-		raise(SIGKILL);
-		_exit(1);
-	}
-	assert_true(pid > 0);
-	status = wait_child(pid, 10);
-	assert_true(WIFSIGNALED(status));
-	assert_int_equal(WTERMSIG(status), SIGKILL);
+	k = (struct busy){ a, b, sb };
+	pid = child_in_txn(st, busy_change, &k, KILLS_ITSELF);
 	assert_int_equal(st->hdr->lock.owner, (uint32_t)pid);
 	state_recover_dead(st, pid);
 	assert_int_equal(st->hdr->lock.owner, 0);
@@ -2313,27 +2359,12 @@ test_crash_recovered_at_open(void **state)
 	uint8_t ta[TOKEN_LEN], tb[TOKEN_LEN];
 	uint32_t a, b, sa, sb;
 	struct snap before, after;
-	int p[2];
-	pid_t pid;
+	struct busy k;
 
 	busy_state(st, &a, &b, ta, tb, &sa, &sb);
 	before = snap_take(st);
-	assert_int_equal(pipe(p), 0);
-	if ((pid = spawn()) == 0) {
-		close(p[0]);
-		in_child(st);
-		txn_begin(st);
-		if (change_many(st, a, b, sb) != 0)
-			_exit(2);
-		pipe_write(p[1], 'c');
-		for (;;)
-			pause();
-	}
-	assert_true(pid > 0);
-	close(p[1]);
-	assert_int_equal(pipe_read(p[0], 10000), 'c');
-	close(p[0]);
-	kill_and_reap(pid);
+	k = (struct busy){ a, b, sb };
+	kill_and_reap(child_in_txn(st, busy_change, &k, KILLED));
 
 	/* the whole tree stopped: the next start rolls back */
 	reopen(f);
@@ -2582,29 +2613,12 @@ test_lock_waiter_wakes_after_holder_dies(void **state)
 {
 	struct fx *f = *state;
 	struct state *st = &f->st;
-	int ph[2], pw[2], status;
+	int pw[2], status;
 	pid_t holder, waiter;
 
 	add_user(st, "alice");
-	assert_int_equal(pipe(ph), 0);
+	holder = child_in_txn(st, ghost_change, NULL, KILLED);
 	assert_int_equal(pipe(pw), 0);
-	if ((holder = spawn()) == 0) {
-		close(ph[0]);
-		in_child(st);
-		struct user_fields uf = { "ghost", "", "", PW };
-		uint32_t g;
-		txn_begin(st);
-		if (user_insert(st, &uf, &g) == -1)
-			_exit(2);
-		pipe_write(ph[1], 'h');
-		for (;;)
-			pause();
-	}
-	assert_true(holder > 0);
-	close(ph[1]);
-	assert_int_equal(pipe_read(ph[0], 10000), 'h');
-	close(ph[0]);
-
 	if ((waiter = spawn()) == 0) {
 		close(pw[0]);
 		in_child(st);
