@@ -297,16 +297,15 @@ check_files(struct state *st, char *err, size_t errlen)
 	return rc;
 }
 
-/* state_check - -1 with err set at the first inconsistency found */
-int
-state_check(struct state *st, char *err, size_t errlen)
+/* check_tables - every table's counters, free list and hash chains */
+static int
+check_tables(struct state *st, char *err, size_t errlen)
 {
 	struct shm_header *h = st->hdr;
 	struct slot_table users = users_table(st), sessions = sessions_table(st);
 	struct slot_table msgs = msgs_table(st), groups = groups_table(st);
 	struct slot_table members = members_table(st), files = files_table(st);
 	struct slot_table realms = realms_table(st);
-	uint64_t nmsgs = 0, nsess = 0, nmemb = 0, nremote = 0;
 
 	if (check_counts(&h->users, users.cap, "user", err, errlen) == -1 ||
 	    check_counts(&h->sessions, sessions.cap, "session", err, errlen) == -1 ||
@@ -332,6 +331,20 @@ state_check(struct state *st, char *err, size_t errlen)
 	    check_hash(st, &groups, h->groups.mask + 1, group_home, "group",
 	    err, errlen) == -1)
 		return -1;
+	return 0;
+}
+
+/*
+ * check_chains - every user's, group's and link's chains and the kept
+ * chain, and what they hold against what the tables count
+ */
+static int
+check_chains(struct state *st, char *err, size_t errlen)
+{
+	struct shm_header *h = st->hdr;
+	uint32_t users_cap = users_table(st).cap;
+	uint64_t nmsgs = 0, nsess = 0, nmemb = 0, nremote = 0;
+
 	for (uint32_t i = 1; i <= h->users.hwm; i++) {
 		if (st->users[i].state == SLOT_USED &&
 		    check_user(st, i, &nmsgs, &nsess, err, errlen) == -1)
@@ -339,7 +352,7 @@ state_check(struct state *st, char *err, size_t errlen)
 		nremote += st->users[i].state == SLOT_USED &&
 		    st->users[i].realm != 0;
 	}
-	if (nremote != h->remote_users || h->remote_cap >= users.cap)
+	if (nremote != h->remote_users || h->remote_cap >= users_cap)
 		FAIL("%llu remote users listed but %u counted (room %u)",
 		    (unsigned long long)nremote, h->remote_users, h->remote_cap);
 	for (uint32_t i = 1; i <= h->groups.hwm; i++)
@@ -364,4 +377,13 @@ state_check(struct state *st, char *err, size_t errlen)
 		FAIL("%llu sessions listed but %u in the table",
 		    (unsigned long long)nsess, h->sessions.count);
 	return 0;
+}
+
+/* state_check - -1 with err set at the first inconsistency found */
+int
+state_check(struct state *st, char *err, size_t errlen)
+{
+	if (check_tables(st, err, errlen) == -1)
+		return -1;
+	return check_chains(st, err, errlen);
 }

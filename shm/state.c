@@ -294,6 +294,63 @@ recover(struct state *st, char *err, size_t errlen)
 }
 
 /*
+ * state_file - the state file's path in cf->state_dir, which is made if
+ * need be, and the file too (create_file) when it is absent
+ */
+static int
+state_file(const struct config *cf, char *path, size_t size, char *err,
+    size_t errlen)
+{
+	if (mkdir_p(cf->state_dir, 0700) == -1) {
+		snprintf(err, errlen, "%s: %s", cf->state_dir, strerror(errno));
+		return -1;
+	}
+	if ((size_t)snprintf(path, size, "%s/%s", cf->state_dir,
+	    SHM_FILE) >= size) {
+		snprintf(err, errlen, "%s: path too long", cf->state_dir);
+		return -1;
+	}
+	if (access(path, F_OK) == -1 && errno == ENOENT &&
+	    create_file(path, cf, err, errlen) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * map_file - open the state file at path, lock it for this process tree,
+ * reserve its blocks and map it shared into st; on -1, st->fd may be open
+ */
+static int
+map_file(struct state *st, const char *path, char *err, size_t errlen)
+{
+	struct stat sb;
+	void *p;
+
+	if ((st->fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (take_flock(st->fd, path, err, errlen) == -1)
+		return -1;
+	if (fstat(st->fd, &sb) == -1 || (size_t)sb.st_size < sizeof(struct shm_header)) {
+		snprintf(err, errlen, "%s: state file is truncated", path);
+		return -1;
+	}
+	st->size = (size_t)sb.st_size;
+	/* a file made sparse by an older version gets its blocks too */
+	if (reserve_blocks(st->fd, path, st->size, err, errlen) == -1)
+		return -1;
+	p = mmap(NULL, st->size, PROT_READ | PROT_WRITE, MAP_SHARED, st->fd, 0);
+	if (p == MAP_FAILED) {
+		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
+		return -1;
+	}
+	st->base = p;
+	st->hdr = p;
+	return 0;
+}
+
+/*
  * state_open - attach the state file of cf->state_dir, creating it if
  * absent; verify, recover, and claim it for this process tree.
  */
@@ -301,8 +358,6 @@ int
 state_open(struct state *st, const struct config *cf, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
-	struct stat sb;
-	void *p;
 
 	memset(st, 0, sizeof(*st));
 	st->fd = -1;
@@ -310,39 +365,10 @@ state_open(struct state *st, const struct config *cf, char *err, size_t errlen)
 	for (int i = 0; i < SHM_PROCS; i++)
 		st->wake_fd[i] = -1;
 	st->pid = (uint32_t)getpid();
-	if (mkdir_p(cf->state_dir, 0700) == -1) {
-		snprintf(err, errlen, "%s: %s", cf->state_dir, strerror(errno));
+	if (state_file(cf, path, sizeof(path), err, errlen) == -1)
 		return -1;
-	}
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", cf->state_dir,
-	    SHM_FILE) >= sizeof(path)) {
-		snprintf(err, errlen, "%s: path too long", cf->state_dir);
-		return -1;
-	}
-	if (access(path, F_OK) == -1 && errno == ENOENT &&
-	    create_file(path, cf, err, errlen) == -1)
-		return -1;
-	if ((st->fd = open(path, O_RDWR | O_CLOEXEC)) == -1) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
-	}
-	if (take_flock(st->fd, path, err, errlen) == -1)
+	if (map_file(st, path, err, errlen) == -1)
 		goto fail;
-	if (fstat(st->fd, &sb) == -1 || (size_t)sb.st_size < sizeof(struct shm_header)) {
-		snprintf(err, errlen, "%s: state file is truncated", path);
-		goto fail;
-	}
-	st->size = (size_t)sb.st_size;
-	/* a file made sparse by an older version gets its blocks too */
-	if (reserve_blocks(st->fd, path, st->size, err, errlen) == -1)
-		goto fail;
-	p = mmap(NULL, st->size, PROT_READ | PROT_WRITE, MAP_SHARED, st->fd, 0);
-	if (p == MAP_FAILED) {
-		snprintf(err, errlen, "%s: mmap: %s", path, strerror(errno));
-		goto fail;
-	}
-	st->base = p;
-	st->hdr = p;
 	if (check_layout(st->hdr, st->size, err, errlen) == -1)
 		goto prefix;
 	set_pointers(st);

@@ -217,6 +217,42 @@ queue_refused(struct request *rq, uint32_t r, int why)
 }
 
 /*
+ * outbox_store - store m (or the file up) in link r's outbox in one
+ * transaction; 0, or why not (EFBIG: no room for the file; else
+ * outbox_append's errno).  *link_up: the link is up, so the message is
+ * marked to be waited for.
+ */
+static int
+outbox_store(struct request *rq, uint32_t r, struct msg_new *m,
+    const struct upload *up, uint64_t *id, bool *link_up)
+{
+	struct state *st = rq->w->st;
+	struct evicted ev = { .n = 0 };
+	int rc, saved = 0;
+
+	txn_begin(st);
+	/* the link is up: we shall wait for the verdict, and realmd knows */
+	if ((*link_up = st->realms[r].link == LINK_UP))
+		m->flags |= MF_WAIT;
+	rc = up == NULL ? 0 : file_create_room(st, up->id, up->size, up->name,
+	    0, rq->w->cf->spool_max, &m->file, &ev);
+	if (rc == -1)
+		saved = EFBIG;
+	else if ((rc = outbox_append(st, r, m, (uint32_t)rq->w->cf->realm_queue,
+	    id)) == -1)
+		saved = errno;
+	if (rc == 0) {
+		txn_commit(st);
+		evicted_unlink(st, &ev);
+		return 0;
+	}
+	txn_abort(st);
+	if (up != NULL)
+		spool_unlink(st, up->id);
+	return saved != 0 ? saved : ENOSPC;	/* never 0 once refused */
+}
+
+/*
  * queue_send - store "<target>\0<text>" (or a file) in link r's outbox,
  * then wait for the verdict if the link is up.
  */
@@ -226,11 +262,10 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 {
 	struct state *st = rq->w->st;
 	size_t tlen = to->len;
-	struct evicted ev = { .n = 0 };
 	char *blob;
 	uint64_t id = 0;
 	bool link_up = false;
-	int rc, saved = 0;
+	int why;
 	cJSON *o;
 
 	if ((blob = malloc(tlen + 1 + m->len)) == NULL) {
@@ -243,28 +278,10 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 		memcpy(blob + tlen + 1, m->text, m->len);
 	m->text = blob;
 	m->len += tlen + 1;
-	txn_begin(st);
-	/* the link is up: we shall wait for the verdict, and realmd knows */
-	if ((link_up = st->realms[r].link == LINK_UP))
-		m->flags |= MF_WAIT;
-	rc = up == NULL ? 0 : file_create_room(st, up->id, up->size, up->name,
-	    0, rq->w->cf->spool_max, &m->file, &ev);
-	if (rc == -1)
-		saved = EFBIG;
-	else if ((rc = outbox_append(st, r, m, (uint32_t)rq->w->cf->realm_queue,
-	    &id)) == -1)
-		saved = errno;
-	if (rc == 0) {
-		txn_commit(st);
-		evicted_unlink(st, &ev);
-	} else {
-		txn_abort(st);
-		if (up != NULL)
-			spool_unlink(st, up->id);
-	}
+	why = outbox_store(rq, r, m, up, &id, &link_up);
 	free(blob);
-	if (rc == -1) {
-		queue_refused(rq, r, saved);
+	if (why != 0) {
+		queue_refused(rq, r, why);
 		return;
 	}
 	__atomic_fetch_add(&rq->w->me->stored, 1, __ATOMIC_RELAXED);
