@@ -127,9 +127,9 @@ conn_add_pending(struct conn *c, uint32_t user, const struct lease *l)
 	return 0;
 }
 
-/* answer - run one line and account for the reply it produced */
+/* answer_line - run one line and account for the reply it produced */
 static void
-answer(struct conn *c, const char *line, size_t len)
+answer_line(struct conn *c, const char *line, size_t len)
 {
 	struct buf *out = reply_target(c);
 	size_t before = buf_used(out);
@@ -188,7 +188,7 @@ frame(struct conn *c, const char *data, size_t len, size_t *scan)
 		if (n > max)
 			too_large(c);
 		else
-			answer(c, p, n);
+			answer_line(c, p, n);
 		p = nl + 1;
 		if (++c->turn_lines >= LINES_PER_TURN && p < end)
 			c->more = true;		/* the rest on a later turn */
@@ -306,9 +306,9 @@ write_buf(struct conn *c, struct buf *b)
 	return 0;
 }
 
-/* flush - send replies: waiting bytes first, then this round's scratch */
+/* send_replies - the waiting bytes first, then this round's scratch */
 static int
-flush(struct conn *c)
+send_replies(struct conn *c)
 {
 	struct buf *scratch = &c->w->scratch;
 	uint64_t before = c->written;
@@ -343,7 +343,7 @@ send_out(struct conn *c)
 {
 	for (int i = 0; i < PUSH_ROUNDS; i++) {
 		watch_fill(c);
-		if (flush(c) == -1)
+		if (send_replies(c) == -1)
 			return -1;
 		if (!watch_again(c))
 			return 0;
@@ -428,9 +428,9 @@ read_input(struct conn *c)
 	return 0;
 }
 
-/* ready_add - lines are left over: serve them on the next turn */
+/* lines_ready_add - lines are left over: serve them on the next turn */
 static void
-ready_add(struct conn *c)
+lines_ready_add(struct conn *c)
 {
 	if (c->listed)
 		return;
@@ -439,9 +439,9 @@ ready_add(struct conn *c)
 	c->w->ready = c;
 }
 
-/* ready_del - off the ready list (closing) */
+/* lines_ready_del - off the ready list (closing) */
 static void
-ready_del(struct conn *c)
+lines_ready_del(struct conn *c)
 {
 	struct conn **pp = &c->w->ready;
 
@@ -482,7 +482,7 @@ conn_event(struct conn *c, uint32_t events)
 		conn_close(c);
 		return;
 	}
-	if ((events & EPOLLOUT) && flush(c) == -1) {
+	if ((events & EPOLLOUT) && send_replies(c) == -1) {
 		conn_close(c);
 		return;
 	}
@@ -500,14 +500,14 @@ conn_event(struct conn *c, uint32_t events)
 	}
 	if (c->handoff != NULL) {
 		/* a realm link: what we owe goes out, the rest is realmd's */
-		(void)flush(c);
+		(void)send_replies(c);
 		realm_handoff(c);
 		return;
 	}
 	if (send_out(c) == -1 || !update_interest(c))
 		conn_close(c);
 	else if (c->more)
-		ready_add(c);
+		lines_ready_add(c);
 }
 
 /*
@@ -525,9 +525,9 @@ conn_late_reply(struct conn *c, struct buf *reply)
 	conn_event(c, 0);
 }
 
-/* refuse - tell a client over a connection limit, then hang up */
+/* refuse_accepted - tell a client over a connection limit, then hang up */
 static void
-refuse(int fd, const char *why)
+refuse_accepted(int fd, const char *why)
 {
 	struct buf b = { 0 };
 
@@ -614,18 +614,19 @@ conn_accept(struct worker *w)
 			return;
 		}
 		if (w->nconns >= w->cf->max_connections) {
-			refuse(fd, "Too many connections");
+			refuse_accepted(fd, "Too many connections");
 			continue;
 		}
 		bucket = guard_bucket(&ss);
 		if (!guard_conn_add(w->st->proc, bucket,
 		    w->cf->max_connections_per_address)) {
-			refuse(fd, "Too many connections from your address");
+			refuse_accepted(fd,
+			    "Too many connections from your address");
 			continue;
 		}
 		if ((c = calloc(1, sizeof(*c))) == NULL) {
 			guard_conn_del(w->st->proc, bucket);
-			refuse(fd, "Too many connections");
+			refuse_accepted(fd, "Too many connections");
 			continue;
 		}
 		c->addr_bucket = bucket;
@@ -672,7 +673,7 @@ conn_close(struct conn *c)
 	watch_close(c);
 	realm_forget(c);
 	pw_forget(c);
-	ready_del(c);
+	lines_ready_del(c);
 	idle_unlink(w, c);
 	guard_conn_del(w->st->proc, c->addr_bucket);
 	close(c->fd);

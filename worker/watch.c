@@ -108,9 +108,9 @@ hash_del(struct worker *w, struct push *p)
 	return others;
 }
 
-/* ready_add - have the worker come back to p after this pass */
+/* push_ready_add - have the worker come back to p after this pass */
 static void
-ready_add(struct worker *w, struct push *p)
+push_ready_add(struct worker *w, struct push *p)
 {
 	if (p->rprev != NULL)
 		return;
@@ -122,7 +122,7 @@ ready_add(struct worker *w, struct push *p)
 }
 
 static void
-ready_del(struct push *p)
+push_ready_del(struct push *p)
 {
 	if (p->rprev == NULL)
 		return;
@@ -155,7 +155,7 @@ push_free(struct conn *c)
 	struct push *p = c->push;
 
 	unwatch(c->w, p);
-	ready_del(p);
+	push_ready_del(p);
 	if (p->done < p->n || p->failed) {
 		state_lock(c->w->st);
 		inbox_release_locked(c->w->st, p->user, &p->lease);
@@ -373,7 +373,7 @@ void
 watch_later(struct conn *c)
 {
 	if (c->push != NULL)
-		ready_add(c->w, c->push);
+		push_ready_add(c->w, c->push);
 }
 
 /* watch_close - c is closing: its unwritten pushes go back to the queue */
@@ -398,7 +398,7 @@ hinted(struct worker *w, uint32_t user, bool *stale)
 	for (struct push *p = *bucket(w, user); p != NULL; p = p->hnext)
 		if (p->user == user) {
 			p->due = any = true;
-			ready_add(w, p);
+			push_ready_add(w, p);
 		}
 	*stale = !any;
 }
@@ -424,7 +424,7 @@ take_hints(struct worker *w)
 	for (uint32_t b = 0; w->nwatch > 0 && b <= w->watch_mask; b++)
 		for (struct push *p = w->watch_tab[b]; p != NULL; p = p->hnext) {
 			p->due = true;
-			ready_add(w, p);
+			push_ready_add(w, p);
 		}
 }
 
@@ -445,7 +445,7 @@ watch_run(struct worker *w)
 	list->rprev = &list;
 	w->watch_ready = NULL;
 	while ((p = list) != NULL) {
-		ready_del(p);
+		push_ready_del(p);
 		conn_event(p->c, 0);
 	}
 }

@@ -78,9 +78,9 @@ drain_signals(struct worker *w)
 		begin_stop(w);
 }
 
-/* run - the loop proper; returns when stopped and drained */
+/* worker_loop - the loop proper; returns when stopped and drained */
 static void
-run(struct worker *w)
+worker_loop(struct worker *w)
 {
 	struct epoll_event ev[MAX_EVENTS];
 	uint64_t next_tick = now_msec() + TICK_MS, deadline = 0;
@@ -158,7 +158,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 		log_err("worker setup: %m");
 		return 1;
 	}
-	run(&w);
+	worker_loop(&w);
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
 	pwpool_stop();
