@@ -33,7 +33,7 @@ struct target {
 	uint32_t	 group;		/* group slot, or 0 */
 	uint32_t	 user;		/* private: the user, or 0 */
 	char		 name[NAME_LEN + 1];	/* the group's name */
-	struct word	 list;		/* the comma list, or the user's name */
+	struct word	 list;		/* the comma list, or the name */
 };
 
 /* Who sends: one of our users, or a remote user (realmd). */

@@ -55,7 +55,7 @@ void	state_proc_fold(struct state *, int into, int from);
 void	state_recover_dead(struct state *, pid_t);
 
 /* counters.c: shm_proc.commands[i] counts the command named here */
-#define COUNTED_COMMANDS	32	/* entries of worker/command.c's table */
+#define COUNTED_COMMANDS	32	/* worker/command.c's table */
 const char *counted_command_name(size_t i);
 
 /* lock.c */

@@ -74,8 +74,8 @@ struct fifo {
 	    2 * sizeof(uint32_t))
 #define FIFO_OF(p, f)							\
 	((void)sizeof(struct { int ok; _Static_assert(			\
-	    FIFO_ADJACENT(__typeof__(*(p)), f), #f "_head, " #f "_tail, "	\
-	    #f "_count: adjacent, logged as one"); }),			\
+	    FIFO_ADJACENT(__typeof__(*(p)), f),				\
+	    #f "_head, _tail, _count: adjacent, logged as one"); }),	\
 	    (struct fifo){ &(p)->f##_head, &(p)->f##_tail, &(p)->f##_count })
 
 int	fifo_log(struct state *, struct fifo);

@@ -2116,7 +2116,7 @@ ghost_change(struct state *st, void *arg)
 
 /* How a child that dies inside its transaction dies. */
 enum death {
-	KILLED,		/* it waits there; the caller kills it (kill_and_reap) */
+	KILLED,		/* it waits there; the caller kills it */
 	KILLS_ITSELF,	/* SIGKILL by its own hand, reaped here */
 };
 
