@@ -368,7 +368,7 @@ command_run(struct worker *w, struct conn *c, struct buf *out,
 	txn_debug_sleep(0);
 }
 
-/* command_name - name of the command counted at index i, or NULL */
+/* command_name - name of command i of the table, or NULL */
 const char *
 command_name(size_t i)
 {
