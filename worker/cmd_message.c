@@ -1,13 +1,14 @@
 /*
  * NAME
- *	cmd_message - send and inbox
+ *	cmd_message - send and inbox, and the replies of every delivery
  * DESCRIPTION
  *	Message text is stored as well-formed UTF-8 (malformed bytes are
  *	replaced on the way in), so that what a recipient reads is exactly
  *	what the reply carries.  A NUL byte cannot travel in a JSON string
- *	and is refused.
+ *	and is refused.  The delivery itself is shm/deliver.c's; what a
+ *	request gets back from it (delivery_reply, delivery_error) and the
+ *	leased drains (inbox_reply) are here.
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
