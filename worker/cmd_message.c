@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/filedata.h"
-#include "lib/log.h"
 #include "worker/worker.h"
 
 #define INBOX_REPLY_BYTES	(32 << 20)	/* of text and files, beyond one */
