@@ -257,7 +257,7 @@ uint32_t guard_group_wait_locked(uint16_t bucket, uint32_t group,
 void	guard_group_failed_locked(uint16_t bucket, uint32_t group,
 	    uint32_t now);
 
-/* realm.c */
+/* realmd.c */
 extern char realm_chan_mark;	/* epoll data of the channel to realmd */
 extern char listen_mark;	/* epoll data of the listening socket (conn.c) */
 int	realm_ask(struct request *, uint32_t type, cJSON *, enum wait_for,

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	realm - a worker's channel to realmd
+ *	realmd - the worker's end of the channel to realmd
  * DESCRIPTION
  *	A worker connects to realmd's socket when it first needs it (and
  *	again after realmd restarts).  A request that needs a peer's answer
