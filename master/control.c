@@ -69,9 +69,7 @@ struct ctl_conn {
 	uid_t		 uid;		/* of the peer */
 	size_t		 inlen;		/* bytes of in */
 	char		 in[CTL_REQUEST_MAX];
-	char		*out;		/* the reply and its LF, once made */
-	size_t		 outlen;
-	size_t		 outoff;	/* bytes of out written */
+	struct buf	 out;		/* the reply and its LF, once made */
 	uint64_t	 deadline;	/* now_msec() by which it is done */
 	struct ctl_ask	*ask;		/* waiting on realmd, or NULL */
 };
@@ -226,7 +224,7 @@ conn_close(struct ctl_conn *c)
 {
 	ask_end(c);
 	close(c->fd);
-	free(c->out);
+	buf_free(&c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -297,7 +295,7 @@ control_pollfds(struct pollfd *pfd, int max)
 			continue;
 		/* while realmd answers, the client is watched for a hang-up */
 		pfd[n++] = (struct pollfd){ c->fd, c->ask != NULL ? 0 :
-		    c->out != NULL ? POLLOUT : POLLIN, 0 };
+		    buf_used(&c->out) > 0 ? POLLOUT : POLLIN, 0 };
 		if (c->ask != NULL && n < max)
 			pfd[n++] = (struct pollfd){ c->ask->fd,
 			    buf_used(&c->ask->out) > 0 ? POLLOUT : POLLIN, 0 };
@@ -416,39 +414,31 @@ set_reply(struct ctl_conn *c, cJSON *reply)
 		    "\"reply too large or out of memory\"}");
 		len = text ? strlen(text) : 0;
 	}
-	if (text == NULL || (c->out = realloc(text, len + 1)) == NULL) {
+	buf_reset(&c->out);
+	if (text == NULL || buf_append(&c->out, text, len) == -1 ||
+	    buf_append(&c->out, "\n", 1) == -1) {
 		cJSON_free(text);
 		conn_close(c);
 		return;
 	}
-	c->out[len] = '\n';
-	c->outlen = len + 1;
-	c->outoff = 0;
+	cJSON_free(text);
 }
 
 /* conn_write - send what the socket takes; done: close, or hold for stop */
 static void
 conn_write(struct ctl_conn *c)
 {
-	while (c->outoff < c->outlen) {
-		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			conn_close(c);
-			return;
-		}
-		c->outoff += (size_t)n;
+	if (buf_send(&c->out, c->fd, NULL) == -1) {
+		conn_close(c);
+		return;
 	}
+	if (buf_used(&c->out) > 0)
+		return;			/* the rest when the socket takes it */
 	if (!c->held) {
 		conn_close(c);
 		return;
 	}
-	free(c->out);
-	c->out = NULL;
+	buf_free(&c->out);
 }
 
 /* conn_read - gather the request line; answer it once it is whole */
@@ -473,7 +463,7 @@ conn_read(struct ctl_conn *c)
 	} else if (c->inlen == sizeof(c->in))
 		set_reply(c, error("request longer than %d bytes",
 		    CTL_REQUEST_MAX));
-	if (c->fd != -1 && c->out != NULL)
+	if (c->fd != -1 && buf_used(&c->out) > 0)
 		conn_write(c);
 }
 
@@ -570,7 +560,7 @@ ask_finish(struct ctl_conn *c, cJSON *reply)
 	ask_end(c);
 	c->deadline = now_msec() + CTL_TIMEOUT_MS;
 	set_reply(c, reply);
-	if (c->fd != -1 && c->out != NULL)
+	if (c->fd != -1 && buf_used(&c->out) > 0)
 		conn_write(c);
 }
 
@@ -578,18 +568,7 @@ ask_finish(struct ctl_conn *c, cJSON *reply)
 static int
 ask_flush(struct ctl_ask *a)
 {
-	while (buf_used(&a->out) > 0) {
-		ssize_t n = send(a->fd, buf_head(&a->out), buf_used(&a->out),
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return 0;
-		if (n == -1)
-			return -1;
-		buf_consume(&a->out, (size_t)n);
-	}
-	return 0;
+	return buf_send(&a->out, a->fd, NULL);
 }
 
 /* ask_read - take what realmd wrote; -1 if it hung up or says too much */
@@ -675,7 +654,7 @@ control_dispatch(const struct pollfd *pfd, int n)
 				ask_event(c);
 		} else if (c->ask != NULL)
 			conn_close(c);		/* hung up while realmd works */
-		else if (c->out != NULL)
+		else if (buf_used(&c->out) > 0)
 			conn_write(c);
 		else
 			conn_read(c);

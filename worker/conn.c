@@ -291,19 +291,15 @@ finish_pending(struct conn *c)
 static int
 write_buf(struct conn *c, struct buf *b)
 {
-	while (buf_used(b) > 0) {
-		ssize_t n = send(c->fd, buf_head(b), buf_used(b), MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -1;
-		}
-		buf_consume(b, (size_t)n);
+	size_t n;
+	int rc = buf_send(b, c->fd, &n);
+
+	if (n > 0) {
 		c->written += (uint64_t)n;
 		__atomic_fetch_add(&c->w->me->bytes_out, (uint64_t)n,
 		    __ATOMIC_RELAXED);
 	}
-	return 0;
+	return rc;
 }
 
 /* flush - send replies: waiting bytes first, then this round's scratch */
