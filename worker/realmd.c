@@ -7,13 +7,16 @@
  *	(addrealm, ackrealm, joingrouprealm, inboxgrouprealm, a realm send
  *	while the link is up) is sent with a request number and its
  *	connection waits (conn.c answers nothing more on it meanwhile) until
- *	realmd's RM_RESULT for that number comes back, or until the wait
+ *	realmd's CHAN_RESULT for that number comes back, or until the wait
  *	runs out.  A send that waits in vain was stored all the same: its
  *	reply says "queued".  A refusal whose sender stopped waiting turns
  *	into a bounce notice in the sender's inbox.
  *
  *	A connection that opens with the realm handshake is not a client:
  *	its descriptor and what was read of it go to realmd (SCM_RIGHTS).
+ *
+ *	The messages are lib/chan.h's; what realmd sends is checked whole
+ *	by chan_take() before anything here reads it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,8 +24,8 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
+#include "lib/chan.h"
 #include "lib/link.h"
 #include "lib/log.h"
 #include "worker/worker.h"
@@ -47,20 +50,8 @@ chan_interest(struct worker *w)
 static int
 chan_write(struct worker *w)
 {
-	struct realm_chan *rc = &w->realmd;
-
-	while (buf_used(&rc->out) > 0) {
-		ssize_t n = send(rc->fd, buf_head(&rc->out), buf_used(&rc->out),
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -1;
-		}
-		buf_consume(&rc->out, (size_t)n);
-	}
+	if (buf_send(&w->realmd.out, w->realmd.fd, NULL) == -1)
+		return -1;
 	chan_interest(w);
 	return 0;
 }
@@ -70,18 +61,15 @@ static int
 chan_open(struct worker *w)
 {
 	struct realm_chan *rc = &w->realmd;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &realm_chan_mark };
 	uint64_t now = now_msec();
 
 	if (rc->fd != -1)
 		return 0;
-	if (now < rc->retry_at ||
-	    rmsg_socket_path(w->cf, sa.sun_path, sizeof(sa.sun_path)) == -1)
+	if (now < rc->retry_at)
 		return -1;
-	rc->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	rc->fd = chan_connect(w->cf);
 	if (rc->fd == -1 ||
-	    connect(rc->fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
 	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, rc->fd, &e) == -1) {
 		if (rc->fd != -1)
 			close(rc->fd);
@@ -244,9 +232,9 @@ realm_event(struct worker *w, uint32_t events)
 {
 	struct realm_chan *rc = &w->realmd;
 	char data[16 * 1024];
-	struct rmsg_hdr h;
+	struct chan_msg m;
 	bool gone = false;
-	char *body;
+	const char *why;
 	int rc_take;
 
 	if ((events & EPOLLOUT) && chan_write(w) == -1)
@@ -260,27 +248,20 @@ realm_event(struct worker *w, uint32_t events)
 		if (n <= 0 || buf_append(&rc->in, data, (size_t)n) == -1)
 			gone = true;
 	}
-	while ((rc_take = rmsg_take(&rc->in, &h, &body)) == 1) {
-		cJSON *j = cJSON_Parse(body);
+	while ((rc_take = chan_take(&rc->in, CHAN_AT_ASKER, &m, &why)) == 1) {
 		struct conn *c;
 
-		free(body);
-		if (h.type != RM_RESULT || j == NULL) {
-			cJSON_Delete(j);
-			rc_take = -1;
-			break;
-		}
-		for (c = w->waiting; c != NULL && c->wait_req != h.req;
+		for (c = w->waiting; c != NULL && c->wait_req != m.h.req;
 		    c = c->wait_next)
 			;
 		if (c != NULL)
-			answer(c, j);
+			answer(c, m.json);
 		else
-			late_refusal(w, j);
-		cJSON_Delete(j);
+			late_refusal(w, m.json);
+		chan_msg_free(&m);
 	}
 	if (rc_take == -1) {
-		log_err("realmd sent a bad message; reconnecting");
+		log_err("realmd sent a bad message (%s); reconnecting", why);
 		gone = true;
 	}
 	if (gone)
@@ -317,7 +298,7 @@ realm_ask(struct request *rq, uint32_t type, cJSON *body, enum wait_for why,
 		return -1;
 	}
 	req = ++w->realmd.next_req;
-	if (rmsg_put_json(&w->realmd.out, type, req, body) == -1 ||
+	if (chan_put_json(&w->realmd.out, type, req, body) == -1 ||
 	    chan_write(w) == -1) {
 		chan_broken(w);
 		return -1;
@@ -343,7 +324,7 @@ realm_notify(struct worker *w, uint32_t realm, uint64_t msg)
 	cJSON_AddNumberToObject(o, "realm", realm);
 	cJSON_AddNumberToObject(o, "id", (double)msg);
 	cJSON_AddBoolToObject(o, "wait", false);
-	if (rmsg_put_json(&w->realmd.out, RM_SEND, 0, o) == -1 ||
+	if (chan_put_json(&w->realmd.out, CHAN_SEND, 0, o) == -1 ||
 	    chan_write(w) == -1)
 		chan_broken(w);
 }
@@ -387,17 +368,17 @@ realm_handoff(struct conn *c)
 		refuse_link(c, "realmd is not running");
 		return;
 	}
-	if (rmsg_put(&msg, RM_HANDOFF, 0, NULL, 0) == -1 ||
+	if (chan_put(&msg, CHAN_HANDOFF, 0, NULL, 0) == -1 ||
 	    buf_append(&msg, c->handoff, c->handoff_len) == -1 ||
 	    buf_append(&msg, "\n", 1) == -1 ||
 	    buf_append(&msg, buf_head(&c->in), buf_used(&c->in)) == -1 ||
-	    buf_used(&msg) - sizeof(struct rmsg_hdr) > RMSG_MAX) {
+	    buf_used(&msg) - sizeof(struct chan_hdr) > CHAN_MAX) {
 		buf_free(&msg);
 		refuse_link(c, "handshake too large");
 		return;
 	}
-	((struct rmsg_hdr *)(void *)buf_head(&msg))->len =
-	    (uint32_t)(buf_used(&msg) - sizeof(struct rmsg_hdr));
+	((struct chan_hdr *)(void *)buf_head(&msg))->len =
+	    (uint32_t)(buf_used(&msg) - sizeof(struct chan_hdr));
 	iov.iov_base = buf_head(&msg);
 	iov.iov_len = buf_used(&msg);
 	cm = CMSG_FIRSTHDR(&mh);
