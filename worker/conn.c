@@ -497,7 +497,7 @@ conn_event(struct conn *c, uint32_t events)
 	if (c->handoff != NULL) {
 		/* a realm link: what we owe goes out, the rest is realmd's */
 		(void)flush(c);
-		realm_handoff(c);
+		realmd_handoff(c);
 		return;
 	}
 	if (send_out(c) == -1 || !update_interest(c))
@@ -666,7 +666,7 @@ conn_close(struct conn *c)
 		}
 	}
 	watch_close(c);
-	realm_forget(c);
+	realmd_forget(c);
 	pw_forget(c);
 	ready_del(c);
 	idle_unlink(w, c);
