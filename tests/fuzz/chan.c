@@ -35,9 +35,16 @@ again(const struct chan_msg *m, enum chan_end at)
 	fuzz_assert(chan_take(&b, at, &m2, &why) == 1);
 	fuzz_assert(m2.h.type == m->h.type && m2.h.req == m->h.req);
 	fuzz_assert(buf_used(&b) == 0);
-	if (m->json != NULL)
-		fuzz_assert(cJSON_Compare(m->json, m2.json, true));
-	else
+	if (m->json != NULL) {
+		/* as text: cJSON_Compare takes a repeated key for the first */
+		char *t1 = cJSON_PrintUnformatted(m->json);
+		char *t2 = cJSON_PrintUnformatted(m2.json);
+		if (t1 == NULL || t2 == NULL)
+			abort();
+		fuzz_assert(strcmp(t1, t2) == 0);
+		cJSON_free(t1);
+		cJSON_free(t2);
+	} else
 		fuzz_assert(m2.h.len == m->h.len &&
 		    memcmp(m2.body, m->body, m->h.len) == 0);
 	chan_msg_free(&m2);
