@@ -6,7 +6,6 @@
  *	to realmd's socket (lib/chan.h).
  */
 #include <errno.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +164,31 @@ chan_msg_free(struct chan_msg *m)
 	cJSON_Delete(m->json);
 	m->body = NULL;
 	m->json = NULL;
+}
+
+/*
+ * chan_uint, chan_str, chan_bool - the value of a field chan_take() has
+ * checked (0, NULL or false for one the table does not promise and the
+ * message lacks)
+ */
+uint64_t
+chan_uint(const cJSON *obj, const char *key)
+{
+	uint64_t n;
+
+	return link_uint(obj, key, &n) ? n : 0;
+}
+
+const char *
+chan_str(const cJSON *obj, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+}
+
+bool
+chan_bool(const cJSON *obj, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
 }
 
 /* chan_socket_path - where realmd listens: state_dir/realmd.sock */

@@ -23,6 +23,7 @@
 #ifndef RC_CHAN_H
 #define RC_CHAN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <cJSON.h>
 
@@ -64,6 +65,11 @@ int	 chan_put_json(struct buf *, enum chan_type, uint64_t req, cJSON *);
 int	 chan_take(struct buf *, enum chan_end, struct chan_msg *,
 	    const char **why);
 void	 chan_msg_free(struct chan_msg *);
+
+/* A field of a taken message that its type needs: no check is left to do. */
+uint64_t chan_uint(const cJSON *, const char *key);
+const char *chan_str(const cJSON *, const char *key);
+bool	 chan_bool(const cJSON *, const char *key);
 int	 chan_socket_path(const struct config *, char *, size_t);
 int	 chan_connect(const struct config *);
 

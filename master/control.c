@@ -529,11 +529,11 @@ ask_start(struct ctl_conn *c, const char *id, const char *host, uint64_t port)
 static cJSON *
 ask_result(const struct ctl_ask *a, const cJSON *j)
 {
-	const char *msg = link_str(j, "message"), *peer = link_str(j, "peer");
-	const char *code = link_str(j, "code");
+	const char *msg = chan_str(j, "message"), *peer = chan_str(j, "peer");
+	const char *code = chan_str(j, "code");
 	cJSON *o;
 
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"))) {
+	if (chan_bool(j, "ok")) {
 		o = reply_ok(msg != NULL ? msg : "added");
 		cJSON_AddStringToObject(o, "realm", a->id);
 		cJSON_AddStringToObject(o, "peer", peer != NULL ? peer : "");

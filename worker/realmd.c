@@ -128,12 +128,11 @@ default_message(cJSON *o)
 static void
 answer_waiting(struct conn *c, const cJSON *body)
 {
-	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(body, "ok");
 	struct buf reply = { 0 };
 	const cJSON *it;
 
 	unlink_waiting(c);
-	if (body != NULL && !cJSON_IsTrue(ok)) {
+	if (body != NULL && !chan_bool(body, "ok")) {
 		enum rc_code code = code_parse(cJSON_GetStringValue(
 		    cJSON_GetObjectItemCaseSensitive(body, "code")));
 		reply_error(&reply, code == E_COUNT ? E_INTERNAL : code,

@@ -224,6 +224,36 @@ test_bad_header(void **state)
 	buf_free(&b);
 }
 
+/* the accessors read what the table promised */
+static void
+test_accessors(void **state)
+{
+	struct buf b = { 0 };
+	struct chan_msg m;
+	const char *why;
+
+	(void)state;
+	put_text(&b, CHAN_ADDREALM, 1, "{\"id\":\"b\",\"host\":\"h\","
+	    "\"port\":7000}");
+	assert_int_equal(chan_take(&b, CHAN_AT_REALMD, &m, &why), 1);
+	assert_string_equal(chan_str(m.json, "id"), "b");
+	assert_string_equal(chan_str(m.json, "host"), "h");
+	assert_int_equal(chan_uint(m.json, "port"), 7000);
+	/* what the type does not promise may be missing */
+	assert_null(chan_str(m.json, "peer"));
+	assert_int_equal(chan_uint(m.json, "realm"), 0);
+	assert_false(chan_bool(m.json, "wait"));
+	chan_msg_free(&m);
+	put_text(&b, CHAN_SEND, 2, "{\"realm\":4,\"id\":9007199254740992,"
+	    "\"wait\":true}");
+	assert_int_equal(chan_take(&b, CHAN_AT_REALMD, &m, &why), 1);
+	assert_int_equal(chan_uint(m.json, "realm"), 4);
+	assert_int_equal(chan_uint(m.json, "id"), 9007199254740992ull);
+	assert_true(chan_bool(m.json, "wait"));
+	chan_msg_free(&m);
+	buf_free(&b);
+}
+
 static void
 test_socket_path(void **state)
 {
@@ -254,6 +284,7 @@ main(void)
 		cmocka_unit_test(test_direction),
 		cmocka_unit_test(test_fields),
 		cmocka_unit_test(test_bad_header),
+		cmocka_unit_test(test_accessors),
 		cmocka_unit_test(test_socket_path),
 	};
 
