@@ -65,7 +65,7 @@ OPS_TESTS = $(wildcard tests/ops/*.sh)
 # Fuzz harnesses (tests/fuzz/NAME.c).  make fuzz links them with libFuzzer
 # (clang); make test links them with tests/fuzz/replay.c and the ordinary
 # compiler, to replay their seed corpora and crash regressions.
-FUZZ_NAMES   = command link base64 filename config
+FUZZ_NAMES   = command link base64 filename config chan
 FUZZ_OUT     = build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SAN     = -fsanitize=address,undefined -fno-sanitize-recover=undefined

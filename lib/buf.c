@@ -2,8 +2,10 @@
  * NAME
  *	buf - growable byte buffer with a consumed prefix
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "lib/buf.h"
 
@@ -76,4 +78,37 @@ buf_free(struct buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->off = b->len = b->cap = 0;
+}
+
+/*
+ * buf_send - send what b holds to the socket fd without blocking, and
+ * consume what it took.  0 when b is empty or the socket is full (b
+ * still holds bytes: wait until it is writable), -1 on any other error
+ * (errno set; what was sent before it is consumed all the same).  If
+ * sent is not NULL, *sent is the number of bytes written.  A peer that
+ * hung up is an error, never a SIGPIPE.  Whatever made the bytes (a
+ * reply, a channel message, TLS records) is the caller's: this only
+ * writes them, one send() per chunk the socket takes.
+ */
+int
+buf_send(struct buf *b, int fd, size_t *sent)
+{
+	size_t total = 0;
+	int rc = 0;
+
+	while (buf_used(b) > 0) {
+		ssize_t n = send(fd, buf_head(b), buf_used(b),
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			rc = errno == EAGAIN ? 0 : -1;
+			break;
+		}
+		buf_consume(b, (size_t)n);
+		total += (size_t)n;
+	}
+	if (sent != NULL)
+		*sent = total;
+	return rc;
 }

@@ -5,6 +5,7 @@
  *	Bytes live in data[off, len).  Appends grow the allocation; consuming
  *	moves off, and the dead prefix is reclaimed on the next append.
  *	An empty buffer may hold no allocation at all (idle connections).
+ *	buf_send() writes what one holds to a non-blocking socket.
  */
 #ifndef RC_BUF_H
 #define RC_BUF_H
@@ -28,5 +29,6 @@ int	buf_append(struct buf *, const void *, size_t);
 void	buf_consume(struct buf *, size_t);
 void	buf_reset(struct buf *);
 void	buf_free(struct buf *);
+int	buf_send(struct buf *, int fd, size_t *sent);
 
 #endif

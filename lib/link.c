@@ -1,8 +1,7 @@
 /*
  * NAME
- *	link - the realm link protocol and the worker-realmd channel
+ *	link - the realm link protocol
  */
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -316,69 +315,4 @@ link_send(struct buf *b, cJSON *o)
 		rc = 0;
 	cJSON_free(text);
 	return rc;
-}
-
-/* rmsg_put - append one channel message to b */
-int
-rmsg_put(struct buf *b, uint32_t type, uint64_t req, const char *body,
-    size_t len)
-{
-	struct rmsg_hdr h = { .type = type, .len = (uint32_t)len, .req = req };
-
-	if (len > RMSG_MAX) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	if (buf_append(b, &h, sizeof(h)) == -1)
-		return -1;
-	return len > 0 ? buf_append(b, body, len) : 0;
-}
-
-/* rmsg_put_json - append a message whose body is o, and free o */
-int
-rmsg_put_json(struct buf *b, uint32_t type, uint64_t req, cJSON *o)
-{
-	char *text = cJSON_PrintUnformatted(o);
-	int rc = -1;
-
-	cJSON_Delete(o);
-	if (text != NULL)
-		rc = rmsg_put(b, type, req, text, strlen(text));
-	cJSON_free(text);
-	return rc;
-}
-
-/*
- * rmsg_take - the first whole message of b: 1 with *h and *body (a
- * malloc'd, NUL-terminated copy), 0 if it is not all there yet, -1 if
- * it cannot be a message (bad type or length: the channel is broken).
- */
-int
-rmsg_take(struct buf *b, struct rmsg_hdr *h, char **body)
-{
-	*body = NULL;
-	if (buf_used(b) < sizeof(*h))
-		return 0;
-	memcpy(h, buf_head(b), sizeof(*h));
-	if (h->type == 0 || h->type >= RM_TYPES || h->len > RMSG_MAX) {
-		errno = EPROTO;
-		return -1;
-	}
-	if (buf_used(b) < sizeof(*h) + h->len)
-		return 0;
-	if ((*body = malloc((size_t)h->len + 1)) == NULL)
-		return -1;
-	memcpy(*body, buf_head(b) + sizeof(*h), h->len);
-	(*body)[h->len] = '\0';
-	buf_consume(b, sizeof(*h) + h->len);
-	return 1;
-}
-
-/* rmsg_socket_path - where realmd listens: state_dir/realmd.sock */
-int
-rmsg_socket_path(const struct config *cf, char *out, size_t size)
-{
-	int n = snprintf(out, size, "%s/realmd.sock", cf->state_dir);
-
-	return n < 0 || (size_t)n >= size ? -1 : 0;
 }

@@ -1,16 +1,12 @@
 /*
  * NAME
- *	link - the realm link protocol and the worker-realmd channel
+ *	link - the realm link protocol
  * DESCRIPTION
  *	Realm links carry one JSON object per line (docs/PROTOCOL.md, "The
  *	link protocol"), inside TLS after the dialer's first line.  link_parse() checks a line completely -- an
  *	object, a known type, every field that type needs with its JSON
  *	type -- so that realmd only ever acts on frames that are whole.
- *
- *	Workers and realmd exchange typed messages over a UNIX stream
- *	socket: a fixed header (type, body length, request number) and a
- *	JSON body of at most RMSG_MAX bytes.  rmsg_take() frames them out
- *	of a buffer and refuses a bad type or length.
+ *	(The channel between workers and realmd is lib/chan.h.)
  */
 #ifndef RC_LINK_H
 #define RC_LINK_H
@@ -21,7 +17,6 @@
 #include <cJSON.h>
 
 #include "lib/buf.h"
-#include "lib/config.h"
 
 #define LINK_VERSION	2	/* 2: TLS after the hello, proofs bound to it */
 #define LINK_COMMAND	"realmlink"	/* first word of a dialer's first line */
@@ -61,31 +56,5 @@ bool	 link_proof_ok(const char *secret, const char *label, const char *n1,
 	    const char *n2, const char *dialer, const char *acceptor,
 	    const char *binding, const char *given);
 int	 link_send(struct buf *, cJSON *);
-
-/* The worker-realmd channel. */
-#define RMSG_MAX	(8u << 20)
-
-enum rmsg_type {
-	RM_HANDOFF = 1,		/* w->r: a dialer's connection (fd), body = bytes read */
-	RM_SEND,		/* w->r: message queued; {"realm","id","from","wait"} */
-	RM_ADDREALM,		/* w->r: {"id","host","port"} */
-	RM_PING,		/* w->r: {"realm"} */
-	RM_JOIN,		/* w->r: {"realm","from","from_name","group","password"} */
-	RM_HISTORY,		/* w->r: {"realm","from","group"} */
-	RM_RESULT,		/* r->w: {"ok", "code", "message", fields of the reply} */
-	RM_TYPES
-};
-
-struct rmsg_hdr {
-	uint32_t	type;		/* enum rmsg_type */
-	uint32_t	len;		/* body bytes */
-	uint64_t	req;		/* the asker's number for the request */
-};
-
-int	 rmsg_put(struct buf *, uint32_t type, uint64_t req, const char *body,
-	    size_t len);
-int	 rmsg_put_json(struct buf *, uint32_t type, uint64_t req, cJSON *);
-int	 rmsg_take(struct buf *, struct rmsg_hdr *, char **body);
-int	 rmsg_socket_path(const struct config *, char *, size_t);
 
 #endif

@@ -19,8 +19,9 @@
  *	realmctl can tell when the daemon is gone.
  *
  *	"add_realm" needs the peer, which may take its time: the request
- *	goes to realmd over its socket (lib/link.h, RM_ADDREALM) and the
- *	client waits, without holding up the loop, until realmd's RM_RESULT
+ *	goes to realmd over its socket (lib/chan.h, CHAN_ADDREALM, numbered
+ *	as any asker numbers its requests) and the client waits, without
+ *	holding up the loop, until realmd's CHAN_RESULT for that number
  *	comes back or CTL_TIMEOUT_MS runs out; then it has CTL_TIMEOUT_MS
  *	again to take its reply.
  */
@@ -35,6 +36,7 @@
 #include <sys/un.h>
 
 #include "lib/ascii.h"
+#include "lib/chan.h"
 #include "lib/ctl.h"
 #include "lib/link.h"
 #include "lib/log.h"
@@ -49,7 +51,6 @@ _Static_assert(2 + 2 * CTL_CONNS <= CONTROL_POLLFDS,
     "CONTROL_POLLFDS too small");
 _Static_assert(CTL_HOST_LEN == HOST_LEN, "CTL_HOST_LEN is not HOST_LEN");
 
-#define ASK_REQ		1		/* our number for the one request */
 #define ASK_IN_MAX	(64 << 10)	/* bytes of realmd's answer */
 
 enum { SOCK_RW, SOCK_RO, SOCK_COUNT };
@@ -57,6 +58,7 @@ enum { SOCK_RW, SOCK_RO, SOCK_COUNT };
 /* A request of a client that waits on realmd. */
 struct ctl_ask {
 	int		 fd;		/* to realmd's socket */
+	uint64_t	 req;		/* our number for the request */
 	char		 id[NAME_LEN + 1];	/* the link asked for */
 	struct buf	 out;		/* what realmd has not taken yet */
 	struct buf	 in;		/* what realmd said, until whole */
@@ -69,9 +71,7 @@ struct ctl_conn {
 	uid_t		 uid;		/* of the peer */
 	size_t		 inlen;		/* bytes of in */
 	char		 in[CTL_REQUEST_MAX];
-	char		*out;		/* the reply and its LF, once made */
-	size_t		 outlen;
-	size_t		 outoff;	/* bytes of out written */
+	struct buf	 out;		/* the reply and its LF, once made */
 	uint64_t	 deadline;	/* now_msec() by which it is done */
 	struct ctl_ask	*ask;		/* waiting on realmd, or NULL */
 };
@@ -81,6 +81,7 @@ static struct {
 	int		 fd[SOCK_COUNT];	/* listening, -1 if none */
 	char		 path[SOCK_COUNT][PATH_MAX];
 	struct ctl_conn	 conns[CTL_CONNS];
+	uint64_t	 next_req;		/* numbers requests to realmd */
 } ctl;
 
 typedef cJSON *ctl_handler(struct ctl_conn *, const cJSON *req);
@@ -226,7 +227,7 @@ conn_close(struct ctl_conn *c)
 {
 	ask_end(c);
 	close(c->fd);
-	free(c->out);
+	buf_free(&c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
@@ -297,7 +298,7 @@ control_pollfds(struct pollfd *pfd, int max)
 			continue;
 		/* while realmd answers, the client is watched for a hang-up */
 		pfd[n++] = (struct pollfd){ c->fd, c->ask != NULL ? 0 :
-		    c->out != NULL ? POLLOUT : POLLIN, 0 };
+		    buf_used(&c->out) > 0 ? POLLOUT : POLLIN, 0 };
 		if (c->ask != NULL && n < max)
 			pfd[n++] = (struct pollfd){ c->ask->fd,
 			    buf_used(&c->ask->out) > 0 ? POLLOUT : POLLIN, 0 };
@@ -416,39 +417,31 @@ set_reply(struct ctl_conn *c, cJSON *reply)
 		    "\"reply too large or out of memory\"}");
 		len = text ? strlen(text) : 0;
 	}
-	if (text == NULL || (c->out = realloc(text, len + 1)) == NULL) {
+	buf_reset(&c->out);
+	if (text == NULL || buf_append(&c->out, text, len) == -1 ||
+	    buf_append(&c->out, "\n", 1) == -1) {
 		cJSON_free(text);
 		conn_close(c);
 		return;
 	}
-	c->out[len] = '\n';
-	c->outlen = len + 1;
-	c->outoff = 0;
+	cJSON_free(text);
 }
 
 /* conn_write - send what the socket takes; done: close, or hold for stop */
 static void
 conn_write(struct ctl_conn *c)
 {
-	while (c->outoff < c->outlen) {
-		ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			conn_close(c);
-			return;
-		}
-		c->outoff += (size_t)n;
+	if (buf_send(&c->out, c->fd, NULL) == -1) {
+		conn_close(c);
+		return;
 	}
+	if (buf_used(&c->out) > 0)
+		return;			/* the rest when the socket takes it */
 	if (!c->held) {
 		conn_close(c);
 		return;
 	}
-	free(c->out);
-	c->out = NULL;
+	buf_free(&c->out);
 }
 
 /* conn_read - gather the request line; answer it once it is whole */
@@ -473,7 +466,7 @@ conn_read(struct ctl_conn *c)
 	} else if (c->inlen == sizeof(c->in))
 		set_reply(c, error("request longer than %d bytes",
 		    CTL_REQUEST_MAX));
-	if (c->fd != -1 && c->out != NULL)
+	if (c->fd != -1 && buf_used(&c->out) > 0)
 		conn_write(c);
 }
 
@@ -500,32 +493,29 @@ ask_of(int fd)
 /* Requests that wait on realmd                                     */
 /* ---------------------------------------------------------------- */
 
-/* ask_start - send RM_ADDREALM to realmd; NULL: the client waits */
+/* ask_start - send CHAN_ADDREALM to realmd; NULL: the client waits */
 static cJSON *
 ask_start(struct ctl_conn *c, const char *id, const char *host, uint64_t port)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct ctl_ask *a;
 	cJSON *o;
 	int e;
 
-	if (rmsg_socket_path(master_config(), sun.sun_path,
-	    sizeof(sun.sun_path)) == -1)
-		return error("the path of realmd's socket is too long");
 	if ((c->ask = a = calloc(1, sizeof(*a))) == NULL)
 		return error("out of memory");
 	a->fd = -1;
+	a->req = ++ctl.next_req;
 	snprintf(a->id, sizeof(a->id), "%s", id);
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "id", id);
 	cJSON_AddStringToObject(o, "host", host);
 	cJSON_AddNumberToObject(o, "port", (double)port);
-	if (rmsg_put_json(&a->out, RM_ADDREALM, ASK_REQ, o) == -1 ||
-	    (a->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	    0)) == -1 ||
-	    connect(a->fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+	if (chan_put_json(&a->out, CHAN_ADDREALM, a->req, o) == -1 ||
+	    (a->fd = chan_connect(master_config())) == -1) {
 		e = errno;
 		ask_end(c);
+		if (e == ENAMETOOLONG)
+			return error("the path of realmd's socket is too long");
 		if (e == ENOENT || e == ECONNREFUSED)
 			return error("realmd is not running: cannot add realm %s",
 			    id);
@@ -535,21 +525,15 @@ ask_start(struct ctl_conn *c, const char *id, const char *host, uint64_t port)
 	return NULL;
 }
 
-/* ask_result - the reply to add_realm, from the body of realmd's RM_RESULT */
+/* ask_result - the reply to add_realm, from realmd's CHAN_RESULT */
 static cJSON *
-ask_result(const struct ctl_ask *a, const char *body)
+ask_result(const struct ctl_ask *a, const cJSON *j)
 {
-	cJSON *j = cJSON_Parse(body), *o;
-	const char *msg, *peer, *code;
+	const char *msg = chan_str(j, "message"), *peer = chan_str(j, "peer");
+	const char *code = chan_str(j, "code");
+	cJSON *o;
 
-	if (!cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		return error("realmd sent a malformed answer");
-	}
-	msg = link_str(j, "message");
-	peer = link_str(j, "peer");
-	code = link_str(j, "code");
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "ok"))) {
+	if (chan_bool(j, "ok")) {
 		o = reply_ok(msg != NULL ? msg : "added");
 		cJSON_AddStringToObject(o, "realm", a->id);
 		cJSON_AddStringToObject(o, "peer", peer != NULL ? peer : "");
@@ -559,7 +543,6 @@ ask_result(const struct ctl_ask *a, const char *body)
 		cJSON_AddStringToObject(o, "code", code != NULL ? code :
 		    "INTERNAL");
 	}
-	cJSON_Delete(j);
 	return o;
 }
 
@@ -570,7 +553,7 @@ ask_finish(struct ctl_conn *c, cJSON *reply)
 	ask_end(c);
 	c->deadline = now_msec() + CTL_TIMEOUT_MS;
 	set_reply(c, reply);
-	if (c->fd != -1 && c->out != NULL)
+	if (c->fd != -1 && buf_used(&c->out) > 0)
 		conn_write(c);
 }
 
@@ -578,18 +561,7 @@ ask_finish(struct ctl_conn *c, cJSON *reply)
 static int
 ask_flush(struct ctl_ask *a)
 {
-	while (buf_used(&a->out) > 0) {
-		ssize_t n = send(a->fd, buf_head(&a->out), buf_used(&a->out),
-		    MSG_NOSIGNAL);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return 0;
-		if (n == -1)
-			return -1;
-		buf_consume(&a->out, (size_t)n);
-	}
-	return 0;
+	return buf_send(&a->out, a->fd, NULL);
 }
 
 /* ask_read - take what realmd wrote; -1 if it hung up or says too much */
@@ -615,21 +587,21 @@ static void
 ask_event(struct ctl_conn *c)
 {
 	struct ctl_ask *a = c->ask;
-	struct rmsg_hdr h;
-	char *body;
+	struct chan_msg m;
+	const char *why;
 	bool gone;
 	int rc;
 
 	/* an answer that came whole before the hang-up still counts */
 	gone = ask_flush(a) == -1 || ask_read(a) == -1;
-	while ((rc = rmsg_take(&a->in, &h, &body)) == 1) {
-		if (h.type == RM_RESULT && h.req == ASK_REQ) {
-			cJSON *reply = ask_result(a, body);
-			free(body);
+	while ((rc = chan_take(&a->in, CHAN_AT_ASKER, &m, &why)) == 1) {
+		if (m.h.req == a->req) {
+			cJSON *reply = ask_result(a, m.json);
+			chan_msg_free(&m);
 			ask_finish(c, reply);
 			return;
 		}
-		free(body);
+		chan_msg_free(&m);
 	}
 	if (rc == -1)
 		ask_finish(c, error("realmd sent a malformed answer"));
@@ -675,7 +647,7 @@ control_dispatch(const struct pollfd *pfd, int n)
 				ask_event(c);
 		} else if (c->ask != NULL)
 			conn_close(c);		/* hung up while realmd works */
-		else if (c->out != NULL)
+		else if (buf_used(&c->out) > 0)
 			conn_write(c);
 		else
 			conn_read(c);

@@ -40,7 +40,7 @@
 #include <bsd/libutil.h>
 #include <bsd/unistd.h>
 
-#include "lib/link.h"
+#include "lib/chan.h"
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/version.h"
@@ -721,7 +721,7 @@ shutdown_master(void)
 	if (m.rfd != -1) {
 		char path[PATH_MAX];
 		close(m.rfd);
-		if (rmsg_socket_path(&m.cf, path, sizeof(path)) == 0)
+		if (chan_socket_path(&m.cf, path, sizeof(path)) == 0)
 			unlink(path);
 	}
 	state_close(&m.st);

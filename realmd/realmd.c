@@ -5,12 +5,13 @@
  *	Forked and supervised by the master like a worker, with the state
  *	mapped.  Workers connect to its UNIX socket (state_dir/realmd.sock,
  *	made and kept by the master, so that it outlives any one realmd)
- *	and send typed messages (lib/link.h): a connection that opened with
+ *	and send typed messages (lib/chan.h): a connection that opened with
  *	the realm handshake (its descriptor passed with SCM_RIGHTS), a
  *	message queued for a link, addrealm, and the round trips (ping,
- *	join, history).  Each is answered with one RM_RESULT carrying the
+ *	join, history).  Each is answered with one CHAN_RESULT carrying the
  *	worker's request number.  A peer is accepted on the socket only if
- *	its credentials name a live worker or the master of this state.
+ *	its credentials name a live worker or the master of this state; a
+ *	message is acted on only once chan_take() has checked it whole.
  *
  *	The loop wakes at least every TICK_MS for the timers: requests
  *	that waited too long, handshakes that took too long, links to dial
@@ -83,16 +84,8 @@ chan_flush(struct chan *c)
 	struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
 
 	c->dirty = false;
-	while (buf_used(&c->out) > 0) {
-		ssize_t n = send(c->fd, buf_head(&c->out), buf_used(&c->out),
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		buf_consume(&c->out, (size_t)n);
-	}
+	/* an error is not handled here: reading finds the worker gone */
+	(void)buf_send(&c->out, c->fd, NULL);
 	if (buf_used(&c->out) > 0)
 		e.events |= EPOLLOUT;
 	else
@@ -119,7 +112,7 @@ realmd_result(struct chan *c, uint64_t req, cJSON *o)
 		cJSON_Delete(o);
 		return;
 	}
-	if (rmsg_put_json(&c->out, RM_RESULT, req, o) == -1)
+	if (chan_put_json(&c->out, CHAN_RESULT, req, o) == -1)
 		log_err("realmd: result: %m");
 	c->dirty = true;	/* written at the end of this round (flush_dirty) */
 }
@@ -327,44 +320,39 @@ take_fd(struct chan *c)
 	return fd;
 }
 
-/* dispatch - one message from a worker; -1 if the channel is broken */
+/*
+ * dispatch - one message from a worker, checked whole by chan_take();
+ * -1 if the channel is broken
+ */
 static int
-dispatch(struct chan *c, const struct rmsg_hdr *h, const char *body)
+dispatch(struct chan *c, const struct chan_msg *m)
 {
-	cJSON *j = NULL;
 	int fd;
 
-	if (h->type == RM_HANDOFF) {
+	switch (m->h.type) {
+	case CHAN_HANDOFF:
 		if ((fd = take_fd(c)) == -1)
 			return -1;
-		peer_accept(fd, body, h->len);
-		return 0;
-	}
-	if (h->type == RM_RESULT || (j = cJSON_Parse(body)) == NULL ||
-	    !cJSON_IsObject(j)) {
-		cJSON_Delete(j);
-		return -1;
-	}
-	switch (h->type) {
-	case RM_SEND:
-		peer_send(c, h->req, j);
+		peer_accept(fd, m->body, m->h.len);
 		break;
-	case RM_ADDREALM:
-		peer_addrealm(c, h->req, j);
+	case CHAN_SEND:
+		peer_send(c, m->h.req, m->json);
+		break;
+	case CHAN_ADDREALM:
+		peer_addrealm(c, m->h.req, m->json);
 		break;
 	default:
-		peer_request(c, h->req, h->type, j);
+		peer_request(c, m->h.req, m->h.type, m->json);
 		break;
 	}
-	cJSON_Delete(j);
 	return 0;
 }
 
 static void
 chan_event(struct chan *c, uint32_t events)
 {
-	struct rmsg_hdr h;
-	char *body;
+	struct chan_msg m;
+	const char *why = "a handoff without its descriptor";
 	int rc;
 
 	if (events & EPOLLOUT)
@@ -373,22 +361,22 @@ chan_event(struct chan *c, uint32_t events)
 		return;
 	if (chan_read(c) == -1) {
 		/* answer what is complete, then let the worker go */
-		while (rmsg_take(&c->in, &h, &body) == 1) {
-			(void)dispatch(c, &h, body);
-			free(body);
+		while (chan_take(&c->in, CHAN_AT_REALMD, &m, &why) == 1) {
+			(void)dispatch(c, &m);
+			chan_msg_free(&m);
 		}
 		chan_close(c);
 		return;
 	}
-	while ((rc = rmsg_take(&c->in, &h, &body)) == 1) {
-		rc = dispatch(c, &h, body);
-		free(body);
+	while ((rc = chan_take(&c->in, CHAN_AT_REALMD, &m, &why)) == 1) {
+		rc = dispatch(c, &m);
+		chan_msg_free(&m);
 		if (rc == -1)
 			break;
 	}
 	if (rc == -1) {
-		log_warn("realmd: bad message from worker %d; dropped it",
-		    (int)c->pid);
+		log_warn("realmd: bad message from worker %d (%s); dropped it",
+		    (int)c->pid, why);
 		chan_close(c);
 	}
 }
@@ -406,7 +394,7 @@ realmd_listen(const struct config *cf, char *err, size_t errlen)
 	mode_t old;
 	int fd;
 
-	if (rmsg_socket_path(cf, sa.sun_path, sizeof(sa.sun_path)) == -1) {
+	if (chan_socket_path(cf, sa.sun_path, sizeof(sa.sun_path)) == -1) {
 		snprintf(err, errlen, "state_dir %s is too long for realmd's socket",
 		    cf->state_dir);
 		return -1;

@@ -17,6 +17,7 @@
 #include <sys/types.h>
 
 #include "lib/buf.h"
+#include "lib/chan.h"
 #include "lib/config.h"
 #include "lib/link.h"
 #include "lib/proc.h"

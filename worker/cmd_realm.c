@@ -4,7 +4,7 @@
  * DESCRIPTION
  *	A realm send is stored in the link's outbox (one transaction)
  *	before anything is said to the client; then, if the link is up, the
- *	reply waits for the peer's verdict through realmd (realm.c), else it
+ *	reply waits for the peer's verdict through realmd (realmd.c), else it
  *	says "queued".  Everything that needs the peer itself (addrealm,
  *	ackrealm, joingrouprealm, inboxgrouprealm) is a round trip through
  *	realmd.  Messages that arrived over a link are read with inboxrealm.
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <bsd/string.h>
 
+#include "lib/chan.h"
 #include "lib/filedata.h"
 #include "lib/link.h"
 #include "lib/log.h"
@@ -59,7 +60,7 @@ cmd_addrealm(struct request *rq)
 	cJSON_AddStringToObject(o, "id", name);
 	cJSON_AddStringToObject(o, "host", host);
 	cJSON_AddNumberToObject(o, "port", (double)p);
-	if (realm_ask(rq, RM_ADDREALM, o, WAIT_ASK, 0) == -1)
+	if (realmd_ask(rq, CHAN_ADDREALM, o, WAIT_ASK, 0) == -1)
 		reply_error(rq->out, E_REALM_UNREACHABLE,
 		    "Realm Unreachable: realmd is not running");
 }
@@ -80,12 +81,12 @@ cmd_listrealm(struct request *rq)
 	reply_finish(rq->out, o);
 }
 
-/* ask_peer - a round trip to link r; the reply comes from realm.c */
+/* ask_peer - a round trip to link r; the reply comes from realmd.c */
 static void
 ask_peer(struct request *rq, uint32_t type, uint32_t r, cJSON *o)
 {
 	cJSON_AddNumberToObject(o, "realm", r);
-	if (realm_ask(rq, type, o, WAIT_ASK, 0) == -1)
+	if (realmd_ask(rq, type, o, WAIT_ASK, 0) == -1)
 		reply_error(rq->out, E_REALM_UNREACHABLE,
 		    "Realm Unreachable: realmd is not running");
 }
@@ -113,7 +114,7 @@ cmd_ackrealm(struct request *rq)
 	else if (r == 0)
 		reply_error(rq->out, E_NO_REALM, NULL);
 	else
-		ask_peer(rq, RM_PING, r, cJSON_CreateObject());
+		ask_peer(rq, CHAN_PING, r, cJSON_CreateObject());
 }
 
 /* member_here - the user is in a group of this name here (seed 001) */
@@ -180,7 +181,7 @@ cmd_joingrouprealm(struct request *rq)
 	add_sender(rq, o);
 	cJSON_AddStringToObject(o, "group", group);
 	json_add_text(o, "password", pw, strlen(pw));
-	ask_peer(rq, RM_JOIN, r, o);
+	ask_peer(rq, CHAN_JOIN, r, o);
 }
 
 /* cmd_inboxgrouprealm - inboxgrouprealm <id> <group>: its history there */
@@ -198,7 +199,7 @@ cmd_inboxgrouprealm(struct request *rq)
 	cJSON_AddStringToObject(o, "group", group);
 	if (member_here(rq, group, strlen(group)))
 		cJSON_AddStringToObject(o, "member", "yes");
-	ask_peer(rq, RM_HISTORY, r, o);
+	ask_peer(rq, CHAN_HISTORY, r, o);
 }
 
 /* queue_refused - the reply to a realm send that could not be queued */
@@ -295,10 +296,10 @@ queue_send(struct request *rq, uint32_t r, const struct word *to,
 		cJSON_AddNumberToObject(o, "realm", r);
 		cJSON_AddNumberToObject(o, "id", (double)id);
 		cJSON_AddBoolToObject(o, "wait", true);
-		if (realm_ask(rq, RM_SEND, o, WAIT_SEND, id) == 0)
+		if (realmd_ask(rq, CHAN_SEND, o, WAIT_SEND, id) == 0)
 			return;
 	} else
-		realm_notify(rq->w, r, id);
+		realmd_notify(rq->w, r, id);
 	o = reply_ok("Message Sent");
 	cJSON_AddNumberToObject(o, "id", (double)id);
 	cJSON_AddStringToObject(o, "realm", rq->c->wait_realm);

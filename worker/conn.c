@@ -291,19 +291,15 @@ finish_pending(struct conn *c)
 static int
 write_buf(struct conn *c, struct buf *b)
 {
-	while (buf_used(b) > 0) {
-		ssize_t n = send(c->fd, buf_head(b), buf_used(b), MSG_NOSIGNAL);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return errno == EAGAIN ? 0 : -1;
-		}
-		buf_consume(b, (size_t)n);
+	size_t n;
+	int rc = buf_send(b, c->fd, &n);
+
+	if (n > 0) {
 		c->written += (uint64_t)n;
 		__atomic_fetch_add(&c->w->me->bytes_out, (uint64_t)n,
 		    __ATOMIC_RELAXED);
 	}
-	return 0;
+	return rc;
 }
 
 /* send_replies - the waiting bytes first, then this round's scratch */
@@ -504,7 +500,7 @@ conn_event(struct conn *c, uint32_t events)
 	if (c->handoff != NULL) {
 		/* a realm link: what we owe goes out, the rest is realmd's */
 		(void)send_replies(c);
-		realm_handoff(c);
+		realmd_handoff(c);
 		return;
 	}
 	if (send_out(c) == -1 || !update_interest(c))
@@ -674,7 +670,7 @@ conn_close(struct conn *c)
 		}
 	}
 	watch_close(c);
-	realm_forget(c);
+	realmd_forget(c);
 	pw_forget(c);
 	lines_ready_del(c);
 	idle_unlink(w, c);

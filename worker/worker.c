@@ -99,8 +99,8 @@ worker_loop(struct worker *w)
 				conn_accept(w);
 			else if (ev[i].data.ptr == &signal_mark)
 				drain_signals(w);
-			else if (ev[i].data.ptr == &realm_chan_mark)
-				realm_event(w, ev[i].events);
+			else if (ev[i].data.ptr == &realmd_mark)
+				realmd_event(w, ev[i].events);
 			else if (ev[i].data.ptr == &watch_mark)
 				watch_wakeup(w);
 			else if (ev[i].data.ptr == &pwpool_mark)
@@ -115,7 +115,7 @@ worker_loop(struct worker *w)
 		if (now >= next_tick) {
 			next_tick = now + TICK_MS;
 			conn_expire_idle(w, now);
-			realm_tick(w, now);
+			realmd_tick(w, now);
 			if (getppid() != w->st->procs[0].pid)
 				begin_stop(w);
 		}
@@ -162,7 +162,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
 	pwpool_stop();
-	realm_close(&w);
+	realmd_close(&w);
 	watch_forget_all(&w);
 	free(w.msg_idx);
 	buf_free(&w.scratch);

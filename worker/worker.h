@@ -206,17 +206,17 @@ void	pw_job_free(struct pw_job *);
 void	pw_submit(struct request *, struct pw_job *);
 void	pw_forget(struct conn *);
 
-/* realm.c */
-extern char realm_chan_mark;	/* epoll data of the channel to realmd */
+/* realmd.c */
+extern char realmd_mark;	/* epoll data of the channel to realmd */
 extern char listen_mark;	/* epoll data of the listening socket (conn.c) */
-int	realm_ask(struct request *, uint32_t type, cJSON *, enum wait_for,
+int	realmd_ask(struct request *, uint32_t type, cJSON *, enum wait_for,
 	    uint64_t msg);
-void	realm_notify(struct worker *, uint32_t realm, uint64_t msg);
-void	realm_event(struct worker *, uint32_t events);
-void	realm_tick(struct worker *, uint64_t now);
-void	realm_forget(struct conn *);
-void	realm_handoff(struct conn *);
-void	realm_close(struct worker *);
+void	realmd_notify(struct worker *, uint32_t realm, uint64_t msg);
+void	realmd_event(struct worker *, uint32_t events);
+void	realmd_tick(struct worker *, uint64_t now);
+void	realmd_forget(struct conn *);
+void	realmd_handoff(struct conn *);
+void	realmd_close(struct worker *);
 
 /* command.c */
 void	command_init(void);

@@ -1,7 +1,7 @@
 /*
  * NAME
- *	unit_link - the realm link frame parser, handshake proofs and the
- *	worker-realmd channel framing (lib/link.c)
+ *	unit_link - the realm link frame parser and handshake proofs
+ *	(lib/link.c)
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -217,44 +217,6 @@ test_known_hmac(void **state)
 	    "417ae23d492e5efccab79c93a16a16794da44c3b12b235b7e5451b1f86aaa248");
 }
 
-static void
-test_channel_framing(void **state)
-{
-	struct buf b = { 0 };
-	struct rmsg_hdr h;
-	char *body;
-
-	(void)state;
-	assert_int_equal(rmsg_put(&b, RM_SEND, 7, "{\"a\":1}", 7), 0);
-	assert_int_equal(rmsg_put(&b, RM_RESULT, 8, "{}", 2), 0);
-	/* a partial message is not taken */
-	struct buf part = { 0 };
-	buf_append(&part, buf_head(&b), sizeof(h) + 3);
-	assert_int_equal(rmsg_take(&part, &h, &body), 0);
-	buf_free(&part);
-	assert_int_equal(rmsg_take(&b, &h, &body), 1);
-	assert_int_equal(h.type, RM_SEND);
-	assert_int_equal(h.req, 7);
-	assert_string_equal(body, "{\"a\":1}");
-	free(body);
-	assert_int_equal(rmsg_take(&b, &h, &body), 1);
-	assert_int_equal(h.type, RM_RESULT);
-	free(body);
-	assert_int_equal(rmsg_take(&b, &h, &body), 0);
-	/* a bad type or an oversized length breaks the channel */
-	struct rmsg_hdr bad = { .type = 99, .len = 1 };
-	buf_append(&b, &bad, sizeof(bad));
-	assert_int_equal(rmsg_take(&b, &h, &body), -1);
-	buf_free(&b);
-	bad.type = RM_SEND;
-	bad.len = RMSG_MAX + 1;
-	buf_append(&b, &bad, sizeof(bad));
-	assert_int_equal(rmsg_take(&b, &h, &body), -1);
-	buf_free(&b);
-	assert_int_equal(rmsg_put(&b, RM_SEND, 1, "x", (size_t)RMSG_MAX + 1), -1);
-	buf_free(&b);
-}
-
 /* refusals and forms the tests above do not reach */
 static void
 test_edges(void **state)
@@ -262,10 +224,8 @@ test_edges(void **state)
 	const char *tab = "realmlink\t{\"v\":2,\"realm\":\"a\",\"nonce\":\"n\","
 	    "\"inst\":\"i\"}";
 	struct buf b = { 0 };
-	struct rmsg_hdr h, zero = { .type = 0, .len = 0 };
 	struct link_frame f;
 	const char *why;
-	char *body;
 	cJSON *o;
 
 	(void)state;
@@ -297,12 +257,6 @@ test_edges(void **state)
 	assert_int_equal(f.q, 5);
 	link_frame_free(&f);
 	buf_free(&b);
-
-	/* type 0 is no message */
-	buf_append(&b, &zero, sizeof(zero));
-	assert_int_equal(rmsg_take(&b, &h, &body), -1);
-	assert_null(body);
-	buf_free(&b);
 }
 
 int
@@ -315,7 +269,6 @@ main(void)
 		cmocka_unit_test(test_hello),
 		cmocka_unit_test(test_proofs),
 		cmocka_unit_test(test_known_hmac),
-		cmocka_unit_test(test_channel_framing),
 		cmocka_unit_test(test_edges),
 	};
 

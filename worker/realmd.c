@@ -1,19 +1,22 @@
 /*
  * NAME
- *	realm - a worker's channel to realmd
+ *	realmd - the worker's end of the channel to realmd
  * DESCRIPTION
  *	A worker connects to realmd's socket when it first needs it (and
  *	again after realmd restarts).  A request that needs a peer's answer
  *	(addrealm, ackrealm, joingrouprealm, inboxgrouprealm, a realm send
  *	while the link is up) is sent with a request number and its
  *	connection waits (conn.c answers nothing more on it meanwhile) until
- *	realmd's RM_RESULT for that number comes back, or until the wait
+ *	realmd's CHAN_RESULT for that number comes back, or until the wait
  *	runs out.  A send that waits in vain was stored all the same: its
  *	reply says "queued".  A refusal whose sender stopped waiting turns
  *	into a bounce notice in the sender's inbox.
  *
  *	A connection that opens with the realm handshake is not a client:
  *	its descriptor and what was read of it go to realmd (SCM_RIGHTS).
+ *
+ *	The messages are lib/chan.h's; what realmd sends is checked whole
+ *	by chan_take() before anything here reads it.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,8 +24,8 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
+#include "lib/chan.h"
 #include "lib/link.h"
 #include "lib/log.h"
 #include "worker/worker.h"
@@ -30,12 +33,13 @@
 #define RETRY_MS	500		/* between attempts to reach realmd */
 #define GRACE_MS	2000		/* beyond realm_wait, realmd's own limit */
 
-char realm_chan_mark;
+char realmd_mark;
 
+/* realmd_interest - wait to write only while something waits to be written */
 static void
-chan_interest(struct worker *w)
+realmd_interest(struct worker *w)
 {
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &realm_chan_mark };
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &realmd_mark };
 
 	if (buf_used(&w->realmd.out) > 0)
 		e.events |= EPOLLOUT;
@@ -44,44 +48,30 @@ chan_interest(struct worker *w)
 		w->realmd.events = e.events;
 }
 
+/* realmd_write - send what realmd takes; -1 if the channel failed */
 static int
-chan_write(struct worker *w)
+realmd_write(struct worker *w)
 {
-	struct realm_chan *rc = &w->realmd;
-
-	while (buf_used(&rc->out) > 0) {
-		ssize_t n = send(rc->fd, buf_head(&rc->out), buf_used(&rc->out),
-		    MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				break;
-			return -1;
-		}
-		buf_consume(&rc->out, (size_t)n);
-	}
-	chan_interest(w);
+	if (buf_send(&w->realmd.out, w->realmd.fd, NULL) == -1)
+		return -1;
+	realmd_interest(w);
 	return 0;
 }
 
-/* chan_open - connected to realmd, or -1 (and not tried again for a while) */
+/* realmd_open - connected to realmd, or -1 (and not tried again for a while) */
 static int
-chan_open(struct worker *w)
+realmd_open(struct worker *w)
 {
 	struct realm_chan *rc = &w->realmd;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &realm_chan_mark };
+	struct epoll_event e = { .events = EPOLLIN, .data.ptr = &realmd_mark };
 	uint64_t now = now_msec();
 
 	if (rc->fd != -1)
 		return 0;
-	if (now < rc->retry_at ||
-	    rmsg_socket_path(w->cf, sa.sun_path, sizeof(sa.sun_path)) == -1)
+	if (now < rc->retry_at)
 		return -1;
-	rc->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	rc->fd = chan_connect(w->cf);
 	if (rc->fd == -1 ||
-	    connect(rc->fd, (struct sockaddr *)&sa, sizeof(sa)) == -1 ||
 	    epoll_ctl(w->epfd, EPOLL_CTL_ADD, rc->fd, &e) == -1) {
 		if (rc->fd != -1)
 			close(rc->fd);
@@ -105,9 +95,9 @@ unlink_waiting(struct conn *c)
 	c->wait_next = NULL;
 }
 
-/* realm_forget - a waiting connection closes: its answer goes nowhere */
+/* realmd_forget - a waiting connection closes: its answer goes nowhere */
 void
-realm_forget(struct conn *c)
+realmd_forget(struct conn *c)
 {
 	if (c->wait_for != 0)
 		unlink_waiting(c);
@@ -131,16 +121,18 @@ default_message(cJSON *o)
 		cJSON_AddStringToObject(o, "message", "OK");
 }
 
-/* answer - the reply of a waiting connection; body NULL: realmd failed us */
+/*
+ * answer_waiting - the reply of a waiting connection, from a result
+ * (its "ok" checked by chan_take); body NULL: realmd failed us
+ */
 static void
-answer(struct conn *c, const cJSON *body)
+answer_waiting(struct conn *c, const cJSON *body)
 {
-	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(body, "ok");
 	struct buf reply = { 0 };
 	const cJSON *it;
 
 	unlink_waiting(c);
-	if (body != NULL && !cJSON_IsTrue(ok)) {
+	if (body != NULL && !chan_bool(body, "ok")) {
 		enum rc_code code = code_parse(cJSON_GetStringValue(
 		    cJSON_GetObjectItemCaseSensitive(body, "code")));
 		reply_error(&reply, code == E_COUNT ? E_INTERNAL : code,
@@ -208,21 +200,21 @@ late_refusal(struct worker *w, const cJSON *body)
 }
 
 /*
- * chan_broken - the channel failed inside a request: shut it down, and
- * realm_event closes it (answering every waiting connection) from the
+ * realmd_broken - the channel failed inside a request: shut it down, and
+ * realmd_event closes it (answering every waiting connection) from the
  * event loop.  Answering them here would run their replies, and the
  * lines behind them, through the scratch buffer that holds this
  * request's replies.
  */
 static void
-chan_broken(struct worker *w)
+realmd_broken(struct worker *w)
 {
 	shutdown(w->realmd.fd, SHUT_RDWR);
 }
 
-/* realm_close - realmd went away: every waiting connection is answered */
+/* realmd_close - realmd went away: every waiting connection is answered */
 void
-realm_close(struct worker *w)
+realmd_close(struct worker *w)
 {
 	struct realm_chan *rc = &w->realmd;
 
@@ -235,21 +227,21 @@ realm_close(struct worker *w)
 	buf_free(&rc->in);
 	buf_free(&rc->out);
 	while (w->waiting != NULL)
-		answer(w->waiting, NULL);
+		answer_waiting(w->waiting, NULL);
 }
 
-/* realm_event - realmd wrote to us, or can take more */
+/* realmd_event - realmd wrote to us, or can take more */
 void
-realm_event(struct worker *w, uint32_t events)
+realmd_event(struct worker *w, uint32_t events)
 {
 	struct realm_chan *rc = &w->realmd;
 	char data[16 * 1024];
-	struct rmsg_hdr h;
+	struct chan_msg m;
 	bool gone = false;
-	char *body;
+	const char *why;
 	int rc_take;
 
-	if ((events & EPOLLOUT) && chan_write(w) == -1)
+	if ((events & EPOLLOUT) && realmd_write(w) == -1)
 		gone = true;
 	while (!gone && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
 		ssize_t n = recv(rc->fd, data, sizeof(data), MSG_DONTWAIT);
@@ -260,66 +252,59 @@ realm_event(struct worker *w, uint32_t events)
 		if (n <= 0 || buf_append(&rc->in, data, (size_t)n) == -1)
 			gone = true;
 	}
-	while ((rc_take = rmsg_take(&rc->in, &h, &body)) == 1) {
-		cJSON *j = cJSON_Parse(body);
+	while ((rc_take = chan_take(&rc->in, CHAN_AT_ASKER, &m, &why)) == 1) {
 		struct conn *c;
 
-		free(body);
-		if (h.type != RM_RESULT || j == NULL) {
-			cJSON_Delete(j);
-			rc_take = -1;
-			break;
-		}
-		for (c = w->waiting; c != NULL && c->wait_req != h.req;
+		for (c = w->waiting; c != NULL && c->wait_req != m.h.req;
 		    c = c->wait_next)
 			;
 		if (c != NULL)
-			answer(c, j);
+			answer_waiting(c, m.json);
 		else
-			late_refusal(w, j);
-		cJSON_Delete(j);
+			late_refusal(w, m.json);
+		chan_msg_free(&m);
 	}
 	if (rc_take == -1) {
-		log_err("realmd sent a bad message; reconnecting");
+		log_err("realmd sent a bad message (%s); reconnecting", why);
 		gone = true;
 	}
 	if (gone)
-		realm_close(w);
+		realmd_close(w);
 }
 
-/* realm_tick - answer the connections that waited too long */
+/* realmd_tick - answer the connections that waited too long */
 void
-realm_tick(struct worker *w, uint64_t now)
+realmd_tick(struct worker *w, uint64_t now)
 {
 	struct conn *c = w->waiting, *next;
 
 	for (; c != NULL; c = next) {
 		next = c->wait_next;
 		if (c->wait_until <= now)
-			answer(c, NULL);
+			answer_waiting(c, NULL);
 	}
 }
 
 /*
- * realm_ask - send a request to realmd; the connection waits for the
+ * realmd_ask - send a request to realmd; the connection waits for the
  * answer.  -1 if realmd cannot be reached (nothing was sent).
  */
 int
-realm_ask(struct request *rq, uint32_t type, cJSON *body, enum wait_for why,
+realmd_ask(struct request *rq, uint32_t type, cJSON *body, enum wait_for why,
     uint64_t msg)
 {
 	struct worker *w = rq->w;
 	struct conn *c = rq->c;
 	uint64_t req;
 
-	if (chan_open(w) == -1) {
+	if (realmd_open(w) == -1) {
 		cJSON_Delete(body);
 		return -1;
 	}
 	req = ++w->realmd.next_req;
-	if (rmsg_put_json(&w->realmd.out, type, req, body) == -1 ||
-	    chan_write(w) == -1) {
-		chan_broken(w);
+	if (chan_put_json(&w->realmd.out, type, req, body) == -1 ||
+	    realmd_write(w) == -1) {
+		realmd_broken(w);
 		return -1;
 	}
 	c->wait_for = (uint8_t)why;
@@ -331,21 +316,21 @@ realm_ask(struct request *rq, uint32_t type, cJSON *body, enum wait_for why,
 	return 0;
 }
 
-/* realm_notify - tell realmd that a message waits for a link; no answer */
+/* realmd_notify - tell realmd that a message waits for a link; no answer */
 void
-realm_notify(struct worker *w, uint32_t realm, uint64_t msg)
+realmd_notify(struct worker *w, uint32_t realm, uint64_t msg)
 {
 	cJSON *o;
 
-	if (chan_open(w) == -1)
+	if (realmd_open(w) == -1)
 		return;		/* realmd looks at every outbox by itself */
 	o = cJSON_CreateObject();
 	cJSON_AddNumberToObject(o, "realm", realm);
 	cJSON_AddNumberToObject(o, "id", (double)msg);
 	cJSON_AddBoolToObject(o, "wait", false);
-	if (rmsg_put_json(&w->realmd.out, RM_SEND, 0, o) == -1 ||
-	    chan_write(w) == -1)
-		chan_broken(w);
+	if (chan_put_json(&w->realmd.out, CHAN_SEND, 0, o) == -1 ||
+	    realmd_write(w) == -1)
+		realmd_broken(w);
 }
 
 /* refuse_link - we cannot hand a realm link over: say so and hang up */
@@ -366,9 +351,9 @@ refuse_link(struct conn *c, const char *why)
 	conn_close(c);
 }
 
-/* realm_handoff - give the connection (and what it sent) to realmd */
+/* realmd_handoff - give the connection (and what it sent) to realmd */
 void
-realm_handoff(struct conn *c)
+realmd_handoff(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct realm_chan *rc = &w->realmd;
@@ -383,21 +368,21 @@ realm_handoff(struct conn *c)
 	struct cmsghdr *cm;
 	ssize_t n;
 
-	if (chan_open(w) == -1 || chan_write(w) == -1 || buf_used(&rc->out) > 0) {
+	if (realmd_open(w) == -1 || realmd_write(w) == -1 || buf_used(&rc->out) > 0) {
 		refuse_link(c, "realmd is not running");
 		return;
 	}
-	if (rmsg_put(&msg, RM_HANDOFF, 0, NULL, 0) == -1 ||
+	if (chan_put(&msg, CHAN_HANDOFF, 0, NULL, 0) == -1 ||
 	    buf_append(&msg, c->handoff, c->handoff_len) == -1 ||
 	    buf_append(&msg, "\n", 1) == -1 ||
 	    buf_append(&msg, buf_head(&c->in), buf_used(&c->in)) == -1 ||
-	    buf_used(&msg) - sizeof(struct rmsg_hdr) > RMSG_MAX) {
+	    buf_used(&msg) - sizeof(struct chan_hdr) > CHAN_MAX) {
 		buf_free(&msg);
 		refuse_link(c, "handshake too large");
 		return;
 	}
-	((struct rmsg_hdr *)(void *)buf_head(&msg))->len =
-	    (uint32_t)(buf_used(&msg) - sizeof(struct rmsg_hdr));
+	((struct chan_hdr *)(void *)buf_head(&msg))->len =
+	    (uint32_t)(buf_used(&msg) - sizeof(struct chan_hdr));
 	iov.iov_base = buf_head(&msg);
 	iov.iov_len = buf_used(&msg);
 	cm = CMSG_FIRSTHDR(&mh);
@@ -416,10 +401,10 @@ realm_handoff(struct conn *c)
 	/* the descriptor went with the first byte; the rest follows in order */
 	if ((size_t)n < buf_used(&msg) &&
 	    buf_append(&rc->out, buf_head(&msg) + n, buf_used(&msg) - (size_t)n) == -1)
-		chan_broken(w);
+		realmd_broken(w);
 	buf_free(&msg);
 	if (rc->fd != -1)
-		chan_interest(w);
+		realmd_interest(w);
 	/* realmd holds the connection now: forget it here */
 	epoll_ctl(w->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	conn_close(c);
