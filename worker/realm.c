@@ -9,8 +9,15 @@
  *	connection waits (conn.c answers nothing more on it meanwhile) until
  *	realmd's RM_RESULT for that number comes back, or until the wait
  *	runs out.  A send that waits in vain was stored all the same: its
- *	reply says "queued".  A refusal whose sender stopped waiting turns
- *	into a bounce notice in the sender's inbox.
+ *	reply says "queued".
+ *
+ *	The wait: realmd answers every request within realm_wait of taking
+ *	it (a waited send with the verdict, or "queued" when realm_wait
+ *	runs out; the others with the answer, or REALM_UNREACHABLE), and a
+ *	worker waits realm_wait + GRACE_MS for that answer, GRACE_MS being
+ *	the slack of realmd's loop on a loaded machine.  An answer that
+ *	finds nobody waiting is dropped: turning a refusal into a bounce
+ *	notice is realmd's alone (realmd/send.c).
  *
  *	A connection that opens with the realm handshake is not a client:
  *	its descriptor and what was read of it go to realmd (SCM_RIGHTS).
@@ -179,34 +186,6 @@ answer(struct conn *c, const cJSON *body)
 	buf_free(&reply);
 }
 
-/* late_refusal - the peer refused a message nobody waits for: a bounce */
-static void
-late_refusal(struct worker *w, const cJSON *body)
-{
-	uint64_t from, id;
-	const char *realm = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "realm"));
-	const char *target = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "target"));
-	const char *why = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "message"));
-	enum rc_code code = code_parse(cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "code")));
-
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "ok")) ||
-	    realm == NULL || target == NULL || !link_uint(body, "from", &from) ||
-	    !link_uint(body, "id", &id) || from == 0)
-		return;
-	txn_begin(w->st);
-	if (user_at(w->st, (uint32_t)from) == NULL ||
-	    bounce_enqueue(w->st, (uint32_t)from, realm,
-	    code == E_COUNT ? E_INTERNAL : code, target, why ? why : "",
-	    id) == -1)
-		txn_abort(w->st);
-	else
-		txn_commit(w->st);
-}
-
 /*
  * chan_broken - the channel failed inside a request: shut it down, and
  * realm_event closes it (answering every waiting connection) from the
@@ -275,8 +254,6 @@ realm_event(struct worker *w, uint32_t events)
 			;
 		if (c != NULL)
 			answer(c, j);
-		else
-			late_refusal(w, j);
 		cJSON_Delete(j);
 	}
 	if (rc_take == -1) {
@@ -325,7 +302,7 @@ realm_ask(struct request *rq, uint32_t type, cJSON *body, enum wait_for why,
 	c->wait_for = (uint8_t)why;
 	c->wait_req = req;
 	c->wait_msg = msg;
-	c->wait_until = now_msec() + w->cf->realm_wait * 1000 * 2 + GRACE_MS;
+	c->wait_until = now_msec() + w->cf->realm_wait * 1000 + GRACE_MS;
 	c->wait_next = w->waiting;
 	w->waiting = c;
 	return 0;
