@@ -169,12 +169,12 @@ dial_retry(struct peer *p)
 }
 
 /*
- * dial - a dialer for host:port, for link realm or for an addrealm
+ * dial_begin - a dialer for host:port, for link realm or for an addrealm
  * (realm 0); NULL with *why (valid until the next tick) if it failed
  * at once
  */
 static struct peer *
-dial(uint32_t realm, const char *host, uint16_t port, const char **why)
+dial_begin(uint32_t realm, const char *host, uint16_t port, const char **why)
 {
 	struct peer *p;
 
@@ -226,16 +226,16 @@ lookups_tick(void)
 	}
 }
 
-/* redial - dial stored link realm again */
+/* dial_stored - dial stored link realm again */
 static void
-redial(uint32_t realm)
+dial_stored(uint32_t realm)
 {
 	struct shm_realm *r = &rd.st->realms[realm];
 	const char *why = NULL;
 	struct peer *p;
 
 	set_link(realm, LINK_CONNECTING);
-	if ((p = dial(realm, r->host, r->port, &why)) == NULL) {
+	if ((p = dial_begin(realm, r->host, r->port, &why)) == NULL) {
 		log_info("realm %s: cannot dial %s:%u: %s", r->name, r->host,
 		    r->port, why);
 		link_down(realm, why);
@@ -271,7 +271,7 @@ links_tick(uint64_t now)
 			continue;
 		}
 		if (l->retry_at <= now)
-			redial(i);
+			dial_stored(i);
 	}
 }
 
@@ -298,7 +298,7 @@ peer_addrealm(struct chan *c, uint64_t req, cJSON *j)
 	}
 	if (names_addrealm_answered(c, req, id, host, (uint16_t)port))
 		return;
-	if ((p = dial(0, host, (uint16_t)port, &why)) == NULL) {
+	if ((p = dial_begin(0, host, (uint16_t)port, &why)) == NULL) {
 		char msg[300];
 		snprintf(msg, sizeof(msg), "Realm Unreachable: %s", why);
 		realmd_error(c, req, E_REALM_UNREACHABLE, msg);

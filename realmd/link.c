@@ -52,7 +52,7 @@
 
 struct ratelog refusal_log;
 
-static enum link_event frame_take(struct peer *);
+static enum link_event up_frame_take(struct peer *);
 static enum link_event ping_send(struct peer *);
 static enum link_event went_silent(struct peer *);
 static enum link_event lookup_slow(struct peer *);
@@ -94,7 +94,7 @@ static const struct transition {
 	{ PH_TLS,	 R_ACCEPT, LE_TLS_UP,	     PH_PROOF,	    challenge_send },
 	{ PH_PROOF,	 R_ACCEPT, LE_PROOF,	     PH_UP,	    proof_take },
 	/* both, once up */
-	{ PH_UP,	 R_ANY,	   LE_FRAME,	     PH_SAME,	    frame_take },
+	{ PH_UP,	 R_ANY,	   LE_FRAME,	     PH_SAME,	    up_frame_take },
 	{ PH_UP,	 R_ANY,	   LE_QUIET,	     PH_SAME,	    ping_send },
 	{ PH_UP,	 R_ANY,	   LE_SILENT,	     PH_SAME,	    went_silent },
 	/* the end, from any phase */
@@ -486,9 +486,9 @@ peers_reap(void)
 	}
 }
 
-/* frame_take - a frame of a link that is up */
+/* up_frame_take - a frame of a link that is up */
 static enum link_event
-frame_take(struct peer *p)
+up_frame_take(struct peer *p)
 {
 	const struct link_frame *f = p->frame;
 
