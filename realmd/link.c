@@ -281,10 +281,17 @@ unsent(const struct peer *p)
 	return buf_used(&p->out) + buf_used(&p->text);
 }
 
-/* send_frame - o (freed) to the peer; written now unless p is batching */
+/*
+ * send_frame - o (freed) to the peer; written now unless p is batching.
+ * A closed link takes nothing: its buffers are gone.
+ */
 void
 send_frame(struct peer *p, cJSON *o)
 {
+	if (p->phase == PH_CLOSED) {
+		cJSON_Delete(o);
+		return;
+	}
 	if (unsent(p) > OUT_MAX) {
 		cJSON_Delete(o);
 		link_fail(p, "the peer does not read");

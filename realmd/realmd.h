@@ -63,7 +63,7 @@ typedef struct ssl_st SSL;
 /* One TCP connection to a peer realm. */
 struct peer {
 	enum tag	 tag;
-	int		 fd;		/* -1 while resolving */
+	int		 fd;		/* -1 while resolving, and once closed */
 	struct lookup	*lookup;	/* while resolving (dial.c) */
 	struct addrinfo	*addrs;		/* a dialer's addresses for the host */
 	struct addrinfo	*addr_next;	/* the next to try if this one fails */
