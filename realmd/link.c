@@ -80,30 +80,30 @@ static const struct transition {
 	enum link_event	(*act)(struct peer *);
 } link_table[] = {
 	/* the dialer: find the peer, connect, hello, TLS, prove */
-	{ PH_NEW,	 R_DIAL,   LE_DIAL,	     PH_RESOLVING,  dial_lookup },
-	{ PH_RESOLVING,	 R_DIAL,   LE_RESOLVED,	     PH_CONNECTING, dial_connect },
+	{ PH_NEW,        R_DIAL,   LE_DIAL,           PH_RESOLVING,  dial_lookup },
+	{ PH_RESOLVING,  R_DIAL,   LE_RESOLVED,       PH_CONNECTING, dial_connect },
 	{ PH_CONNECTING, R_DIAL,   LE_CONNECT_FAILED, PH_CONNECTING, dial_retry },
-	{ PH_CONNECTING, R_DIAL,   LE_CONNECTED,     PH_TLS,	    hello_send },
-	{ PH_TLS,	 R_DIAL,   LE_TLS_UP,	     PH_CHALLENGE,  NULL },
-	{ PH_CHALLENGE,	 R_DIAL,   LE_CHALLENGE,     PH_WELCOME,    challenge_take },
-	{ PH_WELCOME,	 R_DIAL,   LE_WELCOME,	     PH_UP,	    welcome_take },
-	{ PH_RESOLVING,	 R_DIAL,   LE_DEADLINE,	     PH_SAME,	    lookup_slow },
+	{ PH_CONNECTING, R_DIAL,   LE_CONNECTED,      PH_TLS,        hello_send },
+	{ PH_TLS,        R_DIAL,   LE_TLS_UP,         PH_CHALLENGE,  NULL },
+	{ PH_CHALLENGE,  R_DIAL,   LE_CHALLENGE,      PH_WELCOME,    challenge_take },
+	{ PH_WELCOME,    R_DIAL,   LE_WELCOME,        PH_UP,         welcome_take },
+	{ PH_RESOLVING,  R_DIAL,   LE_DEADLINE,       PH_SAME,       lookup_slow },
 	/* the acceptor: hello, TLS, challenge, check the proof */
-	{ PH_NEW,	 R_ACCEPT, LE_HANDOFF,	     PH_HELLO,	    NULL },
-	{ PH_HELLO,	 R_ACCEPT, LE_HELLO,	     PH_TLS,	    hello_take },
-	{ PH_TLS,	 R_ACCEPT, LE_TLS_UP,	     PH_PROOF,	    challenge_send },
-	{ PH_PROOF,	 R_ACCEPT, LE_PROOF,	     PH_UP,	    proof_take },
+	{ PH_NEW,        R_ACCEPT, LE_HANDOFF,        PH_HELLO,      NULL },
+	{ PH_HELLO,      R_ACCEPT, LE_HELLO,          PH_TLS,        hello_take },
+	{ PH_TLS,        R_ACCEPT, LE_TLS_UP,         PH_PROOF,      challenge_send },
+	{ PH_PROOF,      R_ACCEPT, LE_PROOF,          PH_UP,         proof_take },
 	/* both, once up */
-	{ PH_UP,	 R_ANY,	   LE_FRAME,	     PH_SAME,	    up_frame_take },
-	{ PH_UP,	 R_ANY,	   LE_QUIET,	     PH_SAME,	    ping_send },
-	{ PH_UP,	 R_ANY,	   LE_SILENT,	     PH_SAME,	    went_silent },
+	{ PH_UP,         R_ANY,    LE_FRAME,          PH_SAME,       up_frame_take },
+	{ PH_UP,         R_ANY,    LE_QUIET,          PH_SAME,       ping_send },
+	{ PH_UP,         R_ANY,    LE_SILENT,         PH_SAME,       went_silent },
 	/* the end, from any phase */
-	{ PH_ANY,	 R_ANY,	   LE_DEADLINE,	     PH_SAME,	    handshake_slow },
-	{ PH_ANY,	 R_ANY,	   LE_PEER_ERROR,    PH_SAME,	    peer_error },
-	{ PH_CLOSING,	 R_ANY,	   LE_REFUSE,	     PH_SAME,	    NULL },
-	{ PH_ANY,	 R_ANY,	   LE_REFUSE,	     PH_CLOSING,    refusal_send },
-	{ PH_CLOSING,	 R_ANY,	   LE_WRITTEN,	     PH_CLOSED,	    written_close },
-	{ PH_ANY,	 R_ANY,	   LE_CLOSE,	     PH_CLOSED,	    link_closed },
+	{ PH_ANY,        R_ANY,    LE_DEADLINE,       PH_SAME,       handshake_slow },
+	{ PH_ANY,        R_ANY,    LE_PEER_ERROR,     PH_SAME,       peer_error },
+	{ PH_CLOSING,    R_ANY,    LE_REFUSE,         PH_SAME,       NULL },
+	{ PH_ANY,        R_ANY,    LE_REFUSE,         PH_CLOSING,    refusal_send },
+	{ PH_CLOSING,    R_ANY,    LE_WRITTEN,        PH_CLOSED,     written_close },
+	{ PH_ANY,        R_ANY,    LE_CLOSE,          PH_CLOSED,     link_closed },
 };
 
 /* transition_find - the row for p and ev, or NULL */
