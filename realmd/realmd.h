@@ -166,13 +166,13 @@ void	peer_tick(uint64_t now);
 void	peer_send(struct chan *, uint64_t req, cJSON *);
 void	peer_request(struct chan *, uint64_t req, uint32_t type, cJSON *);
 void	peer_chan_gone(struct chan *);
+void	peer_close_all(void);
 void	send_reply(struct peer *, uint64_t q, enum rc_code, const char *msg,
 	    cJSON *);
 
 /* join.c */
 extern char join_mark;		/* epoll data of the password pool's eventfd */
 void	join_start(struct peer *, const struct link_frame *);
-void	peer_close_all(void);
 
 /* tls.c */
 int	tls_init(const struct config *);
