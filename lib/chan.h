@@ -73,12 +73,5 @@ bool	 chan_bool(const cJSON *, const char *key);
 int	 chan_socket_path(const struct config *, char *, size_t);
 int	 chan_connect(const struct config *);
 
-/*
- * The names these types had in lib/link.h, for the code of realmd that
- * still uses them (realmd/peer.c); to go once that code says CHAN_*.
- */
-#define RM_PING		CHAN_PING
-#define RM_JOIN		CHAN_JOIN
-#define RM_HISTORY	CHAN_HISTORY
 
 #endif

@@ -57,8 +57,8 @@ has_bool(const cJSON *obj, const char *key, bool *out)
 	return true;
 }
 
-/* The string fields each type must carry. */
-static const char *const need_str[LT_COUNT][6] = {
+/* The string fields each type must carry (the fuzz harness reads it too). */
+const char *const link_need_str[LT_COUNT][LINK_NEED_MAX] = {
 	[LT_CHALLENGE] = { "realm", "nonce", "inst", "proof" },
 	[LT_PROOF] = { "proof" },
 	[LT_ERROR] = { "code", "message" },
@@ -114,6 +114,53 @@ parse_whole(const char *p, size_t len)
 	return j;
 }
 
+/* check_numbers - the numbers and flags f's type needs, into f */
+static bool
+check_numbers(struct link_frame *f, const char **why)
+{
+	switch (f->type) {
+	case LT_MSG:
+		if (!link_uint(f->json, "id", &f->id) || f->id == 0) {
+			*why = "message without id";
+			return false;
+		}
+		if (!link_uint(f->json, "seq", &f->seq) || f->seq == 0 ||
+		    f->seq > UINT32_MAX) {
+			*why = "message without seq";
+			return false;
+		}
+		return check_msg(f->json, why);
+	case LT_VERDICT:
+		if (!link_uint(f->json, "id", &f->id) ||
+		    !has_bool(f->json, "ok", &f->ok)) {
+			*why = "bad verdict";
+			return false;
+		}
+		return true;
+	case LT_PING: case LT_JOIN: case LT_HISTORY:
+		if (!link_uint(f->json, "q", &f->q)) {
+			*why = "request without q";
+			return false;
+		}
+		return true;
+	case LT_REPLY:
+		if (!link_uint(f->json, "q", &f->q) ||
+		    !has_bool(f->json, "ok", &f->ok)) {
+			*why = "bad reply";
+			return false;
+		}
+		return true;
+	case LT_CHALLENGE:
+		if (!link_uint(f->json, "v", &f->id)) {
+			*why = "challenge without version";
+			return false;
+		}
+		return true;
+	default:
+		return true;
+	}
+}
+
 /*
  * link_parse - one line of a link into f; -1 with *why if it is not a
  * whole, known frame.
@@ -142,54 +189,13 @@ link_parse(const char *line, size_t len, struct link_frame *f, const char **why)
 		goto bad;
 	}
 	f->type = (enum link_type)type;
-	for (int i = 0; i < 6 && need_str[type][i] != NULL; i++)
-		if (link_str(f->json, need_str[type][i]) == NULL) {
+	for (int i = 0; i < LINK_NEED_MAX && link_need_str[type][i] != NULL; i++)
+		if (link_str(f->json, link_need_str[type][i]) == NULL) {
 			*why = "frame lacks a field";
 			goto bad;
 		}
-	switch (f->type) {
-	case LT_MSG:
-		if (!link_uint(f->json, "id", &f->id) || f->id == 0) {
-			*why = "message without id";
-			goto bad;
-		}
-		if (!link_uint(f->json, "seq", &f->seq) || f->seq == 0 ||
-		    f->seq > UINT32_MAX) {
-			*why = "message without seq";
-			goto bad;
-		}
-		if (!check_msg(f->json, why))
-			goto bad;
-		break;
-	case LT_VERDICT:
-		if (!link_uint(f->json, "id", &f->id) ||
-		    !has_bool(f->json, "ok", &f->ok)) {
-			*why = "bad verdict";
-			goto bad;
-		}
-		break;
-	case LT_PING: case LT_JOIN: case LT_HISTORY:
-		if (!link_uint(f->json, "q", &f->q)) {
-			*why = "request without q";
-			goto bad;
-		}
-		break;
-	case LT_REPLY:
-		if (!link_uint(f->json, "q", &f->q) ||
-		    !has_bool(f->json, "ok", &f->ok)) {
-			*why = "bad reply";
-			goto bad;
-		}
-		break;
-	case LT_CHALLENGE:
-		if (!link_uint(f->json, "v", &f->id)) {
-			*why = "challenge without version";
-			goto bad;
-		}
-		break;
-	default:
-		break;
-	}
+	if (!check_numbers(f, why))
+		goto bad;
 	return 0;
 bad:
 	link_frame_free(f);

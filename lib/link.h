@@ -40,6 +40,10 @@ struct link_frame {
 	bool		 ok;		/* verdict, reply */
 };
 
+/* The string fields a frame of each type must carry, NULL-ended. */
+#define LINK_NEED_MAX	6
+extern const char *const link_need_str[LT_COUNT][LINK_NEED_MAX];
+
 int	 link_parse(const char *line, size_t len, struct link_frame *,
 	    const char **why);
 void	 link_frame_free(struct link_frame *);

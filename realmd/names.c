@@ -71,7 +71,8 @@ user_dial_allowed(struct chan *c, uint64_t req)
 	char msg[160];
 
 	for (struct peer *p = rd.peers; p != NULL; p = p->next)
-		busy += p->realm == 0 && p->dialer && p->ask_user;
+		busy += p->realm == 0 && p->dialer && p->ask_user &&
+		    p->phase != PH_CLOSED;
 	if (per == 0 || busy >= USER_DIALS_AT_ONCE) {
 		realmd_error(c, req, E_QUOTA, per == 0 ?
 		    "Only the operator adds realm links here" :

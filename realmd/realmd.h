@@ -4,10 +4,11 @@
  * DESCRIPTION
  *	realmd.c runs the loop: the UNIX socket the workers talk to (struct
  *	chan), the timers, and the requests workers wait on (struct waiter).
- *	peer.c runs the links: the TCP connections to peer realms (struct
- *	peer), their handshake, and the frames they carry, reading and
- *	writing the realm table and the outboxes in the shared state.
- *	names.c decides what a link is called and who may add one.
+ *	The links -- the TCP connections to peer realms (struct peer) -- are
+ *	run by link.c (their phases, one link_fsm), dial.c (how one
+ *	begins), handshake.c, send.c (outboxes, verdicts, bounces) and
+ *	recv.c (mail and requests from the peer); peer.h is what they
+ *	share.  names.c decides what a link is called and who may add one.
  */
 #ifndef RC_REALMD_H
 #define RC_REALMD_H
@@ -43,6 +44,7 @@ struct chan {
 };
 
 enum phase {
+	PH_NEW,			/* made, not started yet */
 	PH_RESOLVING,		/* dialer: looking the host name up */
 	PH_CONNECTING,		/* dialer: TCP connect in progress */
 	PH_TLS,			/* both: the TLS handshake (dialer: hello sent) */
@@ -52,9 +54,10 @@ enum phase {
 	PH_PROOF,		/* acceptor: TLS up, challenge sent, waiting for the proof */
 	PH_UP,
 	PH_CLOSING,		/* sending a last frame, then closed */
+	PH_CLOSED,		/* done; freed by the next peer_tick */
 };
 
-struct lookup;			/* a host name being looked up (peer.c) */
+struct lookup;			/* a host name being looked up (dial.c) */
 typedef struct ssl_st SSL;
 
 #define TLS_BINDING_LEN	32	/* bytes of the tls-exporter value */
@@ -62,8 +65,8 @@ typedef struct ssl_st SSL;
 /* One TCP connection to a peer realm. */
 struct peer {
 	enum tag	 tag;
-	int		 fd;		/* -1 while resolving */
-	struct lookup	*lookup;	/* while resolving */
+	int		 fd;		/* -1 while resolving, and once closed */
+	struct lookup	*lookup;	/* while resolving (dial.c) */
 	struct addrinfo	*addrs;		/* a dialer's addresses for the host */
 	struct addrinfo	*addr_next;	/* the next to try if this one fails */
 	enum phase	 phase;
@@ -88,6 +91,11 @@ struct peer {
 	uint64_t	 last_ping;	/* now_msec() of our last keepalive */
 	uint32_t	 events;	/* epoll interest now */
 	bool		 batching;	/* reading: frames are written once, after */
+	/* what the event link_fsm handles now carries (link.c) */
+	const char	*line;		/* LE_HELLO: the dialer's first line */
+	size_t		 line_len;
+	const struct link_frame *frame;	/* a frame's event: the frame */
+	char		 why[256];	/* LE_REFUSE, LE_CLOSE: why ("": none) */
 	/* an addrealm in progress: who asked, and what to call the link */
 	struct chan	*ask;
 	uint64_t	 ask_req;
@@ -120,23 +128,7 @@ struct waiter {
 	struct waiter	*next;
 };
 
-/*
- * A verdict that came before the worker said it waits for it (realmd
- * may send a message as soon as it is queued): kept for a while, to be
- * the worker's answer; a refusal nobody took becomes a bounce notice.
- */
-struct early {
-	uint32_t	 realm;
-	uint64_t	 id;
-	cJSON		*result;	/* what the waiting worker is told */
-	uint32_t	 from;		/* the sender, for a bounce */
-	int		 code;		/* E_COUNT if stored */
-	char		 realm_name[NAME_LEN + 1];
-	char		*target;
-	char		*why;
-	uint64_t	 expires;	/* now_msec() */
-	struct early	*next;
-};
+struct early;			/* a verdict kept for its worker (send.c) */
 
 struct realmd {
 	const struct config *cf;
@@ -166,7 +158,7 @@ void	waiters_fail_link(uint32_t realm);
 int	watch_fd(int fd, uint32_t events, void *ptr);
 void	chan_flush(struct chan *);
 
-/* peer.c */
+/* dial.c, link.c, send.c, recv.c (peer.h has the rest) */
 void	peer_accept(int fd, const char *bytes, size_t len);
 void	peer_addrealm(struct chan *, uint64_t req, cJSON *);
 void	peer_event(struct peer *, uint32_t events);
@@ -174,13 +166,13 @@ void	peer_tick(uint64_t now);
 void	peer_send(struct chan *, uint64_t req, cJSON *);
 void	peer_request(struct chan *, uint64_t req, uint32_t type, cJSON *);
 void	peer_chan_gone(struct chan *);
+void	peer_close_all(void);
 void	send_reply(struct peer *, uint64_t q, enum rc_code, const char *msg,
 	    cJSON *);
 
 /* join.c */
 extern char join_mark;		/* epoll data of the password pool's eventfd */
 void	join_start(struct peer *, const struct link_frame *);
-void	peer_close_all(void);
 
 /* tls.c */
 int	tls_init(const struct config *);

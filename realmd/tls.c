@@ -5,7 +5,7 @@
  *	A link is TLS 1.3 from the byte after the dialer's `realmlink`
  *	line.  realmd runs one event loop, so OpenSSL never touches a
  *	socket here: each connection's SSL reads from one memory BIO and
- *	writes to another, and peer.c moves bytes between those and the
+ *	writes to another, and link.c moves bytes between those and the
  *	socket.  That also lets the acceptor feed TLS the bytes a worker
  *	read past the first line before it handed the connection over.
  *

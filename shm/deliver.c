@@ -228,3 +228,22 @@ target_deliver(const struct sender *s, const struct target *t,
 		return d->unknown != NULL ? E_NO_USER : E_QUOTA;
 	return E_COUNT;
 }
+
+/*
+ * refusal_bounce_locked - the one place a refusal becomes a bounce: tell
+ * from (inside a transaction) that link realm refused message id.  A
+ * full inbox still takes it (bounce_enqueue); a sender that is gone
+ * gets nothing.  A failure (a full message table) may have changed the
+ * state half-way: logged, -1, and the caller aborts.
+ */
+int
+refusal_bounce_locked(struct state *st, uint32_t from, const char *realm,
+    int code, const char *target, const char *why, uint64_t id)
+{
+	if (user_at(st, from) == NULL ||
+	    bounce_enqueue(st, from, realm, code, target, why, id) == 0)
+		return 0;
+	log_warn("realm %s: could not tell %s that message %llu was refused: %m",
+	    realm, st->users[from].name, (unsigned long long)id);
+	return -1;
+}

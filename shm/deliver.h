@@ -63,6 +63,8 @@ enum rc_code target_user_locked(const struct sender *, const struct word *,
 	    struct target *);
 enum rc_code target_deliver(const struct sender *, const struct target *,
 	    struct msg_new *, struct delivery *);
+int	refusal_bounce_locked(struct state *, uint32_t from, const char *realm,
+	    int code, const char *target, const char *why, uint64_t id);
 
 /* render.c */
 cJSON	*message_json(struct state *, const struct shm_msg *, bool content);

@@ -9,8 +9,16 @@
  *	connection waits (conn.c answers nothing more on it meanwhile) until
  *	realmd's CHAN_RESULT for that number comes back, or until the wait
  *	runs out.  A send that waits in vain was stored all the same: its
- *	reply says "queued".  A refusal whose sender stopped waiting turns
- *	into a bounce notice in the sender's inbox.
+ *	reply says "queued".
+ *
+ *	The wait: realmd answers every request within realm_wait of taking
+ *	it (a waited send with the verdict, or "queued" when realm_wait
+ *	runs out; the others with the answer, or REALM_UNREACHABLE), and a
+ *	worker waits realm_wait + GRACE_MS for that answer, GRACE_MS being
+ *	the slack of realmd's loop on a loaded machine.  A refusal that
+ *	finds nobody waiting (the client hung up, or the answer came late)
+ *	becomes a bounce notice through refusal_bounce_locked, the one
+ *	function that makes them (shm/deliver.c), as realmd's do.
  *
  *	A connection that opens with the realm handshake is not a client:
  *	its descriptor and what was read of it go to realmd (SCM_RIGHTS).
@@ -171,27 +179,22 @@ answer_waiting(struct conn *c, const cJSON *body)
 	buf_free(&reply);
 }
 
-/* late_refusal - the peer refused a message nobody waits for: a bounce */
+/* bounce_unwaited - a refusal whose connection stopped waiting: a bounce */
 static void
-late_refusal(struct worker *w, const cJSON *body)
+bounce_unwaited(struct worker *w, const cJSON *body)
 {
+	const char *realm = chan_str(body, "realm");
+	const char *target = chan_str(body, "target");
+	const char *why = chan_str(body, "message");
+	enum rc_code code = code_parse(chan_str(body, "code"));
 	uint64_t from, id;
-	const char *realm = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "realm"));
-	const char *target = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "target"));
-	const char *why = cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "message"));
-	enum rc_code code = code_parse(cJSON_GetStringValue(
-	    cJSON_GetObjectItemCaseSensitive(body, "code")));
 
-	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(body, "ok")) ||
-	    realm == NULL || target == NULL || !link_uint(body, "from", &from) ||
-	    !link_uint(body, "id", &id) || from == 0)
+	if (chan_bool(body, "ok") || realm == NULL || target == NULL ||
+	    !link_uint(body, "from", &from) || !link_uint(body, "id", &id) ||
+	    from == 0 || from > UINT32_MAX)
 		return;
 	txn_begin(w->st);
-	if (user_at(w->st, (uint32_t)from) == NULL ||
-	    bounce_enqueue(w->st, (uint32_t)from, realm,
+	if (refusal_bounce_locked(w->st, (uint32_t)from, realm,
 	    code == E_COUNT ? E_INTERNAL : code, target, why ? why : "",
 	    id) == -1)
 		txn_abort(w->st);
@@ -261,7 +264,7 @@ realmd_event(struct worker *w, uint32_t events)
 		if (c != NULL)
 			answer_waiting(c, m.json);
 		else
-			late_refusal(w, m.json);
+			bounce_unwaited(w, m.json);
 		chan_msg_free(&m);
 	}
 	if (rc_take == -1) {
@@ -310,7 +313,7 @@ realmd_ask(struct request *rq, uint32_t type, cJSON *body, enum wait_for why,
 	c->wait_for = (uint8_t)why;
 	c->wait_req = req;
 	c->wait_msg = msg;
-	c->wait_until = now_msec() + w->cf->realm_wait * 1000 * 2 + GRACE_MS;
+	c->wait_until = now_msec() + w->cf->realm_wait * 1000 + GRACE_MS;
 	c->wait_next = w->waiting;
 	w->waiting = c;
 	return 0;

@@ -55,7 +55,7 @@
 #define NUSER		3
 #define NCLIENT		(NREALM * NUSER)
 #define MAXIDS		4		/* distinct ids kept per (message, reader) */
-#define SEND_TIMEOUT_MS	8000		/* the worker gives up after 2 * 1 s + 2 s */
+#define SEND_TIMEOUT_MS	8000		/* the worker gives up after 1 s + 2 s */
 #define READ_TIMEOUT_MS	15000		/* an inbox reply is never abandoned early */
 #define OLD_ENOUGH_S	5.5		/* younger deaths are throttled by design */
 #define SETTLE_S	30.0		/* link up and queues empty after the load */
