@@ -55,7 +55,6 @@
 #define RESPAWN_MAX_MS	30000
 #define SWEEP_MS	60000		/* expired sessions */
 #define FILE_SWEEP_MS	1000		/* kept files past file_keep */
-#define FILE_CHUNK	256		/* kept files freed per transaction */
 #define TICK_MS		1000		/* longest sleep of the loop */
 #define LOCK_WAIT_MS	2000		/* master_lock() gives up after this */
 
@@ -458,57 +457,6 @@ master_lock(void)
 		poll(NULL, 0, 1);
 	}
 	return 0;
-}
-
-/* sweep_sessions - end sessions idle past session_timeout */
-static void
-sweep_sessions(void)
-{
-	int n;
-
-	if (master_lock() == -1)
-		return;
-	txn_begin_locked(&m.st);
-	n = session_expire(&m.st, now_sec(), m.cf.session_timeout, 4096);
-	if (n == -1)
-		txn_abort(&m.st);
-	else
-		txn_commit(&m.st);
-	if (n > 0)
-		log_info("ended %d idle sessions", n);
-}
-
-/*
- * sweep_files - free the kept files whose file_keep has passed, in
- * transactions of FILE_CHUNK; each body goes after its commit.  Bounded
- * per call, so that a backlog never holds up supervision for long.
- */
-static void
-sweep_files(void)
-{
-	uint64_t gone[FILE_CHUNK];
-	size_t ngone;
-	int n, total = 0;
-
-	do {
-		if (master_lock() == -1)
-			return;
-		txn_begin_locked(&m.st);
-		n = kept_expire(&m.st, now_sec(), m.cf.file_keep, FILE_CHUNK,
-		    gone, &ngone);
-		if (n <= 0) {
-			txn_abort(&m.st);
-			if (n == -1)
-				log_err("kept files: %m");
-			break;
-		}
-		txn_commit(&m.st);
-		for (size_t i = 0; i < ngone; i++)
-			spool_unlink(&m.st, gone[i]);
-		total += n;
-	} while (n == FILE_CHUNK && total < 16 * FILE_CHUNK);
-	if (total > 0)
-		log_info("file_keep: %d shown files expired", total);
 }
 
 /* take_signals - act on every signal that arrived */
