@@ -313,9 +313,9 @@ error(const char *fmt, ...)
 	return o;
 }
 
-/* run - the reply to one request line */
+/* request_reply - the reply to one request line */
 static cJSON *
-run(struct ctl_conn *c, const char *line, size_t len)
+request_reply(struct ctl_conn *c, const char *line, size_t len)
 {
 	cJSON *req = cJSON_ParseWithLength(line, len), *reply;
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(req, "type");
@@ -404,7 +404,7 @@ conn_read(struct ctl_conn *c)
 	}
 	c->inlen += (size_t)n;
 	if ((lf = memchr(c->in, '\n', c->inlen)) != NULL) {
-		cJSON *reply = run(c, c->in, (size_t)(lf - c->in));
+		cJSON *reply = request_reply(c, c->in, (size_t)(lf - c->in));
 		if (c->ask == NULL)		/* else realmd answers later */
 			set_reply(c, reply);
 	} else if (c->inlen == sizeof(c->in))

@@ -124,9 +124,9 @@ child_main(const struct child *k, int slot)
 	_exit(worker_main(&m.cf, &m.st, m.lfd, slot));
 }
 
-/* spawn - fork the child of entry k */
+/* child_spawn - fork the child of entry k */
 static void
-spawn(struct child *k)
+child_spawn(struct child *k)
 {
 	int slot = state_proc_claim(&m.st, k->role);
 	bool again = k->started != 0;
@@ -173,7 +173,7 @@ spawn_workers(unsigned n)
 	struct child *k;
 
 	while (n-- > 0 && (k = new_child(PROC_WORKER)) != NULL)
-		spawn(k);
+		child_spawn(k);
 }
 
 /* realmd_child - the entry of realmd, or NULL */
@@ -262,7 +262,7 @@ respawn_due(uint64_t now)
 		struct child *k = &m.kids[i];
 		if (k->used && k->pid == 0 && k->due != 0 && k->due <= now &&
 		    !m.stopping)
-			spawn(k);
+			child_spawn(k);
 	}
 }
 
@@ -632,9 +632,9 @@ start(bool foreground, char *err, size_t errlen)
 	return 0;
 }
 
-/* check - realmchatd -n: the file, the seed file, and the user to run as */
+/* check_config - realmchatd -n: the file, the seed file, the user to run as */
 static int
-check(const char *path)
+check_config(const char *path)
 {
 	char err[1024];
 	struct priv p;
@@ -701,7 +701,7 @@ main(int argc, char *argv[], char *envp[])
 		return 1;
 	}
 	if (check_only)
-		return check(path);
+		return check_config(path);
 	log_init("realmchatd", foreground, m.cf.log_level);
 	block_signals();
 	if (start(foreground, err, sizeof(err)) == -1) {
@@ -717,7 +717,7 @@ main(int argc, char *argv[], char *envp[])
 	warn_debug_hooks();
 	spawn_workers(worker_count(&m.cf));
 	if ((k = new_child(PROC_REALMD)) != NULL)
-		spawn(k);
+		child_spawn(k);
 	supervise();
 	shutdown_master();
 	log_notice("stopped");
