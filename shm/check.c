@@ -84,7 +84,7 @@ check_hash(struct state *st, const struct slot_table *tb, uint32_t nbuckets,
 	return 0;
 }
 
-/* check_msg - a message record that can be read without harm */
+/* msg_ok - a message record that can be read without harm */
 static bool
 msg_ok(struct state *st, const struct shm_msg *m)
 {

@@ -375,7 +375,7 @@ conn_push(struct conn *c, cJSON *o, uint64_t *end)
 	return rc;
 }
 
-/* want - epoll interest for the connection's state; false: close it */
+/* update_interest - epoll interest for c's state; false: close it */
 static bool
 update_interest(struct conn *c)
 {
