@@ -666,6 +666,33 @@ issue(const char *cn, EVP_PKEY *ca_key, X509 *ca, const char *kpath,
 }
 
 /*
+ * beta_takes_alpha_only - alpha's addrealm to beta links, gamma's is
+ * refused and beta's log says why; then the three daemons go
+ */
+static void
+beta_takes_alpha_only(struct daemon *a, struct daemon *b, struct daemon *g,
+    const char *why)
+{
+	struct client *am = client_login(a, "messi");
+	struct client *gm = client_login(g, "messi");
+	cJSON *j;
+
+	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_ok(j);
+	cJSON_Delete(j);
+	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_error(j, "REALM_UNREACHABLE");
+	cJSON_Delete(j);
+	if (!daemon_wait_log(b, why, 5.0))
+		fail_msg("beta did not say why it refused gamma");
+	client_close(am);
+	client_close(gm);
+	daemon_destroy(a);
+	daemon_destroy(b);
+	daemon_destroy(g);
+}
+
+/*
  * realm_tls_pin: beta takes only a dialer whose certificate it pinned.
  * alpha (pinned) links; gamma, sharing the secret but not pinned, is
  * refused after TLS.
@@ -675,29 +702,13 @@ test_pinned_certificates(void **state)
 {
 	struct daemon *a = start_realm("alpha", NULL), *g, *b;
 	char path[512], fp[97], extra[256];
-	struct client *am, *gm;
-	cJSON *j;
 
 	g = start_realm("gamma", NULL);
 	snprintf(path, sizeof(path), "%s/state/realmd.crt", daemon_dir(a));
 	cert_fingerprint(path, fp);
 	snprintf(extra, sizeof(extra), "realm_tls_pin = 00:11, %s\n", fp);
 	b = start_realm("beta", extra);
-	am = client_login(a, "messi");
-	gm = client_login(g, "messi");
-	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_ok(j);
-	cJSON_Delete(j);
-	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_error(j, "REALM_UNREACHABLE");
-	cJSON_Delete(j);
-	if (!daemon_wait_log(b, "not pinned", 5.0))
-		fail_msg("beta did not say why it refused gamma");
-	client_close(am);
-	client_close(gm);
-	daemon_destroy(a);
-	daemon_destroy(b);
-	daemon_destroy(g);
+	beta_takes_alpha_only(a, b, g, "not pinned");
 }
 
 /*
@@ -712,8 +723,6 @@ test_certificates_from_a_ca(void **state)
 	EVP_PKEY *ca_key, *key;
 	X509 *ca, *cert;
 	struct daemon *a, *b, *g;
-	struct client *am, *gm;
-	cJSON *j;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", dir);
@@ -731,21 +740,7 @@ test_certificates_from_a_ca(void **state)
 	a = start_realm("alpha", extra[0]);
 	b = start_realm("beta", extra[1]);
 	g = start_realm("gamma", NULL);
-	am = client_login(a, "messi");
-	gm = client_login(g, "messi");
-	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_ok(j);
-	cJSON_Delete(j);
-	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_error(j, "REALM_UNREACHABLE");
-	cJSON_Delete(j);
-	if (!daemon_wait_log(b, "does not verify", 5.0))
-		fail_msg("beta did not say why it refused gamma");
-	client_close(am);
-	client_close(gm);
-	daemon_destroy(a);
-	daemon_destroy(b);
-	daemon_destroy(g);
+	beta_takes_alpha_only(a, b, g, "does not verify");
 	EVP_PKEY_free(ca_key);
 	X509_free(ca);
 	for (int i = 0; i < 2; i++) {
