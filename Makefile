@@ -141,9 +141,11 @@ BENCH_BIN = $(BUILD)/bench/load $(BUILD)/bench/echo $(BUILD)/bench/hash \
 
 bench-bin: $(BENCH_BIN)
 
-$(BUILD)/bench/load: bench/load.c
+LOAD_SRC = $(wildcard bench/load/*.c)
+
+$(BUILD)/bench/load: $(LOAD_SRC) bench/load/load.h
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) -pthread -o $@ $(LOAD_SRC)
 
 $(BUILD)/bench/echo: bench/echo.c
 	@mkdir -p $(@D)

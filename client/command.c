@@ -82,9 +82,9 @@ command_names(void)
 	return all_names;
 }
 
-/* finish - show a reply; the command's status */
+/* cmd_done - show a reply; the command's status */
 static int
-finish(struct rc *rc, const char *cmd, cJSON *r, char *raw)
+cmd_done(struct rc *rc, const char *cmd, cJSON *r, char *raw)
 {
 	int st = reply_ok(r) ? CMD_OK : CMD_FAILED;
 
@@ -103,7 +103,7 @@ run_raw(struct rc *rc, const char *line, size_t len)
 
 	if (conn_request_raw(rc, line, len, &r, &raw) == -1)
 		return rc->fd == -1 ? CMD_LOST : CMD_FAILED;
-	return finish(rc, line, r, raw);
+	return cmd_done(rc, line, r, raw);
 }
 
 /* local_path - the path as typed, with a leading ~/ meaning $HOME */
@@ -240,7 +240,7 @@ run_login(struct rc *rc, const struct ccmd *c, const char *line,
 		conn_watch(rc);
 		command_learn(rc);
 	}
-	return finish(rc, line, r, raw);
+	return cmd_done(rc, line, r, raw);
 }
 
 /* run_logout - end the session; nothing is kept for reconnects */
@@ -276,7 +276,7 @@ run_download(struct rc *rc, const struct ccmd *c, const char *line,
 	if ((name = reply_str(r, "file_name")) == NULL)
 		name = "file";
 	if (!reply_ok(r) || body == NULL || rc->json)
-		return finish(rc, line, r, raw);
+		return cmd_done(rc, line, r, raw);
 	st = save_file(rc, name, body, path, sizeof(path)) == 0 ? CMD_OK :
 	    CMD_FAILED;
 	if (st == CMD_OK)

@@ -31,9 +31,9 @@
 #define FRAME_END	"\r\n\r\n"
 #define READ_CHUNK	65536
 
-/* conn_close - drop the connection; the session token stays */
+/* conn_drop - drop the connection; the session token stays */
 void
-conn_close(struct rc *rc)
+conn_drop(struct rc *rc)
 {
 	if (rc->fd != -1)
 		close(rc->fd);
@@ -44,9 +44,9 @@ conn_close(struct rc *rc)
 	rc->watching = false;
 }
 
-/* dial - a connected socket to host:port, or -1 with errno set */
+/* tcp_connect - a connected socket to host:port, or -1 with errno set */
 static int
-dial(const char *host, const char *port, int *gai)
+tcp_connect(const char *host, const char *port, int *gai)
 {
 	struct addrinfo hints = { 0 }, *res, *ai;
 	int fd = -1, err = ECONNREFUSED;
@@ -78,8 +78,8 @@ conn_open(struct rc *rc, bool quiet)
 {
 	int gai;
 
-	conn_close(rc);
-	if ((rc->fd = dial(rc->host, rc->port, &gai)) != -1)
+	conn_drop(rc);
+	if ((rc->fd = tcp_connect(rc->host, rc->port, &gai)) != -1)
 		return 0;
 	if (quiet)
 		return -1;
@@ -331,7 +331,7 @@ conn_request_raw(struct rc *rc, const char *line, size_t len, cJSON **reply,
 	if (r == 1)
 		return 0;
 	if (rc->reconnecting) {
-		conn_close(rc);
+		conn_drop(rc);
 		return -1;
 	}
 	if (r == 0)
@@ -483,9 +483,9 @@ restore_session(struct rc *rc)
 	return 0;
 }
 
-/* redial - connect again, trying until the deadline; -1 if it passed */
+/* reconnect_until - connect again until the deadline; -1 if it passed */
 static int
-redial(struct rc *rc, uint64_t until, int *wait)
+reconnect_until(struct rc *rc, uint64_t until, int *wait)
 {
 	while (conn_open(rc, true) == -1) {
 		if (now_msec() >= until)
@@ -508,14 +508,14 @@ conn_reconnect(struct rc *rc)
 	uint64_t until = now_msec() + (uint64_t)rc->retry_ms;
 	int wait = 200, r = -2, saved = rc->reply_ms;
 
-	conn_close(rc);
+	conn_drop(rc);
 	show_note(rc, "reconnecting to %s port %s ...", rc->host, rc->port);
 	/* a failure while restoring must not start another reconnect */
 	rc->reconnecting = true;
 	rc->reply_ms = saved < 5000 ? saved : 5000;
-	while (r == -2 && redial(rc, until, &wait) == 0) {
+	while (r == -2 && reconnect_until(rc, until, &wait) == 0) {
 		if ((r = restore_session(rc)) == -2)
-			conn_close(rc);
+			conn_drop(rc);
 	}
 	rc->reply_ms = saved;
 	rc->reconnecting = false;

@@ -232,7 +232,7 @@ main(int argc, char **argv)
 	rc.color = isatty(STDOUT_FILENO) && !rc.json &&
 	    getenv("NO_COLOR") == NULL;
 	st = session(&rc, script);
-	conn_close(&rc);
+	conn_drop(&rc);
 	rc_free(&rc);
 	free(dldir);
 	return st;

@@ -59,7 +59,7 @@ struct rc {
 
 /* conn.c */
 int	conn_open(struct rc *, bool quiet);
-void	conn_close(struct rc *);
+void	conn_drop(struct rc *);
 int	conn_request(struct rc *, const char *line, size_t len, cJSON **reply);
 int	conn_request_raw(struct rc *, const char *line, size_t len,
 	    cJSON **reply, char **raw);

@@ -33,19 +33,27 @@ col(const struct rc *rc, const char *code)
 	return rc->color ? code : "";
 }
 
+/* vshow - one line on stderr in colour code, after prefix */
+static void
+vshow(struct rc *rc, const char *code, const char *prefix, const char *fmt,
+    va_list ap)
+{
+	term_hold(rc);
+	fprintf(stderr, "%s%s", col(rc, code), prefix);
+	vfprintf(stderr, fmt, ap);
+	fprintf(stderr, "%s\n", col(rc, C_OFF));
+	term_release(rc);
+}
+
 /* show_note - a remark of the client's own, on stderr */
 void
 show_note(struct rc *rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	term_hold(rc);
-	fprintf(stderr, "%s-- ", col(rc, C_NOTE));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vshow(rc, C_NOTE, "-- ", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s\n", col(rc, C_OFF));
-	term_release(rc);
 }
 
 /* show_error - something failed, on stderr */
@@ -54,13 +62,9 @@ show_error(struct rc *rc, const char *fmt, ...)
 {
 	va_list ap;
 
-	term_hold(rc);
-	fprintf(stderr, "%srealmchat: ", col(rc, C_ERR));
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vshow(rc, C_ERR, "realmchat: ", fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "%s\n", col(rc, C_OFF));
-	term_release(rc);
 }
 
 /* name_remember - a user, group or realm name, for tab completion */

@@ -119,79 +119,16 @@ init(void)
 		ctl.conns[i].fd = -1;
 }
 
-/*
- * clear_stale - remove the socket a daemon that died left behind; refuse
- * to take over a path that is no socket, or one that someone serves.
- */
-static int
-clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
-{
-	struct stat sb;
-	int fd, live;
-
-	if (lstat(sun->sun_path, &sb) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (!S_ISSOCK(sb.st_mode)) {
-		snprintf(err, errlen, "%s exists and is not a socket",
-		    sun->sun_path);
-		return -1;
-	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
-		return -1;
-	live = connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
-	close(fd);
-	if (live) {
-		snprintf(err, errlen, "%s is served by another process",
-		    sun->sun_path);
-		return -1;
-	}
-	return unlink(sun->sun_path);
-}
-
-/* bind_at - a socket bound at sun with mode, made as if by umask */
-static int
-bind_at(const struct sockaddr_un *sun, mode_t mode)
-{
-	mode_t old;
-	int fd, rc;
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd == -1)
-		return -1;
-	old = umask(0177);		/* never wider than 0600 while bound */
-	rc = bind(fd, (const struct sockaddr *)sun, sizeof(*sun));
-	umask(old);
-	if (rc == -1 || chmod(sun->sun_path, mode) == -1 ||
-	    listen(fd, CTL_BACKLOG) == -1) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 /* sock_open - the listening socket at path, given to the daemon's user */
 static int
 sock_open(int which, const char *path, mode_t mode, const struct priv *p,
     char *err, size_t errlen)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-
 	if (path[0] == '\0')
 		return 0;
-	if (strlen(path) >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "%.900s: path too long for a socket", path);
+	ctl.fd[which] = listen_unix(path, mode, CTL_BACKLOG, p, err, errlen);
+	if (ctl.fd[which] == -1)
 		return -1;
-	}
-	strcpy(sun.sun_path, path);
-	if (priv_mkdir_parent(p, path, err, errlen) == -1)
-		return -1;
-	err[0] = '\0';
-	if (clear_stale(&sun, err, errlen) == -1 ||
-	    (ctl.fd[which] = bind_at(&sun, mode)) == -1) {
-		if (err[0] == '\0')
-			snprintf(err, errlen, "%.900s: %s", path, strerror(errno));
-		return -1;
-	}
 	snprintf(ctl.path[which], sizeof(ctl.path[which]), "%s", path);
 	return priv_own(p, path, err, errlen);
 }
@@ -377,9 +314,9 @@ error(const char *fmt, ...)
 	return o;
 }
 
-/* run - the reply to one request line */
+/* request_reply - the reply to one request line */
 static cJSON *
-run(struct ctl_conn *c, const char *line, size_t len)
+request_reply(struct ctl_conn *c, const char *line, size_t len)
 {
 	cJSON *req = cJSON_ParseWithLength(line, len), *reply;
 	const cJSON *type = cJSON_GetObjectItemCaseSensitive(req, "type");
@@ -460,7 +397,7 @@ conn_read(struct ctl_conn *c)
 	}
 	c->inlen += (size_t)n;
 	if ((lf = memchr(c->in, '\n', c->inlen)) != NULL) {
-		cJSON *reply = run(c, c->in, (size_t)(lf - c->in));
+		cJSON *reply = request_reply(c, c->in, (size_t)(lf - c->in));
 		if (c->ask == NULL)		/* else realmd answers later */
 			set_reply(c, reply);
 	} else if (c->inlen == sizeof(c->in))

@@ -56,7 +56,6 @@
 #define RESPAWN_MAX_MS	30000
 #define SWEEP_MS	60000		/* expired sessions */
 #define FILE_SWEEP_MS	1000		/* kept files past file_keep */
-#define FILE_CHUNK	256		/* kept files freed per transaction */
 #define TICK_MS		1000		/* longest sleep of the loop */
 #define LOCK_WAIT_MS	2000		/* master_lock() gives up after this */
 
@@ -126,9 +125,9 @@ child_main(const struct child *k, int slot)
 	_exit(worker_main(&m.cf, &m.st, m.lfd, slot));
 }
 
-/* spawn - fork the child of entry k */
+/* child_spawn - fork the child of entry k */
 static void
-spawn(struct child *k)
+child_spawn(struct child *k)
 {
 	int slot = state_proc_claim(&m.st, k->role);
 	bool again = k->started != 0;
@@ -175,7 +174,7 @@ spawn_workers(unsigned n)
 	struct child *k;
 
 	while (n-- > 0 && (k = new_child(PROC_WORKER)) != NULL)
-		spawn(k);
+		child_spawn(k);
 }
 
 /* realmd_child - the entry of realmd, or NULL */
@@ -264,7 +263,7 @@ respawn_due(uint64_t now)
 		struct child *k = &m.kids[i];
 		if (k->used && k->pid == 0 && k->due != 0 && k->due <= now &&
 		    !m.stopping)
-			spawn(k);
+			child_spawn(k);
 	}
 }
 
@@ -461,57 +460,6 @@ master_lock(void)
 	return 0;
 }
 
-/* sweep_sessions - end sessions idle past session_timeout */
-static void
-sweep_sessions(void)
-{
-	int n;
-
-	if (master_lock() == -1)
-		return;
-	txn_begin_locked(&m.st);
-	n = session_expire(&m.st, now_sec(), m.cf.session_timeout, 4096);
-	if (n == -1)
-		txn_abort(&m.st);
-	else
-		txn_commit(&m.st);
-	if (n > 0)
-		log_info("ended %d idle sessions", n);
-}
-
-/*
- * sweep_files - free the kept files whose file_keep has passed, in
- * transactions of FILE_CHUNK; each body goes after its commit.  Bounded
- * per call, so that a backlog never holds up supervision for long.
- */
-static void
-sweep_files(void)
-{
-	uint64_t gone[FILE_CHUNK];
-	size_t ngone;
-	int n, total = 0;
-
-	do {
-		if (master_lock() == -1)
-			return;
-		txn_begin_locked(&m.st);
-		n = kept_expire(&m.st, now_sec(), m.cf.file_keep, FILE_CHUNK,
-		    gone, &ngone);
-		if (n <= 0) {
-			txn_abort(&m.st);
-			if (n == -1)
-				log_err("kept files: %m");
-			break;
-		}
-		txn_commit(&m.st);
-		for (size_t i = 0; i < ngone; i++)
-			spool_unlink(&m.st, gone[i]);
-		total += n;
-	} while (n == FILE_CHUNK && total < 16 * FILE_CHUNK);
-	if (total > 0)
-		log_info("file_keep: %d shown files expired", total);
-}
-
 /* take_signals - act on every signal that arrived */
 static void
 take_signals(void)
@@ -685,9 +633,9 @@ start(bool foreground, char *err, size_t errlen)
 	return 0;
 }
 
-/* check - realmchatd -n: the file, the seed file, and the user to run as */
+/* check_config - realmchatd -n: the file, the seed file, the user to run as */
 static int
-check(const char *path)
+check_config(const char *path)
 {
 	char err[1024];
 	struct priv p;
@@ -754,7 +702,7 @@ main(int argc, char *argv[], char *envp[])
 		return 1;
 	}
 	if (check_only)
-		return check(path);
+		return check_config(path);
 	log_init("realmchatd", foreground, m.cf.log_level);
 	block_signals();
 	if (start(foreground, err, sizeof(err)) == -1) {
@@ -770,7 +718,7 @@ main(int argc, char *argv[], char *envp[])
 	warn_debug_hooks();
 	spawn_workers(worker_count(&m.cf));
 	if ((k = new_child(PROC_REALMD)) != NULL)
-		spawn(k);
+		child_spawn(k);
 	supervise();
 	shutdown_master();
 	log_notice("stopped");

@@ -89,7 +89,13 @@ int	priv_drop(const struct priv *, char *err, size_t errlen);
 int	seed_check(const struct config *, char *err, size_t errlen);
 int	seed_load(struct state *, const struct config *, char *err, size_t errlen);
 
+/* sweep.c: timed housekeeping of the state, from the master's loop */
+void	sweep_sessions(void);
+void	sweep_files(void);
+
 /* listen.c */
 int	listen_open(const struct config *, char *err, size_t errlen);
+int	listen_unix(const char *path, mode_t mode, int backlog,
+	    const struct priv *, char *err, size_t errlen);
 
 #endif

@@ -24,9 +24,9 @@ struct seed {
 	char	 country[COUNTRY_LEN + 1];
 };
 
-/* parse - one line into s; 0 = blank, 1 = a user, -1 = error in why */
+/* seed_parse - one line into s; 0 = blank, 1 = a user, -1 = error in why */
 static int
-parse(char *line, struct seed *s, char *why, size_t whylen)
+seed_parse(char *line, struct seed *s, char *why, size_t whylen)
 {
 	char *f[5], *save = NULL, *hash = strchr(line, '#');
 	int n = 0;
@@ -82,7 +82,7 @@ each_seed(const char *path, int (*fn)(struct seed *, void *), void *arg,
 	}
 	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
-		switch (parse(line, &s, why, sizeof(why))) {
+		switch (seed_parse(line, &s, why, sizeof(why))) {
 		case -1:
 			snprintf(err, errlen, "%s:%u: %s", path, lineno, why);
 			rc = -1;

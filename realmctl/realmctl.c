@@ -60,9 +60,9 @@ socket_path(const char *sock, const char *conf, struct config *cf)
 	return cf->control;
 }
 
-/* dial - a connection to the control socket, or -1 (reported) */
+/* sock_dial - a connection to the control socket, or -1 (reported) */
 static int
-dial(const char *path)
+sock_dial(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	int fd;
@@ -162,9 +162,9 @@ wait_gone(int fd)
 	return -1;
 }
 
-/* check - is the reply an OK?  An error goes to stderr */
+/* reply_check - is the reply an OK?  An error goes to stderr */
 static int
-check(const cJSON *reply)
+reply_check(const cJSON *reply)
 {
 	const cJSON *status = cJSON_GetObjectItemCaseSensitive(reply, "status");
 	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(reply, "message");
@@ -214,11 +214,11 @@ main(int argc, char *argv[])
 		usage();
 	if (parse(argc - optind, argv + optind, &res) == -1)
 		return 1;
-	if ((fd = dial(socket_path(sock, conf, &cf))) == -1)
+	if ((fd = sock_dial(socket_path(sock, conf, &cf))) == -1)
 		return 1;
 	if (send_request(fd, &res) == -1 || (reply = read_reply(fd)) == NULL)
 		return 1;
-	rc = check(reply);
+	rc = reply_check(reply);
 	if (rc == 0 && res.action == CTL_STOP)
 		rc = stopped(fd, reply);
 	if (rc == 0 && json)

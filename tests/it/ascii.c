@@ -19,15 +19,6 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
-/* logged_in - a new connection authenticated as user */
-static struct client *logged_in(void **state, const char *user)
-{
-	struct client *c = client_connect(*state);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* cmd_ok - send a line of len bytes (CRLF added), assert an OK reply */
 static cJSON *cmd_ok(struct client *c, const char *line, size_t len)
 {
@@ -88,8 +79,8 @@ static char *read_chunked(struct client *c, size_t *len)
  */
 static void test_chunk_repro(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	const char *text = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaa\xc3\xa9 end";
 	char line[128], *raw;
 	size_t len;
@@ -180,8 +171,8 @@ static const cJSON *first_entry(const cJSON *r)
 /* test_random_round_trips - private, group and history text, 40 rounds */
 static void test_random_round_trips(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char text[2048], line[2200];
 	cJSON *r;
 
@@ -218,8 +209,8 @@ static void test_file_names(void **state)
 		"caf\xc3\xa9.txt", "\xe4\xb8\xad\xe6\x96\x87.txt",
 		"\xf0\x9f\x98\x80.png", "a\xc3\xa9\xe4\xb8\xad\xf0\x9f\x98\x80z",
 	};
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		char line[256];

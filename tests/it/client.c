@@ -315,16 +315,6 @@ same_file(const char *a, const char *b)
 	return r == 0;
 }
 
-/* logged_in - a harness client logged in as user */
-static struct client *
-logged_in(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* inbox_text - the text of the first message from sender, NULL if none */
 static char *
 inbox_text(struct client *c, const char *sender)
@@ -353,7 +343,7 @@ static void
 test_receive_while_typing(void **state)
 {
 	const char *args[] = { "-u", "messi", "-i", "0.3", NULL };
-	struct client *h = logged_in(*state, "henderson");
+	struct client *h = client_login(*state, "henderson");
 	struct term *t = term_start(*state, args);
 	cJSON *r;
 	char *s;
@@ -447,7 +437,7 @@ seed_sends(struct term *t, struct client *h, const char *small)
 static void
 seed_realm(struct term *t, struct daemon *beta, const char *small)
 {
-	struct client *hb = logged_in(beta, "henderson");
+	struct client *hb = client_login(beta, "henderson");
 	cJSON *r;
 
 	sayf(t, "Connect realm berhasil", "addrealm beta 127.0.0.1 %d",
@@ -481,7 +471,7 @@ test_seed_commands(void **state)
 	const char *args[] = { "-i", "3600", NULL };
 	char *small = make_file("notes file.txt", 300, 7), *dl;
 	struct term *t = term_start(alpha, args);
-	struct client *h = logged_in(alpha, "henderson");
+	struct client *h = client_login(alpha, "henderson");
 	cJSON *r;
 
 	assert_true(asprintf(&dl, "%s/Downloads/realmchat/hello.txt", tmpdir) > 0);
@@ -571,7 +561,7 @@ test_server_restart(void **state)
 	daemon_restart(*state);
 	term_expect(t, "reconnected; session kept");
 	say(t, "whoami", "username: messi");
-	h = logged_in(*state, "henderson");
+	h = client_login(*state, "henderson");
 	r = client_cmd(h, "send messi after the restart");
 	assert_reply_ok(r);
 	cJSON_Delete(r);

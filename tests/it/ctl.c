@@ -180,14 +180,6 @@ static const cJSON *entry(const cJSON *o, const char *key, const char *field,
 	return NULL;
 }
 
-static struct client *logged_in(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* append_config - add lines to the daemon's config (later lines win) */
 static void append_config(struct daemon *d, const char *lines)
 {
@@ -206,7 +198,7 @@ static void test_status_text(void **state)
 	int n = daemon_wait_workers(d, IT_WORKERS, NULL, 0, pids, 5.0);
 
 	assert_int_equal(n, IT_WORKERS);
-	logged_in(d, "messi");
+	client_login(d, "messi");
 	out = ctl_ok(d, "status");
 	snprintf(want, sizeof want, "realmchatd %s, realm %s, pid %d",
 	    REALMCHAT_VERSION, IT_REALM, (int)daemon_pid(d));
@@ -234,7 +226,7 @@ static void test_status_json(void **state)
 	    "message_store", "groups", "memberships", "files", "spool",
 	    "kept_files" };
 	struct daemon *d = *state;
-	struct client *c = logged_in(d, "messi");
+	struct client *c = client_login(d, "messi");
 	const cJSON *w, *t;
 	pid_t pids[64];
 	cJSON *j;
@@ -334,7 +326,8 @@ static void test_show_sessions(void **state)
 static void test_show_groups(void **state)
 {
 	struct daemon *d = *state;
-	struct client *m = logged_in(d, "messi"), *h = logged_in(d, "henderson");
+	struct client *m = client_login(d, "messi"),
+	    *h = client_login(d, "henderson");
 	const cJSON *g;
 	char *out;
 	cJSON *j;
@@ -379,7 +372,7 @@ static void test_stats(void **state)
 	client_auth(c, "messi", SEED_PASSWORD);
 	assert_reply_ok(client_cmd(c, "send henderson one"));
 	assert_reply_ok(client_cmd(c, "send henderson two"));
-	h = logged_in(d, "henderson");
+	h = client_login(d, "henderson");
 	assert_int_equal(inbox_count(client_cmd(h, "inbox")), 2);
 	out = ctl_ok(d, "stats");
 	assert_true(has_line(out, "auth", "2"));
@@ -420,7 +413,7 @@ static void test_kick(void **state)
 {
 	struct daemon *d = *state;
 	struct client *m = client_connect(d), *o = client_connect(d);
-	struct client *h = logged_in(d, "henderson");
+	struct client *h = client_login(d, "henderson");
 	char tok[64], *out;
 	cJSON *j;
 
@@ -474,7 +467,7 @@ static void test_reload_good(void **state)
 	    0)->valuestring, "listen");
 	cJSON_Delete(j);
 	assert_int_equal(daemon_wait_workers(d, 2, now, 3, old, 10.0), 2);
-	assert_reply_ok(client_cmd(logged_in(d, "lineker"), "whoami"));
+	assert_reply_ok(client_cmd(client_login(d, "lineker"), "whoami"));
 	out = ctl_ok(d, "reload");
 	assert_non_null(strstr(out, "listen changed: it needs a restart"));
 	free(out);
@@ -483,7 +476,7 @@ static void test_reload_good(void **state)
 static void test_reload_bad(void **state)
 {
 	struct daemon *d = *state;
-	struct client *c = logged_in(d, "messi");
+	struct client *c = client_login(d, "messi");
 	pid_t before[64], after[64];
 	cJSON *j;
 
@@ -498,7 +491,7 @@ static void test_reload_bad(void **state)
 	for (int i = 0; i < IT_WORKERS; i++)
 		assert_true(after[i] == before[0] || after[i] == before[1]);
 	assert_reply_ok(client_cmd(c, "send henderson still here"));
-	assert_reply_ok(client_cmd(logged_in(d, "henderson"), "inbox"));
+	assert_reply_ok(client_cmd(client_login(d, "henderson"), "inbox"));
 	j = ctl_json(d, "status");
 	assert_int_equal(cJSON_GetArraySize(get(j, "workers")), IT_WORKERS);
 	cJSON_Delete(j);
@@ -667,7 +660,7 @@ static void test_sighup_still_reloads(void **state)
 		fail_msg("worker %d replaced by %d after a refused reload",
 		    (int)now[0], (int)old[0]);
 	}
-	assert_reply_ok(client_cmd(logged_in(d, "messi"), "whoami"));
+	assert_reply_ok(client_cmd(client_login(d, "messi"), "whoami"));
 }
 
 /* idle_client - a connection to the control socket that says little */
@@ -702,7 +695,7 @@ static void test_slow_clients_do_not_stall(void **state)
 	assert_int_equal(daemon_wait_workers(d, IT_WORKERS, pids, 1, again,
 	    3.0), IT_WORKERS);
 	assert_true(now_s() - t0 < 3.0);
-	assert_reply_ok(client_cmd(logged_in(d, "messi"), "whoami"));
+	assert_reply_ok(client_cmd(client_login(d, "messi"), "whoami"));
 	/* they are dropped in time, and realmctl gets its turn */
 	out = ctl_ok(d, "status");
 	assert_true(has_line(out, "workers", "2"));
@@ -800,7 +793,8 @@ static void test_privilege_drop(void **state)
 	assert_int_equal(owner_of(daemon_control_path(d)), pw->pw_uid);
 	assert_true(daemon_wait_log(d, "running as nobody", 1.0));
 	/* serving, reloading, kicking and stopping all work as nobody */
-	assert_reply_ok(client_cmd(logged_in(d, "messi"), "send henderson x"));
+	assert_reply_ok(client_cmd(client_login(d, "messi"),
+	    "send henderson x"));
 	free(ctl_ok(d, "reload"));
 	free(ctl_ok(d, "kick", "messi"));
 	free(ctl_ok(d, "stop"));
@@ -1034,8 +1028,8 @@ static void test_realm_add_waits_aside(void **state)
 static void test_realm_del(void **state)
 {
 	struct pair *p = *state;
-	struct client *b = logged_in(p->beta, "messi");
-	struct client *a = logged_in(p->alpha, "messi"), *h;
+	struct client *b = client_login(p->beta, "messi");
+	struct client *a = client_login(p->alpha, "messi"), *h;
 	const cJSON *from;
 	cJSON *r, *j;
 	char *out;
@@ -1065,7 +1059,7 @@ static void test_realm_del(void **state)
 	    "NO_REALM");
 	/* the state passes its check at start; the message is henderson's */
 	daemon_restart(p->alpha);
-	h = logged_in(p->alpha, "henderson");
+	h = client_login(p->alpha, "henderson");
 	r = client_cmd(h, "inbox");
 	assert_int_equal(inbox_count(r), 1);
 	from = cJSON_GetArrayItem(inbox_from(r, "messi@beta"), 0);

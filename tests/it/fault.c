@@ -44,16 +44,6 @@
 			"message_store = 1M\nmax_groups = 16\nmax_memberships = 64\n" \
 			"max_files = 16\ngroup_members = 16\n"
 
-/* logged_in - a new connection authenticated as user */
-static struct client *
-logged_in(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* ok_cmd - a command that must succeed */
 static void
 ok_cmd(struct client *c, const char *line)
@@ -107,7 +97,7 @@ texts(const cJSON *entries)
 static char *
 inbox_texts(struct daemon *d, const char *user)
 {
-	struct client *c = logged_in(d, user);
+	struct client *c = client_login(d, user);
 	cJSON *all = client_inbox_all(c, 10), *list = cJSON_CreateArray(), *s,
 	    *e;
 	char *t;
@@ -126,7 +116,7 @@ inbox_texts(struct daemon *d, const char *user)
 static char *
 history_texts(struct daemon *d)
 {
-	struct client *c = logged_in(d, "messi");
+	struct client *c = client_login(d, "messi");
 	cJSON *r = client_cmd(c, "inboxgroup crew");
 	char *t;
 
@@ -141,7 +131,7 @@ static void
 test_debug_command_unknown_by_default(void **state)
 {
 	struct daemon *d = *state;
-	struct client *c = logged_in(d, "messi");
+	struct client *c = client_login(d, "messi");
 	cJSON *r = client_cmd(c, "debuglocksleep 1000");
 
 	assert_reply_error(r, "BAD_COMMAND");
@@ -205,16 +195,16 @@ static void
 test_lock_holder_killed(void **state)
 {
 	struct daemon *d = *state;
-	struct client *m = logged_in(d, "messi"), *l, *h;
+	struct client *m = client_login(d, "messi"), *l, *h;
 	char want[160], *log;
 	cJSON *r;
 	pid_t pid;
 	double kill_at, waited;
 
 	ok_cmd(m, "addgroup crew");
-	h = logged_in(d, "henderson");
+	h = client_login(d, "henderson");
 	ok_cmd(h, "joingroup crew");
-	l = logged_in(d, "lineker");
+	l = client_login(d, "lineker");
 	ok_cmd(l, "joingroup crew");
 	ok_cmd(m, "sendgroup crew before");
 
@@ -482,7 +472,7 @@ make_image(struct image *img, struct daemon *beta)
 	char line[128];
 	int fd;
 
-	c = logged_in(img->alpha, "messi");
+	c = client_login(img->alpha, "messi");
 	snprintf(line, sizeof(line), "addrealm beta 127.0.0.1 %d",
 	    daemon_port(beta));
 	ok_cmd(c, line);
@@ -494,7 +484,7 @@ make_image(struct image *img, struct daemon *beta)
 	ok_cmd(c, "sendfile lineker one.txt b25l");
 	ok_cmd(c, "sendfile lineker two.txt dHdv");
 	client_close(c);
-	c = logged_in(img->alpha, "lineker");	/* two files shown, kept */
+	c = client_login(img->alpha, "lineker"); /* two files shown, kept */
 	ok_cmd(c, "inbox");
 	ok_cmd(c, "whoami");
 	client_close(c);
@@ -544,7 +534,7 @@ test_damaged_state_files_refused(void **state)
 	restore(&img);
 	daemon_launch(img.alpha);
 	daemon_launch(beta);
-	c = logged_in(beta, "henderson");
+	c = client_login(beta, "henderson");
 	for (end = now_s() + 10.0;; sleep_ms(100)) {
 		cJSON *r = client_cmd(c, "inboxrealm alpha"), *e;
 		static char got[256];

@@ -19,15 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct client *
-logged_in(void **state, const char *user)
-{
-	struct client *c = client_connect(*state);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* send_file - send a whole request line built around base64 content */
 static cJSON *
 send_file(struct client *c, const char *cmd, const char *to, const char *name,
@@ -75,8 +66,8 @@ spool_files(void **state)
 static void
 test_private_file_round_trip_and_wrapper(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	const unsigned char data[] = "hello\0file\xff\x01";
 	char *enc = b64(data, sizeof(data)), wrapped[256];
 	unsigned char back[64];
@@ -115,8 +106,8 @@ test_private_file_round_trip_and_wrapper(void **state)
 static void
 test_ten_mib_file_byte_exact(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	size_t size = 10 << 20;
 	unsigned char *data = malloc(size), *back = malloc(size);
 	char *enc, id[32];
@@ -157,9 +148,9 @@ test_ten_mib_file_byte_exact(void **state)
 static void
 test_group_file_stored_once(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
+	struct client *l = client_login(*state, "lineker");
 	char *enc = b64((const unsigned char *)"group file body", 15);
 	char id[2][32];
 	cJSON *r;
@@ -226,8 +217,8 @@ test_file_names_sanitised(void **state)
 		{ "dir/", "file" },
 		{ "tab\x01name", "tab_name" },
 	};
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char *enc = b64((const unsigned char *)"x", 1);
 	cJSON *r;
 
@@ -255,8 +246,8 @@ setup_small_files(void **state)
 static void
 test_file_errors(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	unsigned char big[2048] = { 0 };
 	char *enc = b64(big, sizeof(big));
 	cJSON *r;
@@ -301,8 +292,8 @@ test_file_errors(void **state)
 static void
 test_download_only_for_recipients(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *l = client_login(*state, "lineker");
 	char id[32];
 	cJSON *r;
 
@@ -310,7 +301,7 @@ test_download_only_for_recipients(void **state)
 	assert_reply_ok(r);
 	cJSON_Delete(r);
 	{
-		struct client *h = logged_in(state, "henderson");
+		struct client *h = client_login(*state, "henderson");
 		cJSON *peek;
 		/* learn the id through a reply that is never read to the end */
 		client_send(h, "inbox\r\n");
@@ -331,7 +322,7 @@ static void
 test_spooled_files_survive_restart_and_kill9(void **state)
 {
 	for (int round = 0; round < 2; round++) {
-		struct client *m = logged_in(state, "messi");
+		struct client *m = client_login(*state, "messi");
 		struct client *h;
 		const cJSON *e;
 		cJSON *r;
@@ -343,7 +334,7 @@ test_spooled_files_survive_restart_and_kill9(void **state)
 		if (round == 1)
 			daemon_kill9_tree(*state);
 		daemon_restart(*state);
-		h = logged_in(state, "henderson");
+		h = client_login(*state, "henderson");
 		e = first_entry(h, "messi", &r);
 		assert_string_equal(json_string(e, "file_content"), "a2VlcCBtZQ==");
 		cJSON_Delete(r);
@@ -412,9 +403,9 @@ expect_error(struct client *c, const char *code, const char *line)
 static void
 test_fetch_after_inbox_recipients_only(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
+	struct client *l = client_login(*state, "lineker");
 	struct client *other = client_connect(*state);
 	size_t size = (1 << 20) + 3;
 	unsigned char *data = pattern(size, 7);
@@ -458,9 +449,9 @@ test_fetch_after_inbox_recipients_only(void **state)
 static void
 test_downloadgroupfile(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
+	struct client *l = client_login(*state, "lineker");
 	struct client *other = client_connect(*state);
 	size_t size = (1 << 20) + 11;
 	unsigned char *data = pattern(size, 99);
@@ -534,8 +525,8 @@ wait_spool(void **state, int n, double timeout_s)
 static void
 test_file_keep_expires(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	const unsigned char data[] = "kept for a while";
 	char *enc = b64(data, sizeof(data)), id[32], line[64];
 	double shown;
@@ -589,8 +580,8 @@ append_config(void **state, const char *line)
 static void
 test_file_keep_survives_restart(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	const unsigned char data[] = "survives a crash";
 	char *enc = b64(data, sizeof(data)), id[32], line[64];
 	cJSON *r;
@@ -601,7 +592,7 @@ test_file_keep_survives_restart(void **state)
 	drain_id(h, "messi", id, sizeof(id));
 	daemon_kill9_tree(*state);
 	daemon_restart(*state);
-	h = logged_in(state, "henderson");
+	h = client_login(*state, "henderson");
 	assert_body(client_cmd(h, "downloadfile %s", id), data, sizeof(data));
 	r = client_cmd(h, "inbox");
 	assert_int_equal(inbox_count(r), 0);
@@ -610,7 +601,7 @@ test_file_keep_survives_restart(void **state)
 	daemon_stop(*state);
 	append_config(state, "file_keep = 1s\n");
 	daemon_launch(*state);
-	h = logged_in(state, "henderson");
+	h = client_login(*state, "henderson");
 	snprintf(line, sizeof(line), "downloadfile %s", id);
 	expect_error(h, "BAD_FILE", line);
 	if (!wait_spool(state, 0, 10.0))
@@ -629,8 +620,8 @@ setup_no_keep(void **state)
 static void
 test_file_keep_zero(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char id[32], line[64];
 	cJSON *r;
 
@@ -658,8 +649,8 @@ setup_small_spool(void **state)
 static void
 test_kept_files_make_room(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	size_t size = 600 << 10;
 	unsigned char *a = pattern(size, 1), *b = pattern(size, 2);
 	char *ea = b64(a, size), *eb = b64(b, size), ida[32], idb[32], line[64];

@@ -63,15 +63,6 @@ err(struct client *c, const char *code, const char *text, const char *line)
 	cJSON_Delete(r);
 }
 
-static struct client *
-user_on(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 static struct daemon *
 start_realm(const char *name, const char *extra)
 {
@@ -176,8 +167,9 @@ static void
 test_open_groups(void **state)
 {
 	struct daemon *d = *state;
-	struct client *m = user_on(d, "messi"), *h = user_on(d, "henderson");
-	struct client *l = user_on(d, "lineker");
+	struct client *m = client_login(d, "messi"),
+	    *h = client_login(d, "henderson");
+	struct client *l = client_login(d, "lineker");
 	cJSON *r;
 
 	ok(m, NULL, "addgroup open1");
@@ -222,7 +214,8 @@ static void
 test_group_send_current(void **state)
 {
 	struct daemon *d = *state;
-	struct client *m = user_on(d, "messi"), *h = user_on(d, "henderson");
+	struct client *m = client_login(d, "messi"),
+	    *h = client_login(d, "henderson");
 	struct client *m2;
 	const char *tok;
 	char line[128];
@@ -268,7 +261,7 @@ static void
 test_file_paths(void **state)
 {
 	struct daemon *d = *state;
-	struct client *m = user_on(d, "messi");
+	struct client *m = client_login(d, "messi");
 
 	ok(m, NULL, "addgroup kelas");
 	err(m, "BAD_FILE", "'~/tugas/f.bin' is a file on your machine and the "
@@ -291,7 +284,7 @@ test_addrealm_without_session(void **state)
 	struct daemon *no = start_realm("alpha", "addrealm_without_session = no\n");
 	struct daemon *b = start_realm("beta", NULL);
 	struct client *anon = client_connect(no), *bn = client_connect(b);
-	struct client *am = user_on(no, "messi");
+	struct client *am = client_login(no, "messi");
 	char line[128];
 
 	snprintf(line, sizeof(line), "addrealm beta 127.0.0.1 %d 127.0.0.1 1",
@@ -326,7 +319,7 @@ linked(struct daemon **a, struct daemon **b, struct client **am)
 
 	*a = start_realm("alpha", NULL);
 	*b = start_realm("beta", NULL);
-	*am = user_on(*a, "messi");
+	*am = client_login(*a, "messi");
 	snprintf(line, sizeof(line), "addrealm beta 127.0.0.1 %d",
 	    daemon_port(*b));
 	ok(*am, "Connect realm berhasil", line);
@@ -344,7 +337,7 @@ test_src_address_forms(void **state)
 	linked(&a, &b, &am);
 	tok = client_auth(am, "messi", SEED_PASSWORD);
 	x = client_connect(a);
-	bh = user_on(b, "henderson");
+	bh = client_login(b, "henderson");
 	snprintf(line, sizeof(line), "sendrealm %s 10.0.0.5 40000 beta messi "
 	    "henderson  two  spaces", tok);
 	ok(x, "Message Sent", line);
@@ -385,9 +378,9 @@ test_one_group_on_two_realms(void **state)
 	cJSON *r;
 
 	linked(&a, &b, &am);
-	al = user_on(a, "lineker");
-	bh = user_on(b, "henderson");
-	bl = user_on(b, "lineker");
+	al = client_login(a, "lineker");
+	bh = client_login(b, "henderson");
+	bl = client_login(b, "lineker");
 	ok(am, NULL, "addgroup tim pw1");
 	ok(bh, NULL, "addgroup tim pw2");
 	ok(bl, NULL, "joingroup tim pw2");
@@ -432,8 +425,8 @@ test_sendgrouprealm_current(void **state)
 	cJSON *r;
 
 	linked(&a, &b, &am);
-	al = user_on(a, "lineker");
-	bh = user_on(b, "henderson");
+	al = client_login(a, "lineker");
+	bh = client_login(b, "henderson");
 	ok(bh, NULL, "addgroup persija x");
 	err(am, "NO_GROUP", "no current group", "sendgrouprealm beta hello");
 	ok(am, NULL, "group add persija y");

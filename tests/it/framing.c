@@ -17,15 +17,6 @@
 #include <string.h>
 #include <sys/socket.h>
 
-/* logged_in - a new connection authenticated as user */
-static struct client *logged_in(void **state, const char *user)
-{
-	struct client *c = client_connect(*state);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* expect_username - the next reply is an OK whoami for user */
 static void expect_username(struct client *c, const char *user)
 {
@@ -53,8 +44,8 @@ static int inbox_texts_from(struct client *c, const char *sender,
 
 static void test_pipelined_200_in_order(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	size_t cap = 200 * 40, o = 0;
 	char *buf = malloc(cap), *got[64];
 
@@ -100,7 +91,7 @@ static void test_pipelined_200_in_order(void **state)
 
 static void test_pipelined_flood(void **state)
 {
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 	const int n = 3000;
 	char *buf = malloc((size_t)n * 8 + 1);
 
@@ -122,8 +113,8 @@ static int setup_small_lines(void **state)
 
 static void test_line_over_max_line(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	size_t n = 10000, o = 0;
 	char *buf = malloc(3 * n + 100);
 	cJSON *r;
@@ -153,7 +144,7 @@ static void test_line_over_max_line(void **state)
 
 static void test_huge_line_in_pieces(void **state)
 {
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 	size_t chunk = 65536;
 	char *buf = malloc(chunk);
 
@@ -170,8 +161,8 @@ static void test_huge_line_in_pieces(void **state)
 
 static void test_line_under_max_line_works(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char text[3001], *got[2];
 
 	memset(text, 'k', 3000);
@@ -201,7 +192,7 @@ static void test_split_writes_with_pauses(void **state)
 		"au", "th me", "ssi sura", "baya\r", "\n",
 	};
 	struct client *c = client_connect(*state);
-	struct client *h = logged_in(state, "henderson");
+	struct client *h = client_login(*state, "henderson");
 	char *got[2];
 
 	for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) {
@@ -236,8 +227,8 @@ static int cmp_pid(const void *a, const void *b)
 
 static void test_disconnect_mid_line(void **state)
 {
-	struct client *h = logged_in(state, "henderson"), *c;
-	struct client *l = logged_in(state, "lineker");
+	struct client *h = client_login(*state, "henderson"), *c;
+	struct client *l = client_login(*state, "lineker");
 	pid_t before[8], after[8];
 	int nb = daemon_workers(*state, before, 8), na;
 	const cJSON *e;
@@ -245,7 +236,7 @@ static void test_disconnect_mid_line(void **state)
 
 	/* a client that aborts mid-line: the fragment is no request */
 	for (int i = 0; i < 10; i++) {
-		c = logged_in(state, "messi");
+		c = client_login(*state, "messi");
 		client_send(c, "send henderson partial mess");
 		client_close_reset(c);
 	}
@@ -254,7 +245,7 @@ static void test_disconnect_mid_line(void **state)
 	 * answer the fragment as a last line, but must not mangle it.
 	 */
 	for (int i = 0; i < 10; i++) {
-		c = logged_in(state, "messi");
+		c = client_login(*state, "messi");
 		client_send(c, "send lineker partial mess");
 		client_close(c);
 	}
@@ -275,7 +266,7 @@ static void test_disconnect_mid_line(void **state)
 	assert_reply_ok(r);
 	cJSON_ArrayForEach(e, inbox_from(r, "messi"))
 		assert_string_equal(json_string(e, "msg"), "partial mess");
-	c = logged_in(state, "messi");
+	c = client_login(*state, "messi");
 	assert_reply_ok(client_cmd(c, "send henderson whole line"));
 	r = client_cmd(h, "inbox");
 	assert_int_equal(inbox_count(r), 1);
@@ -306,7 +297,7 @@ static void test_half_close_answers_complete_lines(void **state)
 	expect_username(c, "messi");
 	client_expect_eof(c, 3000);
 	client_close(c);
-	h = logged_in(state, "henderson");
+	h = client_login(*state, "henderson");
 	r = client_cmd(h, "inbox");
 	assert_int_equal(inbox_count(r), 0);
 	cJSON_Delete(r);
@@ -331,8 +322,8 @@ static double max_latency_s(void)
 static void test_slow_reader_blocks_nobody(void **state)
 {
 	enum { N = 6 };
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson"), *o[N];
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson"), *o[N];
 	size_t len = 512 * 1024;
 	char *text = malloc(len + 32);
 	cJSON *r;
@@ -345,7 +336,7 @@ static void test_slow_reader_blocks_nobody(void **state)
 		assert_reply_ok(client_reply(m));
 	}
 	for (int i = 0; i < N; i++)
-		o[i] = logged_in(state, "lineker");
+		o[i] = client_login(*state, "lineker");
 	/* henderson asks for 20 MiB and does not read it yet */
 	client_send(h, "inbox\r\n");
 	sleep_ms(300);
@@ -379,7 +370,7 @@ static void write_lines(struct client *c, const char *line, int n)
 /* fill_group - messi posts n texts of len bytes each to a new group g */
 static struct client *fill_group(void **state, int n, size_t len)
 {
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 	char *line = malloc(len + 32);
 	int o = snprintf(line, 32, "sendgroup g ");
 
@@ -427,7 +418,7 @@ static void test_pipelined_replies_past_output_limit(void **state)
 	assert_true(total > 4 * (1 << 20));
 	client_expect_silence(m, 200);
 	/* the same with the input half-closed after the last line */
-	h = logged_in(state, "henderson");
+	h = client_login(*state, "henderson");
 	assert_reply_ok(client_cmd(h, "joingroup g"));
 	write_lines(h, "inboxgroup g\r\n", N);
 	client_send(h, "whoami\r\n");
@@ -451,8 +442,8 @@ static int setup_small_batches(void **state)
 static void test_pipelined_inbox_drain(void **state)
 {
 	enum { MSGS = 300, LINES = 20, LEN = 8000 };
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char *line = malloc(LEN + 64);
 	int seen = 0;
 	cJSON *r, *e;
@@ -494,7 +485,7 @@ static void test_pipelined_inbox_drain(void **state)
 static void test_pipelined_downloads(void **state)
 {
 	enum { N = 10 };
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 	size_t size = 600 * 1024;
 	unsigned char *data = malloc(size);
 	char *enc, *cmd, id[32];
@@ -538,7 +529,7 @@ static int setup_idle(void **state)
 static void test_idle_connection_closed(void **state)
 {
 	struct client *idle = client_connect(*state);
-	struct client *busy = logged_in(state, "messi");
+	struct client *busy = client_login(*state, "messi");
 
 	for (int i = 0; i < 6; i++) {
 		sleep_ms(400);
@@ -552,13 +543,13 @@ static void test_many_connections(void **state)
 {
 	enum { N = 100 };
 	struct client *c[N];
-	struct client *h = logged_in(state, "henderson");
+	struct client *h = client_login(*state, "henderson");
 	char text[16];
 	int seen[N] = { 0 }, total = 0;
 	cJSON *all, *e;
 
 	for (int i = 0; i < N; i++)
-		c[i] = logged_in(state, i % 2 ? "messi" : "lineker");
+		c[i] = client_login(*state, i % 2 ? "messi" : "lineker");
 	for (int i = 0; i < N; i++)
 		client_send(c[i], "send henderson c%d\r\n", i);
 	for (int i = 0; i < N; i++)

@@ -13,15 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static struct client *
-logged_in(void **state, const char *user)
-{
-	struct client *c = client_connect(*state);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* ok - run a command and assert an OK reply with the given message */
 static void
 ok(struct client *c, const char *message, const char *line)
@@ -64,8 +55,8 @@ history_texts(struct client *c, const char *group, char out[][64], int max)
 static void
 test_create_join_and_errors(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 
 	ok(m, "Add group Berhasil", "addgroup jarkom3");
 	err(m, "GROUP_EXISTS", "creategroup jarkom3");
@@ -84,8 +75,8 @@ test_create_join_and_errors(void **state)
 static void
 test_group_password(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *l = client_login(*state, "lineker");
 
 	ok(m, NULL, "addgroup secret pw1");
 	err(l, "BAD_PASSWORD", "joingroup secret");
@@ -98,9 +89,9 @@ test_group_password(void **state)
 static void
 test_sendgroup_fans_out_to_other_members(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
+	struct client *l = client_login(*state, "lineker");
 	const cJSON *entries, *e;
 	cJSON *r;
 
@@ -136,8 +127,8 @@ test_sendgroup_fans_out_to_other_members(void **state)
 static void
 test_sendgroup_errors(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *l = client_login(*state, "lineker");
 
 	ok(m, NULL, "addgroup jarkom3 pw3");	/* a password group: members only */
 	err(l, "NOT_MEMBER", "sendgroup jarkom3 hi");
@@ -157,9 +148,9 @@ test_sendgroup_errors(void **state)
 static void
 test_sendgroup_adhoc_list(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
+	struct client *l = client_login(*state, "lineker");
 	cJSON *r, *unknown;
 
 	r = client_cmd(m, "sendgroup henderson,ghost,lineker,henderson to you two");
@@ -198,8 +189,8 @@ setup_history_3(void **state)
 static void
 test_history_latest_n_oldest_first(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char texts[8][64];
 	int n;
 
@@ -230,8 +221,8 @@ test_history_latest_n_oldest_first(void **state)
 static void
 test_list_members_and_leave(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	cJSON *r, *g;
 	int seen = 0;
 
@@ -307,8 +298,8 @@ test_groups_survive_restart_and_kill9(void **state)
 	char texts[4][64];
 
 	for (int round = 0; round < 2; round++) {
-		struct client *m = logged_in(state, "messi");
-		struct client *h = logged_in(state, "henderson");
+		struct client *m = client_login(*state, "messi");
+		struct client *h = client_login(*state, "henderson");
 		char name[16];
 		cJSON *r;
 
@@ -330,7 +321,7 @@ test_groups_survive_restart_and_kill9(void **state)
 			daemon_kill9_tree(d);
 			daemon_restart(d);
 		}
-		h = logged_in(state, "henderson");
+		h = client_login(*state, "henderson");
 		assert_int_equal(history_texts(h, name, texts, 4), 1);
 		r = client_cmd(h, "inbox");
 		assert_int_equal(inbox_count(r), 1);

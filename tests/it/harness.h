@@ -66,6 +66,12 @@ void daemon_restart(struct daemon *d);
 void daemon_destroy(struct daemon *d);
 bool daemon_running(struct daemon *d);
 
+/* Realms: a daemon with a realm name and secret, and sockets to play one. */
+struct daemon *realm_start(const char *name, const char *secret,
+    const char *extra);
+void realm_wait_serving(const struct daemon *d, const char *name);
+int loopback_listener(int *port, bool listening);
+
 /* Daemon facts. */
 pid_t daemon_pid(const struct daemon *d);
 int daemon_port(const struct daemon *d);
@@ -124,6 +130,7 @@ cJSON *client_reply(struct client *c);
 cJSON *client_cmd(struct client *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 const char *client_auth(struct client *c, const char *user, const char *pass);
+struct client *client_login(struct daemon *d, const char *user);
 void client_expect_silence(struct client *c, int ms);
 void client_expect_eof(struct client *c, int ms);
 int client_fd(const struct client *c);

@@ -45,16 +45,9 @@ struct pair {
 static struct daemon *
 start_realm(const char *name, const char *extra)
 {
-	char cfg[1024], want[128];
-	struct daemon *d;
+	struct daemon *d = realm_start(name, SECRET, extra);
 
-	snprintf(cfg, sizeof(cfg), "realm_name = %s\nrealm_secret = %s\n"
-	    "realm_backoff_max = 1\nrealm_wait = 2\n%s", name, SECRET,
-	    extra ? extra : "");
-	d = daemon_start(cfg);
-	snprintf(want, sizeof(want), "serving realm %s", name);
-	if (!daemon_wait_log(d, want, 5.0))
-		fail_msg("no \"%s\" in the log within 5 s", want);
+	realm_wait_serving(d, name);
 	return d;
 }
 
@@ -90,16 +83,6 @@ teardown(void **state)
 	daemon_destroy(p->b);
 	free(p);
 	return 0;
-}
-
-/* user_on - a connection to d logged in as a seeded user */
-static struct client *
-user_on(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
 }
 
 /* inbox_texts - every text waiting in c's realm inbox for id, as one string */
@@ -169,22 +152,6 @@ struct relay {
 static const char injected[] = "{\"t\":\"msg\",\"id\":900000,\"seq\":2,"
     "\"kind\":\"private\",\"from\":\"messi\",\"from_name\":\"Lionel Messi\","
     "\"to\":\"henderson\",\"time\":1796000000,\"text\":\"INJECTED\"}\n";
-
-/* listen_any - a listening socket on a free loopback port */
-static int
-listen_any(int *port)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	assert_int_equal(listen(fd, 16), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	*port = ntohs(sa.sin_port);
-	return fd;
-}
 
 /* dial_plain - a blocking TCP connection to 127.0.0.1:port, or -1 */
 static int
@@ -314,7 +281,7 @@ relay_start(int to, bool mitm)
 	struct relay *r = calloc(1, sizeof(*r));
 	SSL_CTX *sctx = mitm ? tl_ctx(true) : NULL;
 	SSL_CTX *cctx = mitm ? tl_ctx(false) : NULL;
-	int lfd = listen_any(&r->port), ctl[2];
+	int lfd = loopback_listener(&r->port, true), ctl[2];
 
 	snprintf(r->capture, sizeof(r->capture), "/tmp/it_linksec.%d.%d",
 	    (int)getpid(), r->port);
@@ -383,7 +350,8 @@ test_tls_ending_relay_gets_no_link(void **state)
 {
 	struct pair *p = *state;
 	struct relay *r = relay_start(daemon_port(p->b), true);
-	struct client *am = user_on(p->a, "messi"), *bh = user_on(p->b,
+	struct client *am = client_login(p->a, "messi"),
+	    *bh = client_login(p->b,
 	    "henderson");
 	cJSON *j = client_cmd(am, "addrealm x 127.0.0.1 %d", r->port);
 	size_t len;
@@ -421,7 +389,8 @@ test_byte_relay_reads_nothing_and_injects_nothing(void **state)
 {
 	struct pair *p = *state;
 	struct relay *r = relay_start(daemon_port(p->b), false);
-	struct client *am = user_on(p->a, "messi"), *bh = user_on(p->b,
+	struct client *am = client_login(p->a, "messi"),
+	    *bh = client_login(p->b,
 	    "henderson");
 	char *seen, *texts;
 	size_t len;
@@ -498,7 +467,7 @@ test_message_beyond_the_window_refused(void **state)
 {
 	struct pair *p = *state;
 	struct tlink *t = tl_up(daemon_port(p->b), "alpha", "beta", SECRET);
-	struct client *bh = user_on(p->b, "henderson");
+	struct client *bh = client_login(p->b, "henderson");
 	char frame[1024], code[64], *texts;
 
 	msg_frame(frame, sizeof(frame), 10, 1, "messi", "first-real");
@@ -586,8 +555,8 @@ test_handshake_flood_leaves_the_link_up(void **state)
 		client_write(flood[i], hello, strlen(hello));
 	}
 	sleep_ms(500);
-	am = user_on(p->a, "messi");
-	bh = user_on(p->b, "henderson");
+	am = client_login(p->a, "messi");
+	bh = client_login(p->b, "henderson");
 	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(p->b));
 	if (strcmp(tl_field(j, "status"), "OK") != 0)
 		daemon_log_tail(p->b, 30);
@@ -697,6 +666,33 @@ issue(const char *cn, EVP_PKEY *ca_key, X509 *ca, const char *kpath,
 }
 
 /*
+ * beta_takes_alpha_only - alpha's addrealm to beta links, gamma's is
+ * refused and beta's log says why; then the three daemons go
+ */
+static void
+beta_takes_alpha_only(struct daemon *a, struct daemon *b, struct daemon *g,
+    const char *why)
+{
+	struct client *am = client_login(a, "messi");
+	struct client *gm = client_login(g, "messi");
+	cJSON *j;
+
+	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_ok(j);
+	cJSON_Delete(j);
+	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
+	assert_reply_error(j, "REALM_UNREACHABLE");
+	cJSON_Delete(j);
+	if (!daemon_wait_log(b, why, 5.0))
+		fail_msg("beta did not say why it refused gamma");
+	client_close(am);
+	client_close(gm);
+	daemon_destroy(a);
+	daemon_destroy(b);
+	daemon_destroy(g);
+}
+
+/*
  * realm_tls_pin: beta takes only a dialer whose certificate it pinned.
  * alpha (pinned) links; gamma, sharing the secret but not pinned, is
  * refused after TLS.
@@ -706,29 +702,13 @@ test_pinned_certificates(void **state)
 {
 	struct daemon *a = start_realm("alpha", NULL), *g, *b;
 	char path[512], fp[97], extra[256];
-	struct client *am, *gm;
-	cJSON *j;
 
 	g = start_realm("gamma", NULL);
 	snprintf(path, sizeof(path), "%s/state/realmd.crt", daemon_dir(a));
 	cert_fingerprint(path, fp);
 	snprintf(extra, sizeof(extra), "realm_tls_pin = 00:11, %s\n", fp);
 	b = start_realm("beta", extra);
-	am = user_on(a, "messi");
-	gm = user_on(g, "messi");
-	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_ok(j);
-	cJSON_Delete(j);
-	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_error(j, "REALM_UNREACHABLE");
-	cJSON_Delete(j);
-	if (!daemon_wait_log(b, "not pinned", 5.0))
-		fail_msg("beta did not say why it refused gamma");
-	client_close(am);
-	client_close(gm);
-	daemon_destroy(a);
-	daemon_destroy(b);
-	daemon_destroy(g);
+	beta_takes_alpha_only(a, b, g, "not pinned");
 }
 
 /*
@@ -743,8 +723,6 @@ test_certificates_from_a_ca(void **state)
 	EVP_PKEY *ca_key, *key;
 	X509 *ca, *cert;
 	struct daemon *a, *b, *g;
-	struct client *am, *gm;
-	cJSON *j;
 
 	assert_non_null(mkdtemp(dir));
 	snprintf(ca_path, sizeof(ca_path), "%s/ca.crt", dir);
@@ -762,21 +740,7 @@ test_certificates_from_a_ca(void **state)
 	a = start_realm("alpha", extra[0]);
 	b = start_realm("beta", extra[1]);
 	g = start_realm("gamma", NULL);
-	am = user_on(a, "messi");
-	gm = user_on(g, "messi");
-	j = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_ok(j);
-	cJSON_Delete(j);
-	j = client_cmd(gm, "addrealm beta 127.0.0.1 %d", daemon_port(b));
-	assert_reply_error(j, "REALM_UNREACHABLE");
-	cJSON_Delete(j);
-	if (!daemon_wait_log(b, "does not verify", 5.0))
-		fail_msg("beta did not say why it refused gamma");
-	client_close(am);
-	client_close(gm);
-	daemon_destroy(a);
-	daemon_destroy(b);
-	daemon_destroy(g);
+	beta_takes_alpha_only(a, b, g, "does not verify");
 	EVP_PKEY_free(ca_key);
 	X509_free(ca);
 	for (int i = 0; i < 2; i++) {

@@ -20,15 +20,6 @@
 #include <poll.h>
 #include <unistd.h>
 
-/* logged_in - a new connection authenticated as user */
-static struct client *logged_in(void **state, const char *user)
-{
-	struct client *c = client_connect(*state);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* send_ok - send a message and assert the "Message Sent" reply */
 static void send_ok(struct client *c, const char *cmd, const char *to,
     const char *text)
@@ -116,7 +107,7 @@ static void check_entry(const cJSON *e, const char *from, const char *from_name,
 
 static void test_send_and_sendprivate_reply(void **state)
 {
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 
 	send_ok(m, "send", "henderson", "first");
 	send_ok(m, "sendprivate", "henderson", "second");
@@ -125,8 +116,8 @@ static void test_send_and_sendprivate_reply(void **state)
 
 static void test_inbox_shape(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	long t0 = (long)time(NULL), t1;
 	const cJSON *msgs, *list;
 	cJSON *r;
@@ -155,9 +146,9 @@ static void test_inbox_shape(void **state)
 
 static void test_inbox_order_and_senders(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *l = logged_in(state, "lineker");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *l = client_login(*state, "lineker");
+	struct client *h = client_login(*state, "henderson");
 	const char *tx[8];
 	double ids[5];
 	int n = 0;
@@ -192,8 +183,8 @@ static void test_inbox_order_and_senders(void **state)
 
 static void test_two_users_separate_connections(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	long t0 = (long)time(NULL);
 	cJSON *r;
 
@@ -216,9 +207,9 @@ static void test_two_users_separate_connections(void **state)
 
 static void test_inbox_drains_only_own_queue(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
-	struct client *l = logged_in(state, "lineker");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
+	struct client *l = client_login(*state, "lineker");
 	cJSON *r;
 
 	send_ok(m, "send", "henderson", "for henderson");
@@ -236,7 +227,7 @@ static void test_inbox_drains_only_own_queue(void **state)
 
 static void test_send_to_unknown_user(void **state)
 {
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 	cJSON *r = client_cmd(m, "send nobody hello");
 
 	assert_reply_error(r, "NO_USER");
@@ -250,8 +241,8 @@ static void test_send_to_unknown_user(void **state)
 
 static void test_text_spacing_kept_inside(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	cJSON *r;
 
 	client_send(m, "send   henderson   hello   spaced  world \t \r\n");
@@ -269,8 +260,8 @@ static int setup_small_messages(void **state)
 
 static void test_message_too_large(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char text[1100];
 	cJSON *r;
 
@@ -289,8 +280,8 @@ static void test_message_too_large(void **state)
 
 static void test_large_message_round_trip(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	size_t len = 60000;
 	char *text = malloc(len + 1);
 	cJSON *r;
@@ -333,8 +324,8 @@ static cJSON *send_settled(struct client *c, const char *line)
 
 static void test_inbox_quota(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	cJSON *r;
 
 	send_ok(m, "send", "henderson", "q1");
@@ -364,8 +355,8 @@ static int setup_small_store(void **state)
 
 static void test_message_table_full(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char line[64];
 	int n;
 	cJSON *r;
@@ -409,7 +400,7 @@ static void test_quota_exact_under_concurrency(void **state)
 	int ok = 0, quota = 0;
 
 	for (int i = 0; i < N; i++)
-		c[i] = logged_in(state, i % 2 ? "messi" : "lineker");
+		c[i] = client_login(*state, i % 2 ? "messi" : "lineker");
 	/* all connections pipeline their sends at once */
 	for (int i = 0; i < N; i++) {
 		char buf[EACH * 32];
@@ -434,7 +425,7 @@ static void test_quota_exact_under_concurrency(void **state)
 		}
 	assert_int_equal(ok, 50);
 	assert_int_equal(quota, N * EACH - 50);
-	h = logged_in(state, "henderson");
+	h = client_login(*state, "henderson");
 	assert_int_equal(inbox_count(client_cmd(h, "inbox")), 50);
 }
 
@@ -467,8 +458,8 @@ static void drain_batch(struct client *h, int n, bool more, int *next)
 
 static void test_inbox_batch_and_more(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	char text[16];
 	int next = 0;
 
@@ -506,9 +497,9 @@ static void test_inbox_batch_counts_all_senders(void **state)
 {
 	static const char *const texts[] = { "m-even", "m-odd", "l-even",
 	    "l-odd" };
-	struct client *m = logged_in(state, "messi");
-	struct client *l = logged_in(state, "lineker");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *l = client_login(*state, "lineker");
+	struct client *h = client_login(*state, "henderson");
 	int counts[4] = { 0 };
 	cJSON *r, *rest;
 
@@ -550,9 +541,9 @@ static int collect_ids(const cJSON *r, int *seen, int max)
 static void test_concurrent_drain_delivers_once(void **state)
 {
 	enum { N = 200 };
-	struct client *m = logged_in(state, "messi");
-	struct client *h1 = logged_in(state, "henderson");
-	struct client *h2 = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h1 = client_login(*state, "henderson");
+	struct client *h2 = client_login(*state, "henderson");
 	char *buf = malloc(N * 32);
 	int seen[N] = { 0 }, total = 0;
 	size_t o = 0;
@@ -609,8 +600,8 @@ static void send_big(struct client *c, const char *to, int n, size_t len)
 
 static void test_inbox_kept_if_reply_undelivered(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	struct pollfd pfd = { client_fd(h), POLLIN, 0 };
 	char some[65536];
 	cJSON *all;
@@ -624,7 +615,7 @@ static void test_inbox_kept_if_reply_undelivered(void **state)
 	assert_true(read(client_fd(h), some, sizeof some) > 0);
 	client_close_reset(h);
 	sleep_ms(300);
-	h = logged_in(state, "henderson");
+	h = client_login(*state, "henderson");
 	all = client_inbox_all(h, 100);
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(all, "messi")) {
 		char want[16];
@@ -660,8 +651,8 @@ static const char *const nasty[] = {
 
 static void test_nasty_text_round_trip(void **state)
 {
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	size_t n = sizeof nasty / sizeof nasty[0];
 	const char *tx[32];
 	cJSON *r;
@@ -701,8 +692,8 @@ static void test_invalid_utf8_replaced(void **state)
 		{ "\xc3\xa9\xff\xc3\xa9", "\xc3\xa9", "\xc3\xa9" },
 		{ "cut four-byte \xf0\x9f\x8e x", "cut four-byte ", " x" },
 	};
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	size_t n = sizeof cases / sizeof cases[0];
 	const char *tx[16];
 	cJSON *r;
@@ -750,8 +741,8 @@ static void test_invalid_utf8_anywhere_gives_valid_reply(void **state)
 static void test_nul_in_message_is_bad_args(void **state)
 {
 	static const char line[] = "send henderson ab\0cd\r\n";
-	struct client *m = logged_in(state, "messi");
-	struct client *h = logged_in(state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	cJSON *r;
 
 	client_write(m, line, sizeof line - 1);
@@ -782,7 +773,7 @@ static void test_missing_arguments(void **state)
 		"send", "send henderson", "send henderson    ", "sendprivate",
 		"sendprivate henderson", "register", "register onlyname",
 	};
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 	char tok[64];
 	cJSON *r;
 
@@ -801,7 +792,7 @@ static void test_missing_arguments(void **state)
 
 static void test_empty_lines_get_no_reply(void **state)
 {
-	struct client *m = logged_in(state, "messi");
+	struct client *m = client_login(*state, "messi");
 	cJSON *r;
 
 	client_send(m, "\r\n\n\r\n");

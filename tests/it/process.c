@@ -24,15 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* logged_in - a new connection authenticated as user */
-static struct client *logged_in(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* wait_workers - the expected number of workers, none of gone[] */
 static void wait_workers(struct daemon *d, const pid_t *gone, int ngone,
     pid_t *pids)
@@ -95,7 +86,7 @@ static void test_process_titles(void **state)
 static void test_kill_each_worker(void **state)
 {
 	struct daemon *d = *state;
-	struct client *m = logged_in(d, "messi"), *h, *o;
+	struct client *m = client_login(d, "messi"), *h, *o;
 	pid_t orig[8], now[8];
 	const char *tx[8];
 	char tok[64];
@@ -116,7 +107,7 @@ static void test_kill_each_worker(void **state)
 				assert_int_not_equal(now[k], orig[j]);
 	}
 	assert_true(daemon_running(d));
-	h = logged_in(d, "henderson");
+	h = client_login(d, "henderson");
 	all = client_inbox_all(h, 100);
 	assert_int_equal(texts_of(all, "messi", tx, 8), 3);
 	assert_string_equal(tx[0], "before-kill-0");
@@ -257,7 +248,7 @@ static int hammer_stop(pid_t pid, int rfd, char *ok, int max, int *errors)
 static void check_hammer_inbox(struct daemon *d, char *ok, int maxseq,
     int nok)
 {
-	struct client *h = logged_in(d, "henderson");
+	struct client *h = client_login(d, "henderson");
 	cJSON *all = client_inbox_all(h, 10000), *e;
 	int last = -1, found = 0;
 
@@ -284,7 +275,7 @@ static void test_kill_workers_under_load(void **state)
 {
 	enum { MAXSEQ = 100000 };
 	struct daemon *d = *state;
-	struct client *m = logged_in(d, "messi");
+	struct client *m = client_login(d, "messi");
 	char *ok = calloc(MAXSEQ, 1), tok[64];
 	pid_t orig[8], now[8], hp;
 	int rfd, nok, errors = 0;
@@ -314,7 +305,7 @@ static void test_kill9_tree_under_load(void **state)
 {
 	enum { MAXSEQ = 100000 };
 	struct daemon *d = *state;
-	struct client *m = logged_in(d, "messi");
+	struct client *m = client_login(d, "messi");
 	char *ok = calloc(MAXSEQ, 1), tok[64];
 	int rfd, nok, errors = 0;
 	pid_t hp;
@@ -331,7 +322,7 @@ static void test_kill9_tree_under_load(void **state)
 	daemon_restart(d);
 	check_hammer_inbox(d, ok, MAXSEQ, nok);
 	/* the state is usable after the crash, not just readable */
-	m = logged_in(d, "messi");
+	m = client_login(d, "messi");
 	assert_reply_ok(client_cmd(m, "register aftercrash pw"));
 	assert_reply_ok(client_cmd(m, "send henderson after the crash"));
 	free(ok);
@@ -357,7 +348,7 @@ static void make_state(struct daemon *d, struct before *b)
 	assert_reply_ok(client_cmd(m, "send henderson s1"));
 	assert_reply_ok(client_cmd(m, "send newbie s3"));
 	assert_reply_ok(client_cmd(m, "send lineker drained"));
-	l = logged_in(d, "lineker");
+	l = client_login(d, "lineker");
 	r = client_cmd(l, "inbox");
 	assert_int_equal(inbox_count(r), 1);
 	/*
@@ -394,11 +385,11 @@ static void check_state(struct daemon *d, const struct before *b)
 	assert_string_equal(json_string(cJSON_GetArrayItem(
 	    inbox_from(r, "messi"), 0), "msg"), "s3");
 	/* what was drained before stays drained */
-	l = logged_in(d, "lineker");
+	l = client_login(d, "lineker");
 	r = client_cmd(l, "inbox");
 	assert_int_equal(inbox_count(r), 0);
 	assert_reply_ok(client_cmd(c, "send %s henderson s4", b->messi_tok));
-	h = logged_in(d, "henderson");
+	h = client_login(d, "henderson");
 	all = client_inbox_all(h, 100);
 	assert_int_equal(texts_of(all, "messi", tx, 8), 3);
 	assert_string_equal(tx[0], "s1");
@@ -442,12 +433,12 @@ static void test_kill9_tree_then_start_keeps_state(void **state)
 	daemon_restart(d);
 	check_state(d, &b);
 	/* and once more, straight after a write */
-	assert_reply_ok(client_cmd(logged_in(d, "messi"),
+	assert_reply_ok(client_cmd(client_login(d, "messi"),
 	    "send lineker after-second-start"));
 	daemon_kill9_tree(d);
 	daemon_restart(d);
 	{
-		struct client *l = logged_in(d, "lineker");
+		struct client *l = client_login(d, "lineker");
 		cJSON *r = client_cmd(l, "inbox");
 
 		assert_int_equal(inbox_count(r), 1);
@@ -459,7 +450,7 @@ static void test_kill9_tree_then_start_keeps_state(void **state)
 static void test_sigterm_stops_everything(void **state)
 {
 	struct daemon *d = *state;
-	struct client *c = logged_in(d, "messi");
+	struct client *c = client_login(d, "messi");
 	pid_t pids[8];
 
 	wait_workers(d, NULL, 0, pids);
@@ -498,8 +489,8 @@ static int setup_big_messages(void **state)
 static void test_sigterm_with_stuck_reader(void **state)
 {
 	struct daemon *d = *state;
-	struct client *m = logged_in(d, "messi");
-	struct client *h = logged_in(d, "henderson");
+	struct client *m = client_login(d, "messi");
+	struct client *h = client_login(d, "henderson");
 	size_t len = 512 * 1024;
 	char *text = malloc(len + 32);
 	cJSON *all;
@@ -516,7 +507,7 @@ static void test_sigterm_with_stuck_reader(void **state)
 	sleep_ms(300);
 	daemon_stop(d);
 	daemon_restart(d);
-	h = logged_in(d, "henderson");
+	h = client_login(d, "henderson");
 	all = client_inbox_all(h, 100);
 	{
 		const cJSON *list = cJSON_GetObjectItemCaseSensitive(all,

@@ -14,6 +14,7 @@
  */
 #include "harness.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,14 +49,6 @@ static long num_of(const cJSON *o, const char *key)
 	return (long)v->valuedouble;
 }
 
-static struct client *logged_in(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
-
 /* sent_id - send, assert OK, the message's id */
 static long sent_id(struct client *c, const char *to, const char *text)
 {
@@ -68,6 +61,24 @@ static long sent_id(struct client *c, const char *to, const char *text)
 	return id;
 }
 
+/* cmd_ok - a command whose reply must be OK, and nothing more */
+__attribute__((format(printf, 2, 3)))
+static void cmd_ok(struct client *c, const char *fmt, ...)
+{
+	char *line;
+	va_list ap;
+	cJSON *r;
+
+	va_start(ap, fmt);
+	if (vasprintf(&line, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	r = client_cmd(c, "%s", line);
+	free(line);
+	assert_reply_ok(r);
+	cJSON_Delete(r);
+}
+
 /* start_watch - "watch" on c, assert its reply */
 static void start_watch(struct client *c, const char *user)
 {
@@ -77,6 +88,29 @@ static void start_watch(struct client *c, const char *user)
 	assert_reply_message(r, "Watching");
 	assert_string_equal(json_string(r, "username"), user);
 	cJSON_Delete(r);
+}
+
+/* watcher - a new connection logged in as user, watching */
+static struct client *watcher(struct daemon *d, const char *user)
+{
+	struct client *c = client_login(d, user);
+
+	start_watch(c, user);
+	return c;
+}
+
+/* take_pushes - read pushes from c into got until it has had want */
+static int take_pushes(struct client *c, struct ids *got, int pushes,
+    int want)
+{
+	while (pushes < want) {
+		cJSON *e = client_event(c);
+
+		assert_int_equal(ids_add(got, num_of(e, "id")), 1);
+		pushes++;
+		cJSON_Delete(e);
+	}
+	return pushes;
 }
 
 /* inbox_ids - drain c's inbox into s (every sender); entries read */
@@ -127,8 +161,8 @@ static int setup_debug(void **state)
 /* What waits is pushed at watch, what comes later as it is stored. */
 static void test_watch_pushes_waiting_then_new(void **state)
 {
-	struct client *m = logged_in(*state, "messi");
-	struct client *h = logged_in(*state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	long first = sent_id(m, "henderson", "waiting one");
 	long second = sent_id(m, "henderson", "waiting two");
 	cJSON *e, *r;
@@ -167,12 +201,12 @@ static void test_watch_pushes_waiting_then_new(void **state)
 /* A sender on the other worker wakes the watcher's worker. */
 static void test_push_across_workers(void **state)
 {
-	struct client *h = logged_in(*state, "henderson"), *m = NULL;
+	struct client *h = client_login(*state, "henderson"), *m = NULL;
 	long hw = worker_of(h);
 	struct ids got = { .n = 0 };
 
 	for (int i = 0; i < 40 && m == NULL; i++) {
-		struct client *c = logged_in(*state, "messi");
+		struct client *c = client_login(*state, "messi");
 
 		if (worker_of(c) != hw)
 			m = c;
@@ -202,32 +236,24 @@ static void test_push_across_workers(void **state)
 /* A group copy and a file come as pushes; the file with its body. */
 static void test_push_group_and_file(void **state)
 {
-	struct client *m = logged_in(*state, "messi");
-	struct client *h = logged_in(*state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	const char body[] = "push me\x01\xff bytes";
 	char *enc = b64((const unsigned char *)body, sizeof(body) - 1);
 	unsigned char back[64];
-	cJSON *r, *e;
+	cJSON *e;
 
-	r = client_cmd(m, "addgroup crew");
-	assert_reply_ok(r);
-	cJSON_Delete(r);
-	r = client_cmd(h, "joingroup crew");
-	assert_reply_ok(r);
-	cJSON_Delete(r);
+	cmd_ok(m, "addgroup crew");
+	cmd_ok(h, "joingroup crew");
 	start_watch(h, "henderson");
 
-	r = client_cmd(m, "sendgroup crew hello crew");
-	assert_reply_ok(r);
-	cJSON_Delete(r);
+	cmd_ok(m, "sendgroup crew hello crew");
 	e = client_event(h);
 	assert_string_equal(json_string(e, "msg"), "hello crew");
 	assert_string_equal(json_string(e, "group"), "crew");
 	cJSON_Delete(e);
 
-	r = client_cmd(m, "sendfile henderson notes.bin b'%s'", enc);
-	assert_reply_ok(r);
-	cJSON_Delete(r);
+	cmd_ok(m, "sendfile henderson notes.bin b'%s'", enc);
 	e = client_event(h);
 	assert_string_equal(json_string(e, "file_name"), "notes.bin");
 	assert_int_equal(num_of(e, "file_size"), sizeof(body) - 1);
@@ -264,30 +290,21 @@ static void test_push_from_realm(void **state)
 	struct daemon *d[2];
 	struct client *am, *bh;
 	cJSON *r, *e;
-	char cfg[256];
+	const char *name[2] = { "alpha", "beta" };
 
 	(void)state;
 	for (int i = 0; i < 2; i++) {
-		snprintf(cfg, sizeof(cfg), "realm_name = %s\nrealm_secret = "
-		    SECRET "\nrealm_backoff_max = 1\nrealm_wait = 2\n",
-		    i == 0 ? "alpha" : "beta");
-		d[i] = daemon_start(cfg);
-		if (!daemon_wait_log(d[i], i == 0 ? "serving realm alpha" :
-		    "serving realm beta", 5.0))
-			fail_msg("realmd not serving within 5 s");
+		d[i] = realm_start(name[i], SECRET, NULL);
+		realm_wait_serving(d[i], name[i]);
 	}
-	am = logged_in(d[0], "messi");
-	bh = logged_in(d[1], "henderson");
-	r = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(d[1]));
-	assert_reply_ok(r);
-	cJSON_Delete(r);
+	am = client_login(d[0], "messi");
+	bh = client_login(d[1], "henderson");
+	cmd_ok(am, "addrealm beta 127.0.0.1 %d", daemon_port(d[1]));
 	wait_up(am, "beta");
 	wait_up(bh, "alpha");
 	start_watch(bh, "henderson");
 
-	r = client_cmd(am, "sendrealm beta henderson over the link");
-	assert_reply_ok(r);
-	cJSON_Delete(r);
+	cmd_ok(am, "sendrealm beta henderson over the link");
 	e = client_event(bh);
 	assert_string_equal(json_string(e, "msg"), "over the link");
 	assert_string_equal(json_string(e, "realm"), "alpha");
@@ -309,15 +326,13 @@ static void test_push_from_realm(void **state)
 /* Two watchers of one user: every message reaches one of them, once. */
 static void test_two_watchers_each_once(void **state)
 {
-	struct client *m = logged_in(*state, "messi");
-	struct client *w[2] = { logged_in(*state, "henderson"),
-	    logged_in(*state, "henderson") };
+	struct client *m = client_login(*state, "messi");
+	struct client *w[2] = { watcher(*state, "henderson"),
+	    watcher(*state, "henderson") };
 	struct ids sent = { .n = 0 }, got = { .n = 0 };
 	int per[2] = { 0, 0 }, total = 0;
 	cJSON *r;
 
-	for (int k = 0; k < 2; k++)
-		start_watch(w[k], "henderson");
 	for (int i = 0; i < 200; i++) {
 		char line[64];
 
@@ -362,15 +377,14 @@ static void test_two_watchers_each_once(void **state)
  */
 static void test_watcher_stops_reading(void **state)
 {
-	struct client *m = logged_in(*state, "messi");
-	struct client *w = logged_in(*state, "henderson");
-	struct client *h = logged_in(*state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *w = watcher(*state, "henderson");
+	struct client *h = client_login(*state, "henderson");
 	struct ids sent = { .n = 0 }, got = { .n = 0 };
 	int pushed = 0, drained, n = 1000;
 	char *text = malloc(16001);
 	cJSON *o;
 
-	start_watch(w, "henderson");
 	memset(text, 'x', 16000);
 	text[16000] = '\0';
 	for (int i = 0; i < n; i++) {
@@ -444,8 +458,8 @@ static int add_entries(const cJSON *r, struct ids *s)
 /* Watch on a connection that pipelines: replies in order, pushes whole. */
 static void test_watch_pipelined(void **state)
 {
-	struct client *m = logged_in(*state, "messi");
-	struct client *h = logged_in(*state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	struct ids got = { .n = 0 };
 	cJSON *reply[64];
 	char lines[4096];
@@ -465,13 +479,7 @@ static void test_watch_pipelined(void **state)
 	assert_string_equal(json_string(reply[5], "username"), "henderson");
 	for (int i = 0; i < 6; i++)
 		cJSON_Delete(reply[i]);
-	while (pushes < 5) {
-		cJSON *e = client_event(h);
-
-		assert_int_equal(ids_add(&got, num_of(e, "id")), 1);
-		pushes++;
-		cJSON_Delete(e);
-	}
+	pushes = take_pushes(h, &got, pushes, 5);
 
 	/* messages arrive while the watcher pipelines 40 requests */
 	for (int i = 0; i < 40; i++)
@@ -491,13 +499,7 @@ static void test_watch_pipelined(void **state)
 			    reply[i], "groups"));
 		cJSON_Delete(reply[i]);
 	}
-	while (pushes < 15) {
-		cJSON *e = client_event(h);
-
-		assert_int_equal(ids_add(&got, num_of(e, "id")), 1);
-		pushes++;
-		cJSON_Delete(e);
-	}
+	pushes = take_pushes(h, &got, pushes, 15);
 	assert_int_equal(got.n, 15);
 	client_expect_silence(h, 200);
 	client_close(m);
@@ -507,8 +509,8 @@ static void test_watch_pipelined(void **state)
 /* watch off: nothing more is pushed; messages wait for inbox again. */
 static void test_watch_off(void **state)
 {
-	struct client *m = logged_in(*state, "messi");
-	struct client *h = logged_in(*state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	cJSON *r;
 	long id;
 
@@ -537,8 +539,8 @@ static void test_watch_off(void **state)
 /* watch <token> from a connection without a session; it ends with it. */
 static void test_watch_token_and_session_end(void **state)
 {
-	struct client *m = logged_in(*state, "messi");
-	struct client *h = logged_in(*state, "henderson");
+	struct client *m = client_login(*state, "messi");
+	struct client *h = client_login(*state, "henderson");
 	struct client *w = client_connect(*state);
 	char tok[64];
 	cJSON *r, *e;
@@ -557,9 +559,7 @@ static void test_watch_token_and_session_end(void **state)
 	assert_string_equal(json_string(e, "msg"), "by token");
 	cJSON_Delete(e);
 
-	r = client_cmd(h, "logout");
-	assert_reply_ok(r);
-	cJSON_Delete(r);
+	cmd_ok(h, "logout");
 	sent_id(m, "henderson", "after logout");
 	client_expect_silence(w, 300);
 	client_auth(h, "henderson", SEED_PASSWORD);

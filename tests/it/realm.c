@@ -73,18 +73,6 @@ static const char *const realm_names[3] = { "alpha", "beta", "gamma" };
 /* Fixtures                                                          */
 /* ---------------------------------------------------------------- */
 
-/* start_realm - a daemon named name; extra lines added to the realm ones */
-static struct daemon *
-start_realm(const char *name, const char *secret, const char *extra)
-{
-	char cfg[1024];
-
-	snprintf(cfg, sizeof(cfg), "realm_name = %s\nrealm_secret = %s\n"
-	    "realm_backoff_max = 1\nrealm_wait = 2\n%s", name, secret,
-	    extra ? extra : "");
-	return daemon_start(cfg);
-}
-
 /* drop_config_key - remove every "key = ..." line of d's config file */
 static void
 drop_config_key(struct daemon *d, const char *key)
@@ -121,21 +109,6 @@ start_realm_without_secret(const char *name)
 	return d;
 }
 
-/*
- * wait_serving - the daemon's log says its realmd serves (the chat port
- * opens a moment before): otherwise a refusal for "realmd is not
- * running" could pass for the refusal a test expects.  First start only.
- */
-static void
-wait_serving(struct daemon *d, const char *name)
-{
-	char want[128];
-
-	snprintf(want, sizeof(want), "serving realm %s", name);
-	if (!daemon_wait_log(d, want, 5.0))
-		fail_msg("no \"%s\" in the log within 5 s", want);
-}
-
 /* fed_new - n daemons named alpha, beta, gamma with the given extras */
 static int
 fed_new(void **state, int n, const char *const extra[3],
@@ -146,11 +119,11 @@ fed_new(void **state, int n, const char *const extra[3],
 	for (int i = 0; i < n; i++)
 		f->d[i] = secret && secret[i] && !*secret[i] ?
 		    start_realm_without_secret(realm_names[i]) :
-		    start_realm(realm_names[i],
+		    realm_start(realm_names[i],
 		    secret && secret[i] ? secret[i] : SECRET,
 		    extra ? extra[i] : NULL);
 	for (int i = 0; i < n; i++)
-		wait_serving(f->d[i], realm_names[i]);
+		realm_wait_serving(f->d[i], realm_names[i]);
 	f->n = n;
 	*state = f;
 	return 0;
@@ -204,16 +177,6 @@ fed_teardown(void **state)
 /* ---------------------------------------------------------------- */
 /* Commands and replies                                              */
 /* ---------------------------------------------------------------- */
-
-/* user_on - a new connection to d authenticated as user */
-static struct client *
-user_on(struct daemon *d, const char *user)
-{
-	struct client *c = client_connect(d);
-
-	client_auth(c, user, SEED_PASSWORD);
-	return c;
-}
 
 /* cmd_at - a command whose failures are reported at the caller's line */
 static cJSON *
@@ -869,26 +832,6 @@ kill_realmd(struct daemon *d)
 /* Raw sockets                                                       */
 /* ---------------------------------------------------------------- */
 
-/* listener - a loopback socket that listens (never accepts); its port */
-static int
-listener(int *port, bool listening)
-{
-	struct sockaddr_in a;
-	socklen_t alen = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(fd >= 0);
-	memset(&a, 0, sizeof(a));
-	a.sin_family = AF_INET;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	if (listening)
-		assert_int_equal(listen(fd, 16), 0);
-	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
-	*port = ntohs(a.sin_port);
-	return fd;
-}
-
 /*
  * raw_line - one '\n'-ended line read byte by byte within ms, parsed as
  * JSON; NULL at the end of the connection.  Fails on a timeout or on a
@@ -975,8 +918,9 @@ test_addrealm_by_host_name(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *am2 = user_on(A, "lineker");
-	struct client *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *am2 = client_login(A, "lineker");
+	struct client *bh = client_login(B, "henderson");
 	cJSON *r, *a, *got = cJSON_CreateArray();
 	const cJSON *e;
 	double t0;
@@ -1025,8 +969,9 @@ test_link_and_private_messages_both_ways(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *anon = client_connect(A);
-	struct client *bh = user_on(B, "henderson"), *bl = user_on(B, "lineker");
+	struct client *am = client_login(A, "messi"), *anon = client_connect(A);
+	struct client *bh = client_login(B, "henderson"),
+	    *bl = client_login(B, "lineker");
 	const char *const text = "h\xc3\xa9llo   w\xc3\xb6rld \xe2\x9c\x93 from alpha";
 	const cJSON *e;
 	cJSON *a, *got = cJSON_CreateArray();
@@ -1238,8 +1183,10 @@ test_groups_across_realms_both_ways(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *al = user_on(A, "lineker");
-	struct client *bh = user_on(B, "henderson"), *bl = user_on(B, "lineker");
+	struct client *am = client_login(A, "messi"),
+	    *al = client_login(A, "lineker");
+	struct client *bh = client_login(B, "henderson"),
+	    *bl = client_login(B, "lineker");
 	cJSON *r, *got;
 	const cJSON *e, *members;
 
@@ -1394,8 +1341,9 @@ test_files_across_realms_byte_exact(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi");
-	struct client *bh = user_on(B, "henderson"), *bl = user_on(B, "lineker");
+	struct client *am = client_login(A, "messi");
+	struct client *bh = client_login(B, "henderson"),
+	    *bl = client_login(B, "lineker");
 	size_t big = (1 << 20) + 7, small = 300, gsize = 65536 + 2;
 	unsigned char *data = random_bytes(big), *sdata = random_bytes(small);
 	unsigned char *gdata = random_bytes(gsize);
@@ -1520,7 +1468,8 @@ test_wrong_secret_refused(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	cJSON *r, *a;
 
 	r = client_cmd(am, "addrealm beta 127.0.0.1 %d", daemon_port(B));
@@ -1546,7 +1495,7 @@ test_wrong_secret_refused(void **state)
 	/* gamma has no realm_secret: it neither dials nor accepts */
 	{
 		struct daemon *G = f->d[2];
-		struct client *gm = user_on(G, "messi");
+		struct client *gm = client_login(G, "messi");
 
 		ERR(am, "REALM_UNREACHABLE", "addrealm gamma 127.0.0.1 %d",
 		    daemon_port(G));
@@ -1567,7 +1516,7 @@ static void
 test_dead_port_and_silent_peer_refused(void **state)
 {
 	struct fed *f = *state;
-	struct client *am = user_on(f->d[0], "messi");
+	struct client *am = client_login(f->d[0], "messi");
 	int port, fd;
 	double t0;
 	cJSON *r, *a;
@@ -1578,12 +1527,12 @@ test_dead_port_and_silent_peer_refused(void **state)
 	cJSON_Delete(r);
 
 	/* a port that was just free: bound, never listened, closed */
-	fd = listener(&port, false);
+	fd = loopback_listener(&port, false);
 	close(fd);
 	ERR(am, "REALM_UNREACHABLE", "addrealm gamma 127.0.0.1 %d", port);
 
 	/* the handshake takes longer than realm_wait (2 s) */
-	fd = listener(&port, true);
+	fd = loopback_listener(&port, true);
 	t0 = now_s();
 	ERR(am, "REALM_UNREACHABLE", "addrealm silent 127.0.0.1 %d", port);
 	if (now_s() - t0 > 4.5)
@@ -1674,7 +1623,7 @@ test_forged_dialer_refused_on_the_wire(void **state)
 	}
 
 	/* nothing stored, nothing listed, the daemon still serves */
-	am = user_on(A, "messi");
+	am = client_login(A, "messi");
 	a = list_realms(am, "listrealm");
 	if (cJSON_GetArraySize(a) != 0)
 		fail_msg("a forged peer is listed: %s", show(a));
@@ -1735,7 +1684,8 @@ test_hostile_dialer_leaves_the_link_alone(void **state)
 	    "\"to\":\"henderson\",\"time\":1796000000,\"text\":\"forged\"}";
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	struct tlink *t;
 	size_t big = 200 * 1024;
 	char *junk = malloc(big);
@@ -1787,13 +1737,13 @@ static void
 test_addrealm_to_a_peer_just_started(void **state)
 {
 	struct fed *f = *state;
-	struct client *am = user_on(f->d[0], "messi");
+	struct client *am = client_login(f->d[0], "messi");
 	static const char *const names[2] = { "beta", "gamma" };
 
 	for (int i = 0; i < 2; i++) {
 		cJSON *r;
 
-		f->d[i + 1] = start_realm(names[i], SECRET, NULL);
+		f->d[i + 1] = realm_start(names[i], SECRET, NULL);
 		f->n = i + 2;
 		r = client_cmd(am, "addrealm %s 127.0.0.1 %d", names[i],
 		    daemon_port(f->d[i + 1]));
@@ -1813,7 +1763,8 @@ test_peer_stopped_queued_then_delivered_once(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	const char *st;
 	char buf[64], text[64];
 	cJSON *got;
@@ -1839,7 +1790,7 @@ test_peer_stopped_queued_then_delivered_once(void **state)
 	assert_int_equal(link_queued(am, "beta"), 5);
 
 	daemon_restart(B);
-	bh = user_on(B, "henderson");
+	bh = client_login(B, "henderson");
 	wait_link_up(am, "beta", LINK_TIMEOUT);
 	got = cJSON_CreateArray();
 	collect_realm(bh, "alpha", got, 6, DRAIN_TIMEOUT);
@@ -1873,7 +1824,7 @@ test_peer_stopped_queued_then_delivered_once(void **state)
 	}
 	assert_int_equal(link_queued(bh, "alpha"), 5);
 	daemon_restart(A);
-	am = user_on(A, "messi");
+	am = client_login(A, "messi");
 	wait_link_up(bh, "alpha", LINK_TIMEOUT);
 	got = cJSON_CreateArray();
 	collect_realm(am, "beta", got, 5, DRAIN_TIMEOUT);
@@ -1928,7 +1879,8 @@ test_300_messages_while_realmd_killed(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	cJSON *at_b = cJSON_CreateArray(), *at_a = cJSON_CreateArray();
 	int count[N300] = { 0 }, kill_no = 0, queued = 0, bad = 0;
 	char text[32], report[2048];
@@ -2074,7 +2026,8 @@ test_kill9_whole_realm_mid_stream(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	int count[NKILL], answered;
 	size_t cap = NKILL * 48, o;
 	char *lines = malloc(cap);
@@ -2096,7 +2049,7 @@ test_kill9_whole_realm_mid_stream(void **state)
 	daemon_kill9_tree(A);
 	client_close(am);
 	daemon_restart(A);
-	am = user_on(A, "messi");
+	am = client_login(A, "messi");
 	wait_link_up(am, "beta", LINK_TIMEOUT);
 	got = cJSON_CreateArray();
 	collect_realm(bh, "alpha", got, answered, DRAIN_TIMEOUT);
@@ -2131,7 +2084,7 @@ test_kill9_whole_realm_mid_stream(void **state)
 		cJSON_Delete(r);
 	}
 	daemon_restart(B);
-	bh = user_on(B, "henderson");
+	bh = client_login(B, "henderson");
 	wait_link_up(am, "beta", LINK_TIMEOUT);
 	got = cJSON_CreateArray();
 	collect_realm(bh, "alpha", got, NKILL, DRAIN_TIMEOUT);
@@ -2156,7 +2109,8 @@ test_peer_started_afresh_is_a_new_sender(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	char cmd[2048], text[32];
 	cJSON *got;
 
@@ -2177,7 +2131,7 @@ test_peer_started_afresh_is_a_new_sender(void **state)
 	    daemon_dir(A), daemon_dir(A));
 	assert_int_equal(system(cmd), 0);
 	daemon_restart(A);
-	am = user_on(A, "messi");
+	am = client_login(A, "messi");
 	link_realm(am, "beta", B, "beta");
 	wait_link_up(am, "beta", LINK_TIMEOUT);
 	wait_link_up(bh, "alpha", LINK_TIMEOUT);
@@ -2239,7 +2193,8 @@ test_restart_either_side_link_returns(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	static const struct {
 		int	side;		/* 0 alpha (dialer), 1 beta */
 		bool	kill9;
@@ -2271,9 +2226,9 @@ test_restart_either_side_link_returns(void **state)
 		daemon_restart(d);
 		t0 = now_s();
 		if (steps[s].side)
-			bh = user_on(B, "henderson");
+			bh = client_login(B, "henderson");
 		else
-			am = user_on(A, "messi");
+			am = client_login(A, "messi");
 		check_listed(am, "beta", true);
 		check_listed(bh, "alpha", false);
 		/* the restarted side first: its "up" cannot be stale */
@@ -2337,7 +2292,8 @@ test_refused_while_down_bounces(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	cJSON *bounces = cJSON_CreateArray(), *got, *r;
 	const cJSON *e;
 	double ref_user, ref_group, end;
@@ -2361,7 +2317,7 @@ test_refused_while_down_bounces(void **state)
 	cJSON_Delete(r);
 
 	daemon_restart(B);
-	bh = user_on(B, "henderson");
+	bh = client_login(B, "henderson");
 	wait_link_up(am, "beta", LINK_TIMEOUT);
 	end = now_s() + DRAIN_TIMEOUT;
 	while (cJSON_GetArraySize(bounces) < 2 && now_s() < end) {
@@ -2424,8 +2380,9 @@ test_bounce_reaches_full_inbox(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *ah = user_on(A, "henderson");
-	struct client *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *ah = client_login(A, "henderson");
+	struct client *bh = client_login(B, "henderson");
 	const cJSON *e;
 	cJSON *all;
 	double ref;
@@ -2476,7 +2433,8 @@ test_joingrouprealm_guesses_do_not_stop_mail(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	struct client *g[GUESSERS];
 	static char lines[GUESSES * 48];
 	double t0, worst = 0, end;
@@ -2489,7 +2447,7 @@ test_joingrouprealm_guesses_do_not_stop_mail(void **state)
 		o += (size_t)snprintf(lines + o, sizeof lines - o,
 		    "joingrouprealm beta vault guess%d\r\n", j);
 	for (int i = 0; i < GUESSERS; i++) {
-		g[i] = user_on(A, i % 2 ? "lineker" : "messi");
+		g[i] = client_login(A, i % 2 ? "lineker" : "messi");
 		client_write(g[i], lines, o);
 	}
 	end = now_s() + 3.0;
@@ -2616,8 +2574,9 @@ test_three_realms(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
-	struct client *gm = user_on(G, "messi");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
+	struct client *gm = client_login(G, "messi");
 	cJSON *r, *a, *got;
 	const cJSON *e, *members;
 
@@ -2747,8 +2706,9 @@ test_verdicts_with_two_links_into_one_realm(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
-	struct client *gm = user_on(G, "messi");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
+	struct client *gm = client_login(G, "messi");
 	cJSON *from_a = cJSON_CreateArray(), *from_g = cJSON_CreateArray();
 	char text[32];
 
@@ -2781,7 +2741,7 @@ test_realm_queue_quota(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh;
+	struct client *am = client_login(A, "messi"), *bh;
 	cJSON *got;
 	char buf[64], text[32];
 
@@ -2798,7 +2758,7 @@ test_realm_queue_quota(void **state)
 	assert_int_equal(link_queued(am, "beta"), 3);
 
 	daemon_restart(B);
-	bh = user_on(B, "henderson");
+	bh = client_login(B, "henderson");
 	wait_link_up(am, "beta", LINK_TIMEOUT);
 	got = cJSON_CreateArray();
 	collect_realm(bh, "alpha", got, 3, DRAIN_TIMEOUT);
@@ -2839,9 +2799,11 @@ test_realm_files_fetched_after_inbox(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi");
-	struct client *bh = user_on(B, "henderson"), *bl = user_on(B, "lineker");
-	struct client *bm = user_on(B, "messi"), *other = client_connect(B);
+	struct client *am = client_login(A, "messi");
+	struct client *bh = client_login(B, "henderson"),
+	    *bl = client_login(B, "lineker");
+	struct client *bm = client_login(B, "messi"),
+	    *other = client_connect(B);
 	size_t big = (1 << 20) + 5, gsize = (1 << 20) + 9;
 	unsigned char *data = random_bytes(big), *gdata = random_bytes(gsize);
 	char *enc = b64(data, big), *genc = b64(gdata, gsize);
@@ -2923,8 +2885,9 @@ test_names_both_sides_use(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *am2 = user_on(A, "lineker");
-	struct client *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *am2 = client_login(A, "lineker");
+	struct client *bh = client_login(B, "henderson");
 	cJSON *r, *got = cJSON_CreateArray();
 	char text[64];
 	int up_a, up_b;
@@ -3000,7 +2963,8 @@ test_addrealm_revives_idle_link(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	char buf[64], *out = NULL, *err = NULL;
 	cJSON *got = cJSON_CreateArray();
 
@@ -3041,8 +3005,9 @@ test_addrealm_loop_bounded(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *am2 = user_on(A, "lineker");
-	struct client *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *am2 = client_login(A, "lineker");
+	struct client *bh = client_login(B, "henderson");
 	int ok = 0, names_full = 0, too_many = 0, i;
 	cJSON *names, *got = cJSON_CreateArray();
 	double t0, elapsed;
@@ -3133,7 +3098,8 @@ test_user_dial_limits(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
-	struct client *am = user_on(A, "messi"), *gm = user_on(G, "messi");
+	struct client *am = client_login(A, "messi"),
+	    *gm = client_login(G, "messi");
 	char port[16], *out = NULL, *err = NULL;
 	cJSON *r;
 
@@ -3175,8 +3141,9 @@ test_ambiguous_names_refused(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1], *G = f->d[2];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
-	struct client *gm = user_on(G, "messi");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
+	struct client *gm = client_login(G, "messi");
 	cJSON *r;
 
 	link_realm(am, "beta", B, "beta");
@@ -3247,8 +3214,9 @@ test_seed_003_two_machines(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
-	struct client *bl = user_on(B, "lineker");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
+	struct client *bl = client_login(B, "lineker");
 	const unsigned char body[] = "isi file.txt\n\x01\xff";
 	cJSON *got = cJSON_CreateArray(), *r;
 	const cJSON *e;
@@ -3318,7 +3286,8 @@ test_names_after_restart(void **state)
 {
 	struct fed *f = *state;
 	struct daemon *A = f->d[0], *B = f->d[1];
-	struct client *am = user_on(A, "messi"), *bh = user_on(B, "henderson");
+	struct client *am = client_login(A, "messi"),
+	    *bh = client_login(B, "henderson");
 	cJSON *got = cJSON_CreateArray();
 
 	link_realm(am, "mesin2", B, "beta");
@@ -3329,8 +3298,8 @@ test_names_after_restart(void **state)
 	daemon_restart(B);
 	daemon_kill9_tree(A);
 	daemon_restart(A);
-	am = user_on(A, "messi");
-	bh = user_on(B, "henderson");
+	am = client_login(A, "messi");
+	bh = client_login(B, "henderson");
 	wait_link_up(am, "mesin2", LINK_TIMEOUT);
 	wait_link_up(bh, "mesin1", LINK_TIMEOUT);
 	expect_names(am, "mesin2", "mesin2", "beta", "b2", NULL);
