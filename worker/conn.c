@@ -476,6 +476,8 @@ conn_serve_ready(struct worker *w)
 void
 conn_event(struct conn *c, uint32_t events)
 {
+	if (c->fd == -1)
+		return;				/* closed earlier in this batch */
 	c->turn_lines = 0;
 	if (events & EPOLLERR) {
 		conn_close(c);
@@ -652,12 +654,20 @@ conn_accept(struct worker *w)
 		yield_listen(w);
 }
 
-/* conn_close - hang up; messages of unsent inbox replies go back */
+/*
+ * conn_close - hang up; messages of unsent inbox replies go back.  The
+ * memory stays until conn_reap(): an event for c may still wait further
+ * down the batch epoll_wait returned, and a push or a realmd reply can
+ * close a connection in the middle of that batch.
+ */
 void
 conn_close(struct conn *c)
 {
 	struct worker *w = c->w;
 	struct pending *p;
+
+	if (c->fd == -1)
+		return;
 
 	if (c->pending != NULL) {
 		state_lock(w->st);
@@ -676,13 +686,28 @@ conn_close(struct conn *c)
 	idle_unlink(w, c);
 	guard_conn_del(w->st->proc, c->addr_bucket);
 	close(c->fd);
+	c->fd = -1;
 	free(c->handoff);
+	c->handoff = NULL;
 	buf_free(&c->in);
 	(void)in_charge(c);
 	buf_free(&c->out);
-	free(c);
+	c->dead_next = w->dead;
+	w->dead = c;
 	w->nconns--;
 	__atomic_fetch_sub(&w->me->conns, 1, __ATOMIC_RELAXED);
+}
+
+/* conn_reap - free the connections closed since the last call */
+void
+conn_reap(struct worker *w)
+{
+	struct conn *c;
+
+	while ((c = w->dead) != NULL) {
+		w->dead = c->dead_next;
+		free(c);
+	}
 }
 
 /*

@@ -105,12 +105,17 @@ worker_loop(struct worker *w)
 				watch_wakeup(w);
 			else if (ev[i].data.ptr == &pwpool_mark)
 				pwpool_event();
-			else
+			else {
 				conn_event(ev[i].data.ptr, ev[i].events);
+				/* a message for a watcher here goes now,
+				   not after the whole batch */
+				watch_run(w);
+			}
 		}
 		conn_serve_ready(w);
 		/* pushes: hints from senders (ours too), watchers due */
 		watch_run(w);
+		conn_reap(w);
 		now = now_msec();
 		if (now >= next_tick) {
 			next_tick = now + TICK_MS;
@@ -161,6 +166,7 @@ worker_main(const struct config *cf, struct state *st, int lfd, int slot)
 	worker_loop(&w);
 	while (w.idle_head != NULL)
 		conn_close(w.idle_head);
+	conn_reap(&w);
 	pwpool_stop();
 	realmd_close(&w);
 	watch_forget_all(&w);

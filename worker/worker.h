@@ -90,6 +90,7 @@ struct conn {
 					     change sleeps inside the lock */
 	uint16_t	 addr_bucket;	/* the peer address's, in guard.c */
 	struct push	*push;		/* watching (watch.c), or NULL */
+	struct conn	*dead_next;	/* w->dead: closed, freed by conn_reap */
 };
 
 /* The worker's end of the channel to realmd. */
@@ -124,6 +125,7 @@ struct worker {
 	uint32_t	 nwatch;
 	struct push	*watch_ready;	/* watchers to serve after this pass */
 	struct conn	*ready;		/* connections with lines left over */
+	struct conn	*dead;		/* closed this pass, not yet freed */
 };
 
 /* A parsed request as a handler sees it. */
@@ -178,6 +180,7 @@ int	conn_listen(struct worker *, int op);
 void	conn_accept(struct worker *);
 void	conn_event(struct conn *, uint32_t events);
 void	conn_close(struct conn *);
+void	conn_reap(struct worker *);
 void	conn_expire_idle(struct worker *, uint64_t now);
 void	conn_stop(struct worker *);
 int	conn_add_pending(struct conn *, uint32_t user, const struct lease *);
