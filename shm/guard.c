@@ -239,6 +239,18 @@ guard_auth_failed_locked(uint16_t b, struct shm_user *u, uint32_t now)
 		count_failure(&u->auth_fails, &u->auth_last, now);
 }
 
+/*
+ * guard_auth_refund_locked - a login counted as failed when its check
+ * began (so that checks running at once cannot pass the limits
+ * together) succeeded: bucket b's count goes back down.
+ */
+void
+guard_auth_refund_locked(uint16_t b)
+{
+	if (guard != NULL && guard->auth[b].fails > 0)
+		guard->auth[b].fails--;
+}
+
 /* guard_group_wait_locked - seconds before b may guess group g's password */
 uint32_t
 guard_group_wait_locked(uint16_t b, uint32_t g, uint32_t now)

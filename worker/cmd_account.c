@@ -84,10 +84,17 @@ throttled(struct request *rq, uint32_t wait)
 	    (unsigned)wait);
 }
 
-/*
- * auth_failed - count a failed login against the address and the user
- * (0: no such user), and answer it
- */
+/* auth_refused - the failure reply of a login (u 0: no such user) */
+static void
+auth_refused(struct request *rq, uint32_t u)
+{
+	if (u == 0)
+		reply_error(rq->out, E_NO_USER, "User Tidak Ada");
+	else
+		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+}
+
+/* auth_failed - a failed login: counted against the address and the user */
 static void
 auth_failed(struct request *rq, uint32_t u)
 {
@@ -97,18 +104,20 @@ auth_failed(struct request *rq, uint32_t u)
 	guard_auth_failed_locked(rq->c->addr_bucket,
 	    u != 0 ? &w->st->users[u] : NULL, (uint32_t)now_sec());
 	state_unlock(w->st);
-	if (u == 0)
-		reply_error(rq->out, E_NO_USER, "User Tidak Ada");
-	else
-		reply_error(rq->out, E_BAD_PASSWORD, NULL);
+	auth_refused(rq, u);
 }
 
-/* auth_succeeded - a user who logs in starts afresh */
+/*
+ * auth_succeeded - a user who logs in starts afresh, and the failure
+ * counted for the address when the check began is taken back
+ */
 static void
-auth_succeeded(struct worker *w, uint32_t u)
+auth_succeeded(struct worker *w, struct conn *c, uint32_t u)
 {
 	state_lock(w->st);
 	w->st->users[u].auth_fails = 0;
+	if (c != NULL)
+		guard_auth_refund_locked(c->addr_bucket);
 	state_unlock(w->st);
 }
 
@@ -121,10 +130,10 @@ auth_finish(struct worker *w, struct conn *c, struct pw_job *j,
 	uint8_t tok[TOKEN_LEN];
 
 	if (!j->t.ok) {
-		auth_failed(&rq, j->user);
+		auth_refused(&rq, j->user);	/* counted when it began */
 		return;
 	}
-	auth_succeeded(w, j->user);
+	auth_succeeded(w, c, j->user);
 	if (open_session(&rq, j->user, tok) == -1) {
 		session_failed(&rq);
 		return;
@@ -152,6 +161,11 @@ cmd_auth(struct request *rq)
 	    (u = user_find_locked(w->st, name, strlen(name))) != 0) {
 		wait = user_auth_wait_locked(&w->st->users[u], now);
 		strlcpy(hash, w->st->users[u].pwhash, sizeof(hash));
+		/* counted now, taken back on success: checks that run at
+		   once cannot all pass the limits before any is counted */
+		if (wait == 0 && rq->args[1].len <= PASSWORD_MAX)
+			guard_auth_failed_locked(rq->c->addr_bucket,
+			    &w->st->users[u], now);
 	}
 	state_unlock(w->st);
 	if (wait > 0) {

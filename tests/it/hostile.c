@@ -631,6 +631,41 @@ static int setup_real_cost(void **state)
 	return 0;
 }
 
+/*
+ * 40 connections from one address each send a wrong password for messi
+ * at once, so that the checks run side by side: a check is counted when
+ * it begins, so no more of them pass than one after another would.
+ */
+static void test_parallel_auth_guesses_throttled(void **state)
+{
+	enum { GUESSERS = 40 };
+	struct client *g[GUESSERS];
+	int bad = 0, quota = 0;
+
+	for (int i = 0; i < GUESSERS; i++)
+		g[i] = client_connect(*state);
+	for (int i = 0; i < GUESSERS; i++)
+		client_send(g[i], "auth messi wrong%d\r\n", i);
+	for (int i = 0; i < GUESSERS; i++) {
+		cJSON *r = client_reply(g[i]);
+		const char *code = json_string(r, "code");
+
+		bad += strcmp(code, "BAD_PASSWORD") == 0;
+		quota += strcmp(code, "QUOTA") == 0;
+		cJSON_Delete(r);
+	}
+	print_message("# %d wrong passwords at once from one address: %d "
+	    "checked, %d throttled\n", GUESSERS, bad, quota);
+	assert_int_equal(bad + quota, GUESSERS);
+	assert_true(bad <= 12);
+	/* a success from elsewhere is not held up, and gives nothing back
+	   to the guessing address */
+	assert_int_equal(try_auth(client_connect_from(*state, "127.0.0.2"),
+	    "henderson", SEED_PASSWORD), 'O');
+	assert_int_equal(try_auth(client_connect(*state), "henderson",
+	    SEED_PASSWORD), 'Q');
+}
+
 enum { PIPERS = 4, PIPED = 60 };
 
 /*
@@ -913,6 +948,7 @@ int main(void)
 		T(test_100mib_without_line_end),
 		TS(test_pipelined_registers_do_not_freeze, setup_real_cost),
 		TS(test_pipelined_group_passwords_throttled, setup_real_cost),
+		TS(test_parallel_auth_guesses_throttled, setup_real_cost),
 		T(test_sendgroup_huge_list),
 		TS(test_unfinished_input_bounded, setup_small_input),
 		T(test_nul_in_argument_refused),
