@@ -513,7 +513,9 @@ conn_reconnect(struct rc *rc)
 	/* a failure while restoring must not start another reconnect */
 	rc->reconnecting = true;
 	rc->reply_ms = saved < 5000 ? saved : 5000;
-	while (r == -2 && reconnect_until(rc, until, &wait) == 0) {
+	/* a server that takes connections but never answers: give up too */
+	while (r == -2 && now_msec() < until &&
+	    reconnect_until(rc, until, &wait) == 0) {
 		if ((r = restore_session(rc)) == -2)
 			conn_drop(rc);
 	}
@@ -537,9 +539,12 @@ conn_watch(struct rc *rc)
 	rc->watching = false;
 	if (rc->no_watch || rc->token[0] == '\0' || rc->fd == -1)
 		return -1;
-	if (send_line(rc, "watch", 5) == -1 ||
-	    next_frame(rc, rc->reply_ms, &r, &raw) != 1)
+	if (send_line(rc, "watch", 5) == -1)
 		return -1;
+	if (next_frame(rc, rc->reply_ms, &r, &raw) != 1) {
+		conn_drop(rc);		/* a late reply would answer the next request */
+		return -1;
+	}
 	if (reply_ok(r))
 		rc->watching = true;
 	else if (r == NULL || reply_str(r, "code") == NULL ||

@@ -3,7 +3,7 @@
  *	password - yescrypt hashes through libcrypt
  * DESCRIPTION
  *	Hashing and checking run outside the state lock, and in a worker
- *	outside its event loop (worker/pwpool.c): they are slow on purpose.  The comparison of the computed hash is constant-time.
+ *	outside its event loop (lib/pwpool.c): they are slow on purpose.  The comparison of the computed hash is constant-time.
  */
 #include <crypt.h>
 #include <stdlib.h>

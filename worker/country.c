@@ -55,12 +55,12 @@ static const char *const countries[] = {
 	"vietnam", "wales", "yemen", "zambia", "zimbabwe",
 	/* Indonesian names that differ from the English ones */
 	"afrikaselatan", "amerika", "amerikaserikat", "arabsaudi", "belanda",
-	"belgia", "brasil", "ceko", "denmark", "filipina", "inggris",
+	"belgia", "brasil", "ceko", "filipina", "inggris",
 	"irlandia", "islandia", "italia", "jepang", "jerman", "kamboja",
 	"kanada", "kolombia", "koreaselatan", "koreautara", "kroasia", "mesir",
 	"meksiko", "norwegia", "perancis", "prancis", "polandia", "rusia",
 	"selandiabaru", "singapura", "skotlandia", "spanyol", "swedia",
-	"swiss", "thailand", "tiongkok", "turki", "yordania", "yunani",
+	"swiss", "tiongkok", "turki", "yordania", "yunani",
 };
 
 /* fold - s lower-cased without '_', '-' and '.'; false if too long */
