@@ -240,15 +240,14 @@ guard_auth_failed_locked(uint16_t b, struct shm_user *u, uint32_t now)
 }
 
 /*
- * guard_auth_refund_locked - a login counted as failed when its check
- * began (so that checks running at once cannot pass the limits
- * together) succeeded: bucket b's count goes back down.
+ * user_auth_count_locked - a check of u's password begins: it counts as a
+ * failure now (a success resets the count), so that checks that run at
+ * once cannot all pass the user's limit before any of them is counted
  */
 void
-guard_auth_refund_locked(uint16_t b)
+user_auth_count_locked(struct shm_user *u, uint32_t now)
 {
-	if (guard != NULL && guard->auth[b].fails > 0)
-		guard->auth[b].fails--;
+	count_failure(&u->auth_fails, &u->auth_last, now);
 }
 
 /* guard_group_wait_locked - seconds before b may guess group g's password */

@@ -38,7 +38,7 @@ uint32_t guard_auth_wait_locked(uint16_t bucket, uint32_t now);
 uint32_t user_auth_wait_locked(const struct shm_user *, uint32_t now);
 void	guard_auth_failed_locked(uint16_t bucket, struct shm_user *,
 	    uint32_t now);
-void	guard_auth_refund_locked(uint16_t bucket);
+void	user_auth_count_locked(struct shm_user *, uint32_t now);
 uint32_t guard_group_wait_locked(uint16_t bucket, uint32_t group,
 	    uint32_t now);
 void	guard_group_failed_locked(uint16_t bucket, uint32_t group,

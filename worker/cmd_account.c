@@ -94,30 +94,28 @@ auth_refused(struct request *rq, uint32_t u)
 		reply_error(rq->out, E_BAD_PASSWORD, NULL);
 }
 
-/* auth_failed - a failed login: counted against the address and the user */
+/*
+ * auth_failed - a failed login: counted against the address, and against
+ * the user unless that was done when its check began (counted)
+ */
 static void
-auth_failed(struct request *rq, uint32_t u)
+auth_failed(struct request *rq, uint32_t u, bool counted)
 {
 	struct worker *w = rq->w;
 
 	state_lock(w->st);
 	guard_auth_failed_locked(rq->c->addr_bucket,
-	    u != 0 ? &w->st->users[u] : NULL, (uint32_t)now_sec());
+	    u != 0 && !counted ? &w->st->users[u] : NULL, (uint32_t)now_sec());
 	state_unlock(w->st);
 	auth_refused(rq, u);
 }
 
-/*
- * auth_succeeded - a user who logs in starts afresh, and the failure
- * counted for the address when the check began is taken back
- */
+/* auth_succeeded - a user who logs in starts afresh */
 static void
-auth_succeeded(struct worker *w, struct conn *c, uint32_t u)
+auth_succeeded(struct worker *w, uint32_t u)
 {
 	state_lock(w->st);
 	w->st->users[u].auth_fails = 0;
-	if (c != NULL)
-		guard_auth_refund_locked(c->addr_bucket);
 	state_unlock(w->st);
 }
 
@@ -130,10 +128,10 @@ auth_finish(struct worker *w, struct conn *c, struct pw_job *j,
 	uint8_t tok[TOKEN_LEN];
 
 	if (!j->t.ok) {
-		auth_refused(&rq, j->user);	/* counted when it began */
+		auth_failed(&rq, j->user, true);
 		return;
 	}
-	auth_succeeded(w, c, j->user);
+	auth_succeeded(w, j->user);
 	if (open_session(&rq, j->user, tok) == -1) {
 		session_failed(&rq);
 		return;
@@ -161,11 +159,8 @@ cmd_auth(struct request *rq)
 	    (u = user_find_locked(w->st, name, strlen(name))) != 0) {
 		wait = user_auth_wait_locked(&w->st->users[u], now);
 		strlcpy(hash, w->st->users[u].pwhash, sizeof(hash));
-		/* counted now, taken back on success: checks that run at
-		   once cannot all pass the limits before any is counted */
 		if (wait == 0 && rq->args[1].len <= PASSWORD_MAX)
-			guard_auth_failed_locked(rq->c->addr_bucket,
-			    &w->st->users[u], now);
+			user_auth_count_locked(&w->st->users[u], now);
 	}
 	state_unlock(w->st);
 	if (wait > 0) {
@@ -173,7 +168,7 @@ cmd_auth(struct request *rq)
 		return;
 	}
 	if (u == 0 || rq->args[1].len > PASSWORD_MAX) {
-		auth_failed(rq, u);
+		auth_failed(rq, u, false);
 		return;
 	}
 	if ((j = pw_job_new(rq, &rq->args[1])) == NULL)
