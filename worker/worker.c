@@ -105,12 +105,8 @@ worker_loop(struct worker *w)
 				watch_wakeup(w);
 			else if (ev[i].data.ptr == &pwpool_mark)
 				pwpool_event();
-			else {
+			else
 				conn_event(ev[i].data.ptr, ev[i].events);
-				/* a message for a watcher here goes now,
-				   not after the whole batch */
-				watch_run(w);
-			}
 		}
 		conn_serve_ready(w);
 		/* pushes: hints from senders (ours too), watchers due */
