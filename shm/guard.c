@@ -34,15 +34,20 @@
  *	last failure, then 2 s, 4 s, ... up to AUTH_DELAY_MAX (counted in
  *	whole seconds of the clock, so each wait is up to 1 s longer); an attempt
  *	made too early is refused without checking the password, and does
- *	not count.  A failure older than AUTH_WINDOW is forgotten; a
- *	successful login clears its user's count (not the address's).
+ *	not count.  A check counts against its user when it begins
+ *	(user_auth_count_locked), since checks run in threads and guesses
+ *	sent at once would otherwise all start before any failed; against
+ *	the address when it fails.  A failure older than AUTH_WINDOW is
+ *	forgotten; a successful login clears its user's count (not the
+ *	address's).
  *	The user's threshold is the higher, so that one address guessing
  *	one password cannot lock the user out from elsewhere.
  *
  *	Wrong group passwords (joingroup) are counted the same way: against
  *	the address (with its failed logins) and against the group (by
- *	its slot; a guess through a realm link, GUARD_NO_ADDR, only there; here rather than in the state file; a group slot past
- *	GUARD_BUCKETS shares a count with another).
+ *	its slot; a guess through a realm link, GUARD_NO_ADDR, only there).
+ *	The counts live here rather than in the state file; a group slot
+ *	past GUARD_BUCKETS shares a count with another.
  */
 #include <errno.h>
 #include <string.h>
